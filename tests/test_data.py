@@ -1,0 +1,120 @@
+import json
+
+import pytest
+
+from textgen_env import CharTokenizer, HuggingFaceTokenizer, TextGenerationEnv, WordTokenizer, load_pairs, load_tokenizer, make_task
+from textgen_env.datasets import corpus_sentences
+from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID, Tokenizer
+
+
+def test_char_tokenizer_round_trip_and_specials():
+    tok = CharTokenizer.from_texts(["hello world"])
+    ids = tok.encode("hello")
+    assert min(ids) >= 4 and tok.decode(ids) == "hello"
+    assert tok.decode(ids + [EOS_ID] + ids) == "hello"  # EOS ends the text
+    assert tok.decode([PAD_ID] + ids) == "hello"
+    assert tok.encode("z") == [UNK_ID]
+    assert isinstance(tok, Tokenizer)
+
+
+def test_word_tokenizer_splits_punctuation():
+    tok = WordTokenizer.from_texts(["The cat sleeps."])
+    assert len(tok.encode("The cat sleeps.")) == 4
+    assert tok.decode(tok.encode("The cat sleeps.")) == "The cat sleeps ."
+
+
+@pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])
+def test_tokenizer_save_load(tmp_path, cls):
+    tok = cls.from_texts(corpus_sentences())
+    tok.save(tmp_path / "vocab.json")
+    assert load_tokenizer(tmp_path / "vocab.json") == tok
+    env = TextGenerationEnv(tokenizer=str(tmp_path / "vocab.json"))
+    assert env.tokenizer == tok
+
+
+def test_load_tokenizer_rejects_bad_files(tmp_path):
+    (tmp_path / "bad.json").write_text("{\n  nope")
+    with pytest.raises(ValueError, match="bad.json: line 2"):
+        load_tokenizer(tmp_path / "bad.json")
+    (tmp_path / "kind.json").write_text(json.dumps({"format_version": 1, "kind": "bpe", "tokens": []}))
+    with pytest.raises(ValueError, match="kind 'bpe'"):
+        load_tokenizer(tmp_path / "kind.json")
+
+
+def test_hugging_face_adapter_with_a_locally_trained_tokenizer():
+    tokenizers = pytest.importorskip("tokenizers", reason="install the 'tokenizers' extra")
+    hf = tokenizers.Tokenizer(tokenizers.models.WordLevel(unk_token="<unk>"))
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    trainer = tokenizers.trainers.WordLevelTrainer(special_tokens=["<pad>", "<bos>", "<eos>", "<unk>"])
+    hf.train_from_iterator(corpus_sentences(), trainer)
+    tok = HuggingFaceTokenizer(hf)
+    assert tok.decode(tok.encode("the old cat")) == "the old cat"
+    env = TextGenerationEnv(tokenizer=tok)
+    obs, info = env.reset(seed=0)
+    assert env.action_space.n == hf.get_vocab_size() and info["distance"] > 0
+    with pytest.raises(ValueError, match="lacks special tokens"):
+        HuggingFaceTokenizer(tokenizers.Tokenizer(tokenizers.models.WordLevel({"a": 0}, unk_token="a")))
+
+
+def test_builtin_tasks_are_deterministic_and_well_formed():
+    copy, reverse = make_task("copy"), make_task("reverse")
+    assert copy.prompts == make_task("copy").prompts
+    assert all(p == t for p, t in zip(copy.prompts, copy.targets))
+    assert all(t == p[::-1] for p, t in zip(reverse.prompts, reverse.targets))
+    assert all(3 <= len(p) <= 8 for p in copy.prompts)
+    short = make_task("copy", num_examples=10, min_length=2, max_length=2, alphabet="xy", seed=5)
+    assert len(short) == 10 and set("".join(short.prompts)) <= {"x", "y"}
+    sentences = corpus_sentences()
+    assert len(sentences) >= 300 and len(set(sentences)) == len(sentences)
+    cont = make_task("continue")
+    assert all((p + t) in sentences for p, t in zip(cont.prompts, cont.targets))
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    data = make_task("copy", num_examples=50)
+    train, test = data.split("train"), data.split("test")
+    assert [p.prompt for p in data.split("test").pairs] == [p.prompt for p in test.pairs]
+    assert len(train) + len(test) == 50 and len(test) == 10
+    assert not {id(p) for p in train.pairs} & {id(p) for p in test.pairs}
+
+
+def test_user_files(tmp_path):
+    (tmp_path / "d.txt").write_text("the cat sat on the mat\nthe dog ran away fast\n")
+    (tmp_path / "d.jsonl").write_text('{"prompt": "ab", "target": "ba"}\n\n{"prompt": "cd", "target": "dc"}\n')
+    (tmp_path / "d.csv").write_text("prompt,target\nab,ba\n\"c,d\",dc\n")
+    (tmp_path / "d.tsv").write_text("target\tprompt\nba\tab\n")
+    assert load_pairs(tmp_path / "d.txt")[0].prompt == "the cat sat "
+    assert load_pairs(tmp_path / "d.txt")[0].target == "on the mat"
+    assert [p.target for p in load_pairs(tmp_path / "d.jsonl").pairs] == ["ba", "dc"]
+    assert load_pairs(tmp_path / "d.csv")[1].prompt == "c,d"
+    assert load_pairs(tmp_path / "d.tsv")[0].prompt == "ab"
+    env = TextGenerationEnv(dataset=str(tmp_path / "d.jsonl"), split="all")
+    assert env.get_target_texts() == ["ba", "dc"]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.jsonl", '{"prompt": "a", "target": "b"}\n{"prompt": "a"\n', r"bad.jsonl:2: not valid JSON"),
+        ("fields.jsonl", '{"prompt": "a", "target": 3}\n', r"fields.jsonl:1: expected string fields"),
+        ("cols.csv", "prompt,target\na,b\na,b,c\n", r"cols.csv:3: expected 2 columns"),
+        ("head.csv", "question,answer\na,b\n", r"head.csv:1: header must name"),
+        ("short.txt", "a fine line here\nsolo\n", r"short.txt:2: text 'solo' has fewer than two words"),
+        ("empty.txt", "\n\n", r"empty.txt: the dataset file holds no"),
+        ("data.xml", "<a/>", r"unsupported file type '.xml'"),
+    ],
+)
+def test_malformed_files_name_file_and_line(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_pairs(tmp_path / name)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    with pytest.raises(ValueError, match="cannot read dataset file"):
+        load_pairs(tmp_path / "missing.jsonl")
+    (tmp_path / "latin.txt").write_bytes(b"caf\xe9 au lait\n")
+    with pytest.raises(ValueError, match="latin.txt: cannot read"):
+        load_pairs(tmp_path / "latin.txt")
+    with pytest.raises(ValueError, match="item 1 is"):
+        TextGenerationEnv(dataset=[("a", "b"), ("only one",)])

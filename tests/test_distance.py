@@ -1,0 +1,58 @@
+"""The batched incremental kernels against rapidfuzz."""
+
+import numpy as np
+import pytest
+from rapidfuzz.distance import Indel, Levenshtein
+
+from textgen_env import distance as kernels
+
+REFERENCE = {1: Levenshtein.distance, 2: Indel.distance}
+
+
+def run_batch(generations, targets, cost):
+    width = max(1, max(len(t) for t in targets))
+    padded = np.full((len(targets), width), kernels.TARGET_PAD, dtype=np.int32)
+    for i, t in enumerate(targets):
+        padded[i, : len(t)] = t
+    lengths = np.array([len(t) for t in targets])
+    rows = kernels.initial_rows((len(targets),), width)
+    penalty = kernels.column_penalty(lengths, width)
+    steps = max(len(g) for g in generations)
+    for n in range(steps + 1):
+        prefixes = [g[:n] for g in generations]
+        expected = [REFERENCE[cost](p, t) for p, t in zip(prefixes, targets)]
+        best = [min(REFERENCE[cost](p, t[:j]) for j in range(len(t) + 1)) for p, t in zip(prefixes, targets)]
+        live = np.array([n <= len(g) for g in generations])
+        got = kernels.distance_at(rows, lengths)
+        np.testing.assert_array_equal(got[live], np.array(expected)[live])
+        np.testing.assert_array_equal(kernels.best_reachable(rows, penalty)[live], np.array(best)[live])
+        if n < steps:
+            tokens = np.array([g[n] if n < len(g) else 0 for g in generations])
+            advanced = kernels.advance_rows(rows, padded, tokens, cost)
+            rows = np.where(live[:, None] & np.array([n < len(g) for g in generations])[:, None], advanced, rows)
+
+
+@pytest.mark.parametrize("cost", [1, 2])
+@pytest.mark.parametrize("target_length", [0, 1, 5, 64, 65])
+def test_batched_kernel_matches_rapidfuzz(cost, target_length):
+    rng = np.random.default_rng(target_length + 10 * cost)
+    targets = [list(rng.integers(4, 8, size=rng.integers(0, target_length + 1))) for _ in range(6)] + [list(rng.integers(4, 8, size=target_length))]
+    # generations shorter and longer than the targets, some copying them with noise
+    generations = []
+    for t in targets:
+        g = [x if rng.random() < 0.7 else int(rng.integers(4, 8)) for x in t] + list(rng.integers(4, 8, size=rng.integers(0, 4)))
+        generations.append(g[: rng.integers(0, len(g) + 1)] if rng.random() < 0.3 else g)
+    generations.append([])
+    targets.append([5] * target_length)
+    run_batch(generations, targets, cost)
+
+
+def test_single_row_kernel_matches_rapidfuzz():
+    target = [4, 5, 6, 4]
+    row = kernels.initial_rows((), len(target))
+    generated = []
+    for token in [5, 5, 6, 4, 4, 7]:
+        row = kernels.advance_rows(row, np.array(target, dtype=np.int32), token, 1)
+        generated.append(token)
+        assert kernels.distance_at(row, len(target)) == Levenshtein.distance(generated, target)
+        assert row.min() == min(Levenshtein.distance(generated, target[:j]) for j in range(5))

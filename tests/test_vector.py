@@ -1,0 +1,111 @@
+"""The native vector env against Gymnasium's SyncVectorEnv over single envs."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from textgen_env import EOS_ID, REWARD_MODES
+from textgen_env.vector import TextGenerationVectorEnv
+
+from conftest import BUILTIN_TASKS, assert_same
+
+MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
+
+
+def make_pair(num_envs, mode, **kwargs):
+    sync = gym.make_vec("TextGeneration-v0", num_envs=num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kwargs)
+    native = gym.make_vec("TextGeneration-v0", num_envs=num_envs, autoreset_mode=mode, **kwargs)
+    return sync, native
+
+
+def compare_runs(sync, native, steps, seed, eos_rate=0.15):
+    assert isinstance(native.unwrapped, TextGenerationVectorEnv) and isinstance(sync, SyncVectorEnv)
+    rng = np.random.default_rng(seed)
+    for label, (a, b) in {"reset": (sync.reset(seed=seed), native.reset(seed=seed))}.items():
+        assert_same(a[0], b[0], f"{label}/obs")
+        assert_same(a[1], b[1], f"{label}/info")
+    vocab = native.single_action_space.n
+    episodes = 0
+    for t in range(steps):
+        actions = rng.integers(0, vocab, size=native.num_envs)
+        actions[rng.random(native.num_envs) < eos_rate] = EOS_ID
+        expected, got = sync.step(actions), native.step(actions)
+        for name, a, b in zip(["obs", "reward", "terminated", "truncated", "info"], expected, got):
+            assert_same(a, b, f"step {t}/{name}")
+        episodes += int(expected[2].sum())
+    return episodes
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+@pytest.mark.parametrize("task", BUILTIN_TASKS)
+@pytest.mark.parametrize("reward", REWARD_MODES)
+def test_native_equals_sync_for_every_task_and_reward(mode, task, reward):
+    sync, native = make_pair(5, mode, task=task, reward=reward)
+    episodes = compare_runs(sync, native, steps=150, seed=11)
+    assert episodes > 20  # many resets happened along the way
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+@pytest.mark.parametrize("kwargs", [{"metric": "osa"}, {"metric": "jaro_winkler", "reward": "inverse"}, {"max_episode_steps": 6}, {"flat_observation": True}, {"task": "copy", "min_new_tokens": 3}])
+def test_native_equals_sync_for_other_metrics_and_options(mode, kwargs):
+    sync, native = make_pair(4, mode, **kwargs)
+    compare_runs(sync, native, steps=120, seed=3)
+
+
+def test_long_run_with_many_resets_and_reseeding():
+    sync, native = make_pair(16, AutoresetMode.NEXT_STEP, task="reverse")
+    assert compare_runs(sync, native, steps=600, seed=0, eos_rate=0.05) > 400
+    compare_runs(sync, native, steps=50, seed=99)  # a reset with a new seed re-aligns both
+
+
+def test_reset_options_match_sync():
+    sync, native = make_pair(3, AutoresetMode.NEXT_STEP, task="copy")
+    for options in [{"index": 4}, {"prompt": "abc", "target": "abc"}]:
+        assert_same(sync.reset(seed=1, options=options), native.reset(seed=1, options=options))
+        actions = np.array([5, 6, EOS_ID])
+        for _ in range(4):
+            assert_same(sync.step(actions), native.step(actions))
+
+
+def test_vector_conventions():
+    env = gym.make_vec("TextGeneration-v0", num_envs=8, task="copy")
+    assert env.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    single = gym.make("TextGeneration-v0", task="copy")
+    assert env.single_observation_space == single.observation_space
+    assert env.single_action_space == single.action_space
+    assert env.observation_space == gym.vector.utils.batch_space(single.observation_space, 8)
+    obs, _ = env.reset(seed=0)
+    assert obs in env.observation_space
+    masks = env.unwrapped.action_masks()
+    assert masks.shape == (8, env.single_action_space.n) and not masks[:, EOS_ID].any()
+    env.step(np.full(8, 5))
+    assert env.unwrapped.action_masks()[:, EOS_ID].all()
+    env.close()
+    env.close()
+
+
+def test_render_chosen_envs():
+    env = TextGenerationVectorEnv(num_envs=4, task="copy", render_mode="ansi", render_indices=[1, 3])
+    env.reset(seed=0)
+    frames = env.render()
+    assert len(frames) == 2 and frames[0].startswith("env 1:") and "target" in frames[1]
+    assert env.get_target_texts()[env._pair[3]] in frames[1]
+
+
+def test_bad_num_envs_actions_and_modes():
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="num_envs="):
+            TextGenerationVectorEnv(num_envs=bad)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        TextGenerationVectorEnv(num_envs=2, autoreset_mode="Disabled")
+    env = TextGenerationVectorEnv(num_envs=3, task="copy")
+    with pytest.raises(RuntimeError, match="before reset"):
+        env.step(np.array([5, 5, 5]))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions \[9999\] \(envs \[1\]\) are outside"):
+        env.step(np.array([5, 9999, 5]))
+    with pytest.raises(ValueError, match="expected \\(3,\\)"):
+        env.step(np.array([5, 5]))
+    with pytest.raises(ValueError, match="must be integers"):
+        env.step(np.array([5.0, 5.0, 5.0]))

@@ -1,0 +1,211 @@
+"""Tokenizers: text <-> token ids, with the special tokens every env relies on.
+
+Ids 0-3 are reserved: PAD=0 (padding, never generated), BOS=1 (the decoder's
+start token), EOS=2 (ends an episode), UNK=3 (anything outside the vocabulary).
+Ordinary tokens start at 4. Any object that follows :class:`Tokenizer` can be
+plugged into the env.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
+FORMAT_VERSION = 1
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What the env needs from a tokenizer (PAD must be id 0)."""
+
+    pad_id: int
+    bos_id: int
+    eos_id: int
+    unk_id: int
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+
+class _VocabularyTokenizer:
+    """Shared base of the char and word tokenizers: a list of token strings."""
+
+    kind = ""
+    pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
+
+    def __init__(self, tokens: Sequence[str]):
+        tokens = list(tokens)
+        if tuple(tokens[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            tokens = list(SPECIAL_TOKENS) + [t for t in tokens if t not in SPECIAL_TOKENS]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("tokenizer vocabulary has duplicate tokens")
+        self.tokens = tokens
+        self.token_to_id = {token: i for i, token in enumerate(tokens)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]):
+        """Build a vocabulary from every token in `texts`, in sorted order."""
+        pieces = set()
+        for text in texts:
+            pieces.update(cls.split(text))
+        return cls(sorted(pieces))
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        raise NotImplementedError
+
+    @staticmethod
+    def join(pieces: list[str]) -> str:
+        raise NotImplementedError
+
+    def encode(self, text: str) -> list[int]:
+        return [self.token_to_id.get(piece, UNK_ID) for piece in self.split(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        pieces = []
+        for i in ids:
+            i = int(i)
+            if i in (PAD_ID, BOS_ID):
+                continue
+            if i == EOS_ID:
+                break
+            pieces.append(self.tokens[i] if 0 <= i < len(self.tokens) else "<unk>")
+        return self.join(pieces)
+
+    def to_dict(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.tokens}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as JSON (atomically: temp file, then rename)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False)
+        os.replace(tmp, path)
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.tokens == other.tokens
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size})"
+
+
+class CharTokenizer(_VocabularyTokenizer):
+    """One token per character; decoding is exact for in-vocabulary text."""
+
+    kind = "char"
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return list(text)
+
+    @staticmethod
+    def join(pieces: list[str]) -> str:
+        return "".join(pieces)
+
+
+_WORD_PATTERN = re.compile(r"\w+|[^\w\s]")
+
+
+class WordTokenizer(_VocabularyTokenizer):
+    """One token per word or punctuation mark; decoding joins them with single spaces."""
+
+    kind = "word"
+
+    @staticmethod
+    def split(text: str) -> list[str]:
+        return _WORD_PATTERN.findall(text)
+
+    @staticmethod
+    def join(pieces: list[str]) -> str:
+        return " ".join(pieces)
+
+
+TOKENIZER_KINDS = {"char": CharTokenizer, "word": WordTokenizer}
+
+
+def tokenizer_from_dict(data: dict) -> _VocabularyTokenizer:
+    """Rebuild a char/word tokenizer from :meth:`to_dict` output, validating it."""
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"not a textgen-env tokenizer (format_version {FORMAT_VERSION} expected): {str(data)[:80]!r}")
+    kind = data.get("kind")
+    if kind not in TOKENIZER_KINDS:
+        raise ValueError(f"unknown tokenizer kind {kind!r}; allowed: {sorted(TOKENIZER_KINDS)}")
+    tokens = data.get("tokens")
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise ValueError("tokenizer 'tokens' must be a list of strings")
+    return TOKENIZER_KINDS[kind](tokens)
+
+
+def load_tokenizer(path: str | os.PathLike) -> _VocabularyTokenizer:
+    """Load a tokenizer saved with :meth:`save`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    try:
+        return tokenizer_from_dict(data)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+class HuggingFaceTokenizer:
+    """Adapter for a `tokenizers.Tokenizer` (the optional `tokenizers` extra).
+
+    The wrapped tokenizer must hold the tokens "<pad>", "<bos>", "<eos>" and
+    "<unk>", with "<pad>" at id 0 (pass them as `special_tokens` when training it,
+    in that order).
+    """
+
+    def __init__(self, hf_tokenizer):
+        self.hf = hf_tokenizer
+        ids = [hf_tokenizer.token_to_id(t) for t in SPECIAL_TOKENS]
+        missing = [t for t, i in zip(SPECIAL_TOKENS, ids) if i is None]
+        if missing:
+            raise ValueError(f"Hugging Face tokenizer lacks special tokens {missing}; it needs all of {list(SPECIAL_TOKENS)}")
+        if ids[0] != PAD_ID:
+            raise ValueError(f"Hugging Face tokenizer has '<pad>' at id {ids[0]}; it must be id 0")
+        self.pad_id, self.bos_id, self.eos_id, self.unk_id = ids
+
+    @property
+    def vocab_size(self) -> int:
+        return self.hf.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.hf.encode(text, add_special_tokens=False).ids)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        kept = []
+        for i in ids:
+            if int(i) == self.eos_id:
+                break
+            kept.append(int(i))
+        return self.hf.decode(kept, skip_special_tokens=True)
+
+
+def build_tokenizer(tokenizer, texts: Iterable[str]) -> Tokenizer:
+    """Resolve the env's `tokenizer` argument: "char", "word", a saved JSON path, or an object."""
+    if isinstance(tokenizer, str) and tokenizer in TOKENIZER_KINDS:
+        return TOKENIZER_KINDS[tokenizer].from_texts(texts)
+    if isinstance(tokenizer, (str, os.PathLike)):
+        if not os.path.exists(tokenizer):
+            raise ValueError(f"tokenizer={tokenizer!r}: allowed are 'char', 'word', a saved tokenizer JSON file, or a Tokenizer object")
+        return load_tokenizer(tokenizer)
+    if isinstance(tokenizer, Tokenizer):
+        if tokenizer.pad_id != PAD_ID:
+            raise ValueError(f"tokenizer pad_id is {tokenizer.pad_id}; it must be {PAD_ID}")
+        return tokenizer
+    raise TypeError(f"tokenizer={tokenizer!r}: allowed are 'char', 'word', a saved tokenizer JSON file, or a Tokenizer object")

@@ -1,0 +1,380 @@
+"""TextGeneration-v0, batched: all episodes advance together in numpy arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from textgen_env import distance as kernels
+from textgen_env.rendering import render_episode
+from textgen_env.rewards import similarity, terminal_reward
+from textgen_env.task import RENDER_MODES, TextTask
+from textgen_env.tokenizers import EOS_ID, UNK_ID
+
+# Uniform draws kept ready per env, so that picking the next pair at an autoreset
+# needs no Python loop; each env's buffer is refilled from its own generator, which
+# yields exactly the draws the single env would make one reset at a time.
+_DRAWS_PER_REFILL = 64
+
+
+class TextGenerationVectorEnv(VectorEnv):
+    """`num_envs` TextGeneration-v0 episodes stepped as one batch.
+
+    Takes every argument of :class:`~textgen_env.env.TextGenerationEnv`, plus
+    ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
+    ``max_episode_steps`` (truncation, as ``TimeLimit`` does) and ``render_indices``
+    (the envs that :meth:`render` shows; all by default). For the same seeds and
+    actions it returns exactly what ``SyncVectorEnv`` over single envs returns.
+
+    Levenshtein and Indel distances are updated by the batched row kernel of
+    :mod:`textgen_env.distance` with no Python loop over envs; the other metrics
+    call rapidfuzz once per env and step. The texts of finished episodes in
+    ``info`` are decoded per finished env.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        render_indices: Sequence[int] | None = None,
+        **task_kwargs,
+    ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r}: must be a positive integer")
+        modes = {AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP}
+        try:
+            autoreset_mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            autoreset_mode = None
+        if autoreset_mode not in modes:
+            raise ValueError(f"autoreset_mode: allowed values are {[m.value for m in modes]}")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps={max_episode_steps!r}: must be a positive integer or None")
+
+        self.task = TextTask(render_mode=render_mode, **task_kwargs)
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self.render_indices = list(range(self.num_envs)) if render_indices is None else [int(i) for i in render_indices]
+        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
+        self.autoreset_mode = autoreset_mode
+        self.max_episode_steps = max_episode_steps
+        self.tokenizer = self.task.tokenizer
+        self.metric = self.task.metric
+        self.single_action_space = self.task.action_space
+        self.single_observation_space = self.task.observation_space
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+
+        n, width = self.num_envs, self.task.max_new_tokens
+        self._env_ids = np.arange(n)
+        self._columns = np.arange(width)
+        self._pair = np.zeros(n, dtype=np.int64)
+        self._prompts = np.zeros((n, self.task.max_prompt_tokens), dtype=np.int64)
+        self._generated = np.zeros((n, width), dtype=np.int64)
+        self._lengths = np.zeros(n, dtype=np.int64)
+        self._targets = np.full((n, width), kernels.TARGET_PAD, dtype=np.int32)
+        self._target_lengths = np.zeros(n, dtype=np.int64)
+        self._scales = np.ones(n)
+        self._rows = kernels.initial_rows((n,), width)
+        self._penalty = kernels.column_penalty(self._target_lengths, width)
+        self._potential = np.zeros(n)
+        self._elapsed = np.zeros(n, dtype=np.int64)
+        self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
+        self._custom_pair: tuple[list[int], list[int]] | None = None
+        self._generators: list[np.random.Generator] = []
+        self._draws = np.zeros((n, _DRAWS_PER_REFILL))
+        self._draw_position = np.zeros(n, dtype=np.int64)
+        self._closed = False
+
+    # -- Gymnasium API -------------------------------------------------------------
+
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+        if seed is not None or not self._generators:
+            self._seed_generators(seed)
+        options = options or {}
+        unknown = set(options) - {"index", "prompt", "target"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; allowed: 'index', or 'prompt' with 'target'")
+        everyone = np.ones(self.num_envs, dtype=bool)
+        draws = self._next_draws(everyone)
+        self._custom_pair = None
+        if "prompt" in options or "target" in options:
+            self._custom_pair = self.task.encode_pair(options.get("prompt"), options.get("target"))
+            pairs = np.full(self.num_envs, -1)
+        elif "index" in options:
+            pairs = np.full(self.num_envs, self.task.check_index(options["index"]))
+        else:
+            pairs = self._pairs_for(draws)
+        self._start_episodes(everyone, pairs)
+        self._needs_reset = np.zeros(self.num_envs, dtype=bool)
+        return self._observations(), self._reset_infos(everyone)
+
+    def step(self, actions):
+        if not self._generators:
+            raise RuntimeError("step() called before reset(); call reset() first")
+        actions = self._check_actions(actions)
+        resetting = self._needs_reset
+        active = ~resetting
+        infos = {}
+
+        stop = active & (actions == EOS_ID) & (self._lengths >= self.task.min_new_tokens)
+        invalid = active & ~stop & ~self.task.valid_actions[actions]
+        appending = active & ~stop
+        self._append(appending, np.where(invalid, UNK_ID, actions))
+        self._elapsed += active
+        terminated = stop | (appending & (self._lengths >= self.task.max_new_tokens))
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if self.max_episode_steps is not None:
+            truncated = active & (self._elapsed >= self.max_episode_steps)
+
+        distances = self._distances(active)
+        rewards = np.zeros(self.num_envs)
+        if self.task.reward_mode == "dense":
+            potential = self._dense_potentials(active & ~terminated)
+            rewards = np.where(active & ~terminated, potential - self._potential, 0.0)
+            self._potential = np.where(active & ~terminated, potential, self._potential)
+        if terminated.any():
+            exact = (self._lengths == self._target_lengths) & np.all(
+                (self._generated == self._targets) | (self._columns >= self._target_lengths[:, None]), axis=1
+            )
+            scores = -distances / self._scales
+            final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
+            rewards = np.where(terminated, final, rewards)
+        rewards = rewards + 0.0
+        done = terminated | truncated
+
+        step_infos = {}
+        _put(step_infos, "distance", distances, active, self._distance_type)
+        _put(step_infos, "invalid_action", np.ones(self.num_envs, dtype=bool), invalid, bool)
+        if terminated.any():
+            self._add_end_infos(step_infos, terminated)
+
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            if done.any():
+                final_obs = self._observations()
+                infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
+                for i in np.flatnonzero(done):
+                    infos["final_obs"][i] = _select(final_obs, i)
+                infos["_final_obs"] = done.copy()
+                infos["final_info"] = _mask_infos(step_infos, done)
+                infos["_final_info"] = done.copy()
+                step_infos = _mask_infos(step_infos, ~done)
+                self._reset_finished(done)
+                _merge(step_infos, self._reset_infos(done))
+        else:
+            if resetting.any():
+                self._reset_finished(resetting)
+                _merge(step_infos, self._reset_infos(resetting))
+            self._needs_reset = done
+        _merge(infos, step_infos)
+        return self._observations(), rewards, terminated, truncated, infos
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        frames = tuple(self._render_env(i) for i in self.render_indices)
+        if self.render_mode == "human":
+            print("\n".join(frames))
+            return None
+        return frames
+
+    def action_masks(self) -> np.ndarray:
+        """(num_envs, vocab_size) boolean mask of the valid actions."""
+        masks = np.broadcast_to(self.task.valid_actions, (self.num_envs, self.task.vocab_size)).copy()
+        masks[:, EOS_ID] = self._lengths >= self.task.min_new_tokens
+        return masks
+
+    def close_extras(self, **kwargs):
+        self._closed = True
+
+    # -- seed API ------------------------------------------------------------------
+
+    def get_text_data(self) -> list[str]:
+        return self.task.dataset.prompts
+
+    def get_target_texts(self) -> list[str]:
+        return self.task.dataset.targets
+
+    # -- batched episode state -----------------------------------------------------
+
+    @property
+    def _distance_type(self):
+        return int if self.metric.counts_edits else float
+
+    def _seed_generators(self, seed) -> None:
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed list has {len(seeds)} entries; num_envs={self.num_envs}")
+        self._generators = [seeding.np_random(s)[0] for s in seeds]
+        for i, generator in enumerate(self._generators):
+            self._draws[i] = generator.random(_DRAWS_PER_REFILL)
+        self._draw_position[:] = 0
+
+    def _next_draws(self, mask: np.ndarray) -> np.ndarray:
+        envs = np.flatnonzero(mask)
+        for i in envs[self._draw_position[envs] >= _DRAWS_PER_REFILL]:
+            self._draws[i] = self._generators[i].random(_DRAWS_PER_REFILL)
+            self._draw_position[i] = 0
+        draws = self._draws[envs, self._draw_position[envs]]
+        self._draw_position[envs] += 1
+        return draws
+
+    def _pairs_for(self, draws: np.ndarray) -> np.ndarray:
+        size = len(self.task.dataset)
+        return np.minimum((draws * size).astype(np.int64), size - 1)
+
+    def _reset_finished(self, mask: np.ndarray) -> None:
+        self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
+
+    def _start_episodes(self, mask: np.ndarray, pairs: np.ndarray) -> None:
+        envs = np.flatnonzero(mask)
+        self._pair[envs] = pairs
+        if self._custom_pair is not None and (pairs < 0).any():
+            prompt, target = self._custom_pair
+            self._prompts[envs] = self.task.pad_prompts([prompt])[0]
+            self._targets[envs] = kernels.TARGET_PAD
+            self._targets[envs, : len(target)] = target
+            self._target_lengths[envs] = len(target)
+        else:
+            self._prompts[envs] = self.task.prompt_matrix[pairs]
+            self._targets[envs] = self.task.target_matrix[pairs]
+            self._target_lengths[envs] = self.task.target_lengths[pairs]
+        self._generated[envs] = 0
+        self._lengths[envs] = 0
+        self._elapsed[envs] = 0
+        self._potential[envs] = 0.0
+        self._rows[envs] = kernels.initial_rows((), self.task.max_new_tokens)
+        self._penalty[envs] = kernels.column_penalty(self._target_lengths[envs], self.task.max_new_tokens)
+        self._scales[envs] = np.maximum(1, self._target_lengths[envs]) if self.metric.counts_edits else 1.0
+
+    def _append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
+        envs = np.flatnonzero(mask)
+        self._generated[envs, self._lengths[envs]] = tokens[envs]
+        self._lengths[envs] += 1
+        if self.metric.substitution_cost is not None and len(envs):
+            advanced = kernels.advance_rows(self._rows, self._targets, tokens, self.metric.substitution_cost)
+            self._rows = np.where(mask[:, None], advanced, self._rows)
+
+    def _distances(self, mask: np.ndarray) -> np.ndarray:
+        if self.metric.substitution_cost is not None:
+            return kernels.distance_at(self._rows, self._target_lengths).astype(np.float64)
+        values = np.zeros(self.num_envs)
+        for i in np.flatnonzero(mask):
+            values[i] = self.metric.distance(self._generated_ids(i), self._target_ids(i))
+        return values
+
+    def _dense_potentials(self, mask: np.ndarray) -> np.ndarray:
+        if self.metric.substitution_cost is not None:
+            return -kernels.best_reachable(self._rows, self._penalty) / self._scales
+        values = np.zeros(self.num_envs)
+        for i in np.flatnonzero(mask):
+            values[i] = self.metric.prefix_potential(self._generated_ids(i), self._target_ids(i))
+        return values
+
+    def _generated_ids(self, i: int) -> list[int]:
+        return self._generated[i, : self._lengths[i]].tolist()
+
+    def _target_ids(self, i: int) -> list[int]:
+        pair = self._pair[i]
+        return self._custom_pair[1] if pair < 0 else self.task.target_ids[pair]
+
+    def _prompt_ids(self, i: int) -> list[int]:
+        pair = self._pair[i]
+        return self._custom_pair[0] if pair < 0 else self.task.prompt_ids[pair]
+
+    def _observations(self):
+        if self.task.flat_observation:
+            return np.concatenate([self._prompts, self._generated], axis=1)
+        return {"prompt": self._prompts.copy(), "generated": self._generated.copy()}
+
+    # -- infos, shaped as SyncVectorEnv shapes them ---------------------------------
+
+    def _reset_infos(self, mask: np.ndarray) -> dict:
+        """What the single env's reset() puts in info, for the envs in `mask`."""
+        infos = {}
+        _put(infos, "distance", self._distances(mask), mask, self._distance_type)
+        _put(infos, "index", self._pair, mask, int)
+        return infos
+
+    def _add_end_infos(self, infos: dict, mask: np.ndarray) -> None:
+        generated_text = np.full(self.num_envs, None, dtype=object)
+        target_text = np.full(self.num_envs, None, dtype=object)
+        similarities = np.zeros(self.num_envs)
+        for i in np.flatnonzero(mask):
+            generated, target = self._generated_ids(i), self._target_ids(i)
+            generated_text[i] = self.tokenizer.decode(generated)
+            target_text[i] = self.tokenizer.decode(target)
+            similarities[i] = similarity(generated, target)
+        infos["generated_text"], infos["_generated_text"] = generated_text, mask.copy()
+        infos["target_text"], infos["_target_text"] = target_text, mask.copy()
+        infos["similarity"], infos["_similarity"] = similarities, mask.copy()
+
+    def _render_env(self, i: int) -> str:
+        distance = self._distance_type(self._distances(self._env_ids == i)[i])
+        return f"env {i}:\n" + render_episode(self.tokenizer, self._prompt_ids(i), self._generated_ids(i), self._target_ids(i), distance, self.metric.name, bool(self._needs_reset[i]))
+
+    def _check_actions(self, actions) -> np.ndarray:
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"actions have shape {actions.shape}; expected ({self.num_envs},) for num_envs={self.num_envs}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
+        bad = (actions < 0) | (actions >= self.task.vocab_size)
+        if bad.any():
+            raise ValueError(f"actions {actions[bad].tolist()} (envs {np.flatnonzero(bad).tolist()}) are outside Discrete({self.task.vocab_size})")
+        return actions.astype(np.int64)
+
+
+def _put(infos: dict, key: str, values: np.ndarray, mask: np.ndarray, kind: type) -> None:
+    """Add a batched info entry (zeros where `mask` is False), only if some env has it."""
+    if mask.any():
+        array = np.zeros(len(mask), dtype=kind)
+        array[mask] = values[mask]
+        infos[key], infos[f"_{key}"] = array, mask.copy()
+
+
+def _mask_infos(infos: dict, mask: np.ndarray) -> dict:
+    """The entries of `infos` restricted to the envs in `mask`, dropping keys none of them has."""
+    kept = {}
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        present = infos[f"_{key}"] & mask
+        if present.any():
+            array = np.zeros_like(value) if value.dtype != object else np.full(len(mask), None, dtype=object)
+            array[present] = value[present]
+            kept[key], kept[f"_{key}"] = array, present
+    return kept
+
+
+def _merge(infos: dict, more: dict) -> None:
+    """Merge batched infos, combining the masks of keys both hold."""
+    for key, value in more.items():
+        if key.startswith("_"):
+            continue
+        mask = more[f"_{key}"]
+        if key in infos:
+            infos[key] = np.where(mask, value, infos[key])
+            infos[f"_{key}"] = infos[f"_{key}"] | mask
+        else:
+            infos[key], infos[f"_{key}"] = value, mask.copy()
+
+
+def _select(observations, i: int):
+    if isinstance(observations, dict):
+        return {key: value[i].copy() for key, value in observations.items()}
+    return observations[i].copy()
