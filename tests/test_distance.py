@@ -11,12 +11,12 @@ REFERENCE = {1: Levenshtein.distance, 2: Indel.distance}
 
 def run_batch(generations, targets, cost):
     width = max(1, max(len(t) for t in targets))
-    padded = np.full((len(targets), width), kernels.TARGET_PAD, dtype=np.int32)
+    padded = np.full((width, len(targets)), kernels.TARGET_PAD, dtype=np.int32)  # position-first
     for i, t in enumerate(targets):
-        padded[i, : len(t)] = t
+        padded[: len(t), i] = t
     lengths = np.array([len(t) for t in targets])
     rows = kernels.initial_rows((len(targets),), width)
-    penalty = kernels.column_penalty(lengths, width)
+    offsets = kernels.reachable_offsets(lengths, width)
     steps = max(len(g) for g in generations)
     for n in range(steps + 1):
         prefixes = [g[:n] for g in generations]
@@ -25,11 +25,11 @@ def run_batch(generations, targets, cost):
         live = np.array([n <= len(g) for g in generations])
         got = kernels.distance_at(rows, lengths)
         np.testing.assert_array_equal(got[live], np.array(expected)[live])
-        np.testing.assert_array_equal(kernels.best_reachable(rows, penalty)[live], np.array(best)[live])
+        np.testing.assert_array_equal(kernels.best_reachable(rows, offsets)[live], np.array(best)[live])
         if n < steps:
             tokens = np.array([g[n] if n < len(g) else 0 for g in generations])
             advanced = kernels.advance_rows(rows, padded, tokens, cost)
-            rows = np.where(live[:, None] & np.array([n < len(g) for g in generations])[:, None], advanced, rows)
+            rows = np.where(np.array([n < len(g) for g in generations])[None, :], advanced, rows)
 
 
 @pytest.mark.parametrize("cost", [1, 2])
@@ -55,4 +55,18 @@ def test_single_row_kernel_matches_rapidfuzz():
         row = kernels.advance_rows(row, np.array(target, dtype=np.int32), token, 1)
         generated.append(token)
         assert kernels.distance_at(row, len(target)) == Levenshtein.distance(generated, target)
-        assert row.min() == min(Levenshtein.distance(generated, target[:j]) for j in range(5))
+        assert kernels.best_reachable(row, np.arange(5)) == min(Levenshtein.distance(generated, target[:j]) for j in range(5))
+
+
+@pytest.mark.parametrize("cost", [1, 2])
+def test_wide_batches_take_the_doubling_scan_and_still_match(cost):
+    rng = np.random.default_rng(cost)
+    targets = [list(rng.integers(4, 7, size=rng.integers(0, 20))) for _ in range(kernels._ACCUMULATE_MAX_BATCH + 9)]
+    generations = [list(rng.integers(4, 7, size=rng.integers(0, 25))) for _ in targets]
+    run_batch(generations, targets, cost)
+
+
+def test_running_minimum_paths_agree():
+    values = np.random.default_rng(0).integers(-50, 50, size=(37, 100)).astype(np.int32)
+    expected = np.minimum.accumulate(values, axis=0)
+    np.testing.assert_array_equal(kernels.running_minimum(values.copy()), expected)

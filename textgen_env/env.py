@@ -127,10 +127,11 @@ class TextGenerationEnv(gym.Env):
             raise ValueError(f"unknown reset options {sorted(unknown)}; allowed: 'index', or 'prompt' with 'target'")
         if "prompt" in options or "target" in options:
             prompt, target = self.task.encode_pair(options.get("prompt"), options.get("target"))
-            index = -1
+            index, self._target_text = -1, self.tokenizer.decode(target)
         else:
             index = self.task.check_index(options["index"]) if "index" in options else self.task.draw_index(uniform)
             prompt, target = self.task.prompt_ids[index], self.task.target_ids[index]
+            self._target_text = self.task.target_texts[index]
         self._start_episode(prompt, target)
         info = {"distance": self._distance(), "index": index}
         if self.render_mode == "human":
@@ -156,7 +157,7 @@ class TextGenerationEnv(gym.Env):
             score = self.metric.score(self._generated, self._target) if self._rows is None else -info["distance"] / self._scale
             reward = terminal_reward(self.reward_mode, score, info["distance"], exact, self._potential)
             info["generated_text"] = self.tokenizer.decode(self._generated)
-            info["target_text"] = self.tokenizer.decode(self._target)
+            info["target_text"] = self._target_text
             info["similarity"] = similarity(self._generated, self._target)
         elif self.reward_mode == "dense":
             potential = self._dense_potential()
@@ -204,6 +205,7 @@ class TextGenerationEnv(gym.Env):
         self._rows = None
         if self.metric.substitution_cost is not None:
             self._rows = kernels.initial_rows((), len(target))
+            self._offsets = np.arange(len(target) + 1, dtype=np.int32)
         self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=np.int64)
         self._prompt_obs[: len(prompt)] = prompt
         self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=np.int64)
@@ -216,13 +218,13 @@ class TextGenerationEnv(gym.Env):
 
     def _distance(self):
         if self._rows is not None:
-            return int(self._rows[-1])
+            return int(self._rows[-1]) + len(self._target)
         value = self.metric.distance(self._generated, self._target)
         return int(value) if self.metric.counts_edits else float(value)
 
     def _dense_potential(self) -> float:
         if self._rows is not None:
-            return -float(self._rows.min()) / self._scale
+            return -float(kernels.best_reachable(self._rows, self._offsets)) / self._scale
         return self.metric.prefix_potential(self._generated, self._target)
 
     def _observation(self):

@@ -72,6 +72,7 @@ class TextTask:
         self.target_ids = [encode(t) for t in self.dataset.targets]
         for i, (prompt, target) in enumerate(zip(self.prompt_ids, self.target_ids)):
             self.check_lengths(prompt, target, f"{self.dataset.name} pair {i}")
+        self.target_texts = [self.tokenizer.decode(t) for t in self.target_ids]
         self.target_lengths = np.array([len(t) for t in self.target_ids], dtype=np.int64)
         self.prompt_matrix = self.pad_prompts(self.prompt_ids)
         self.target_matrix = np.full((len(self.target_ids), self.max_new_tokens), TARGET_PAD, dtype=np.int32)

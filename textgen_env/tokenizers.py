@@ -75,15 +75,12 @@ class _VocabularyTokenizer:
         return [self.token_to_id.get(piece, UNK_ID) for piece in self.split(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
-        pieces = []
-        for i in ids:
-            i = int(i)
-            if i in (PAD_ID, BOS_ID):
-                continue
-            if i == EOS_ID:
-                break
-            pieces.append(self.tokens[i] if 0 <= i < len(self.tokens) else "<unk>")
-        return self.join(pieces)
+        """The text of `ids` up to the first EOS, skipping PAD and BOS."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else [int(i) for i in ids]
+        if EOS_ID in ids:
+            ids = ids[: ids.index(EOS_ID)]
+        tokens, size = self.tokens, len(self.tokens)
+        return self.join([tokens[i] if i < size else "<unk>" for i in ids if i > BOS_ID])
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.tokens}

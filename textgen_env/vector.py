@@ -81,11 +81,11 @@ class TextGenerationVectorEnv(VectorEnv):
         self._prompts = np.zeros((n, self.task.max_prompt_tokens), dtype=np.int64)
         self._generated = np.zeros((n, width), dtype=np.int64)
         self._lengths = np.zeros(n, dtype=np.int64)
-        self._targets = np.full((n, width), kernels.TARGET_PAD, dtype=np.int32)
+        self._targets = np.full((width, n), kernels.TARGET_PAD, dtype=np.int32)  # position-first, as the kernels want
         self._target_lengths = np.zeros(n, dtype=np.int64)
         self._scales = np.ones(n)
         self._rows = kernels.initial_rows((n,), width)
-        self._penalty = kernels.column_penalty(self._target_lengths, width)
+        self._offsets = kernels.reachable_offsets(self._target_lengths, width)
         self._potential = np.zeros(n)
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
@@ -143,9 +143,11 @@ class TextGenerationVectorEnv(VectorEnv):
             rewards = np.where(active & ~terminated, potential - self._potential, 0.0)
             self._potential = np.where(active & ~terminated, potential, self._potential)
         if terminated.any():
-            exact = (self._lengths == self._target_lengths) & np.all(
-                (self._generated == self._targets) | (self._columns >= self._target_lengths[:, None]), axis=1
-            )
+            exact = None
+            if self.task.reward_mode == "exact":
+                exact = (self._lengths == self._target_lengths) & np.all(
+                    (self._generated == self._targets.T) | (self._columns >= self._target_lengths[:, None]), axis=1
+                )
             scores = -distances / self._scales
             final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
             rewards = np.where(terminated, final, rewards)
@@ -246,19 +248,19 @@ class TextGenerationVectorEnv(VectorEnv):
         if self._custom_pair is not None and (pairs < 0).any():
             prompt, target = self._custom_pair
             self._prompts[envs] = self.task.pad_prompts([prompt])[0]
-            self._targets[envs] = kernels.TARGET_PAD
-            self._targets[envs, : len(target)] = target
+            self._targets[:, envs] = kernels.TARGET_PAD
+            self._targets[: len(target), envs] = np.asarray(target)[:, None]
             self._target_lengths[envs] = len(target)
         else:
             self._prompts[envs] = self.task.prompt_matrix[pairs]
-            self._targets[envs] = self.task.target_matrix[pairs]
+            self._targets[:, envs] = self.task.target_matrix[pairs].T
             self._target_lengths[envs] = self.task.target_lengths[pairs]
         self._generated[envs] = 0
         self._lengths[envs] = 0
         self._elapsed[envs] = 0
         self._potential[envs] = 0.0
-        self._rows[envs] = kernels.initial_rows((), self.task.max_new_tokens)
-        self._penalty[envs] = kernels.column_penalty(self._target_lengths[envs], self.task.max_new_tokens)
+        self._rows[:, envs] = 0
+        self._offsets[:, envs] = kernels.reachable_offsets(self._target_lengths[envs], self.task.max_new_tokens)
         self._scales[envs] = np.maximum(1, self._target_lengths[envs]) if self.metric.counts_edits else 1.0
 
     def _append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
@@ -266,8 +268,12 @@ class TextGenerationVectorEnv(VectorEnv):
         self._generated[envs, self._lengths[envs]] = tokens[envs]
         self._lengths[envs] += 1
         if self.metric.substitution_cost is not None and len(envs):
-            advanced = kernels.advance_rows(self._rows, self._targets, tokens, self.metric.substitution_cost)
-            self._rows = np.where(mask[:, None], advanced, self._rows)
+            # Advancing every row is cheaper than selecting; rows of envs that append
+            # nothing are put back (those about to reset need no care: reset rewrites them).
+            kept = np.flatnonzero(~mask & ~self._needs_reset)
+            saved = self._rows[:, kept]
+            self._rows = kernels.advance_rows(self._rows, self._targets, tokens, self.metric.substitution_cost)
+            self._rows[:, kept] = saved
 
     def _distances(self, mask: np.ndarray) -> np.ndarray:
         if self.metric.substitution_cost is not None:
@@ -279,7 +285,7 @@ class TextGenerationVectorEnv(VectorEnv):
 
     def _dense_potentials(self, mask: np.ndarray) -> np.ndarray:
         if self.metric.substitution_cost is not None:
-            return -kernels.best_reachable(self._rows, self._penalty) / self._scales
+            return -kernels.best_reachable(self._rows, self._offsets) / self._scales
         values = np.zeros(self.num_envs)
         for i in np.flatnonzero(mask):
             values[i] = self.metric.prefix_potential(self._generated_ids(i), self._target_ids(i))
@@ -291,6 +297,10 @@ class TextGenerationVectorEnv(VectorEnv):
     def _target_ids(self, i: int) -> list[int]:
         pair = self._pair[i]
         return self._custom_pair[1] if pair < 0 else self.task.target_ids[pair]
+
+    def _target_text(self, i: int) -> str:
+        pair = self._pair[i]
+        return self.tokenizer.decode(self._custom_pair[1]) if pair < 0 else self.task.target_texts[pair]
 
     def _prompt_ids(self, i: int) -> list[int]:
         pair = self._pair[i]
@@ -317,7 +327,7 @@ class TextGenerationVectorEnv(VectorEnv):
         for i in np.flatnonzero(mask):
             generated, target = self._generated_ids(i), self._target_ids(i)
             generated_text[i] = self.tokenizer.decode(generated)
-            target_text[i] = self.tokenizer.decode(target)
+            target_text[i] = self._target_text(i)
             similarities[i] = similarity(generated, target)
         infos["generated_text"], infos["_generated_text"] = generated_text, mask.copy()
         infos["target_text"], infos["_target_text"] = target_text, mask.copy()
