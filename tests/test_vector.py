@@ -109,3 +109,12 @@ def test_bad_num_envs_actions_and_modes():
         env.step(np.array([5, 5]))
     with pytest.raises(ValueError, match="must be integers"):
         env.step(np.array([5.0, 5.0, 5.0]))
+
+
+def test_reset_with_one_index_per_env():
+    env = TextGenerationVectorEnv(num_envs=3, task="copy")
+    obs, info = env.reset(options={"index": np.array([4, 0, 4])})
+    assert info["index"].tolist() == [4, 0, 4]
+    assert (obs["prompt"][0] == obs["prompt"][2]).all() and not (obs["prompt"][0] == obs["prompt"][1]).all()
+    with pytest.raises(ValueError, match="options\\['index'\\]=-1"):
+        env.reset(options={"index": np.array([1, -1, 2])})

@@ -27,7 +27,8 @@ class TextGenerationVectorEnv(VectorEnv):
     Takes every argument of :class:`~textgen_env.env.TextGenerationEnv`, plus
     ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
     ``max_episode_steps`` (truncation, as ``TimeLimit`` does) and ``render_indices``
-    (the envs that :meth:`render` shows; all by default). For the same seeds and
+    (the envs that :meth:`render` shows; all by default). Beyond the single env's
+    reset options, ``options={"index": array}`` gives each env its own pair. For the same seeds and
     actions it returns exactly what ``SyncVectorEnv`` over single envs returns.
 
     Levenshtein and Indel distances are updated by the batched row kernel of
@@ -111,7 +112,9 @@ class TextGenerationVectorEnv(VectorEnv):
             self._custom_pair = self.task.encode_pair(options.get("prompt"), options.get("target"))
             pairs = np.full(self.num_envs, -1)
         elif "index" in options:
-            pairs = np.full(self.num_envs, self.task.check_index(options["index"]))
+            # A native extension: an array gives one pair index per env.
+            indices = np.broadcast_to(np.asarray(options["index"]), (self.num_envs,)).tolist() if np.ndim(options["index"]) else [options["index"]] * self.num_envs
+            pairs = np.array([self.task.check_index(i) for i in indices], dtype=np.int64)
         else:
             pairs = self._pairs_for(draws)
         self._start_episodes(everyone, pairs)
