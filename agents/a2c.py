@@ -1,0 +1,40 @@
+"""A2C: synchronous advantage actor-critic.
+
+One gradient step per batch of episodes: loss = -log pi(a|s) * A + c_v (V - R)^2 - c_e H,
+with A from GAE(gamma, lambda) (lambda = 1 is Monte-Carlo, lambda = 0 one-step TD).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.core import OnPolicyAlgorithm, TrainConfig
+from agents.returns import generalized_advantages, masked_mean
+from agents.rollout import EpisodeBatch
+
+
+@dataclass
+class A2CConfig(TrainConfig):
+    gae_lambda: float = 0.95
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+
+
+class A2C(OnPolicyAlgorithm):
+    name = "a2c"
+    config_class = A2CConfig
+
+    def update(self, batch: EpisodeBatch) -> dict:
+        log_probs, entropy, values = self.policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+        advantages, returns = generalized_advantages(batch.rewards, values.detach(), batch.mask, self.config.gamma, self.config.gae_lambda)
+        policy_loss = -masked_mean(log_probs * advantages, batch.mask)
+        value_loss = masked_mean((values - returns) ** 2, batch.mask)
+        mean_entropy = masked_mean(entropy, batch.mask)
+        grad_norm = self.clip_and_step(policy_loss + self.config.value_coef * value_loss - self.config.entropy_coef * mean_entropy)
+        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": mean_entropy.item(), "grad_norm": grad_norm}
+
+
+def train(config: A2CConfig, progress: bool = False) -> A2C:
+    algorithm = A2C(config)
+    algorithm.learn(progress=progress)
+    return algorithm

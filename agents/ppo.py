@@ -1,0 +1,102 @@
+"""PPO with the clipped surrogate objective (Schulman et al. 2017), on whole episodes.
+
+Per batch: GAE advantages from the values recorded at collection; then `update_epochs`
+passes over shuffled minibatches of episodes, each re-scored in one teacher-forced
+pass, minimizing
+
+    -min(ratio * A, clip(ratio, 1 - eps, 1 + eps) * A) + c_v * value_loss - c_e * entropy
+
+with advantage normalization per minibatch, optional value clipping, global
+grad-norm clipping, linear learning-rate annealing and an approximate-KL early stop.
+With `kl_coef > 0` each reward is charged `kl_coef * (log pi(a|s) - log pi_ref(a|s))`
+against a frozen copy of the starting policy, as RLHF does, so fine-tuning a
+pre-trained policy does not drift far from it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from agents.core import OnPolicyAlgorithm, TrainConfig, linear_schedule
+from agents.returns import generalized_advantages, masked_mean
+from agents.rollout import EpisodeBatch
+
+
+@dataclass
+class PPOConfig(TrainConfig):
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.2
+    clip_value: bool = False
+    update_epochs: int = 4
+    num_minibatches: int = 4
+    normalize_advantages: bool = True
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    target_kl: float | None = 0.05
+    anneal_lr: bool = True
+    kl_coef: float = 0.0  # penalty towards the frozen starting policy
+
+
+class PPO(OnPolicyAlgorithm):
+    name = "ppo"
+    config_class = PPOConfig
+
+    def __init__(self, config: PPOConfig):
+        super().__init__(config)
+        if config.kl_coef > 0:
+            self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
+
+    def update(self, batch: EpisodeBatch) -> dict:
+        cfg = self.config
+        if cfg.anneal_lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = linear_schedule(cfg.learning_rate, self.env_steps / cfg.total_env_steps)
+        rewards, kl_to_reference = batch.rewards, 0.0
+        if self.reference_policy is not None:
+            with torch.no_grad():
+                reference_log_probs, _, _ = self.reference_policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+            kl = (batch.log_probs - reference_log_probs) * batch.mask
+            rewards = rewards - cfg.kl_coef * kl
+            kl_to_reference = float(masked_mean(kl, batch.mask))
+        advantages, returns = generalized_advantages(rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
+
+        episodes = batch.prompts.shape[0]
+        minibatch_size = max(1, episodes // cfg.num_minibatches)
+        stats = {"approx_kl": 0.0, "clip_fraction": 0.0}
+        for _ in range(cfg.update_epochs):
+            order = torch.randperm(episodes)
+            for start in range(0, episodes, minibatch_size):
+                rows = order[start : start + minibatch_size]
+                mb, mask = batch.select(rows), batch.mask[rows]
+                log_probs, entropy, values = self.policy.evaluate(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
+                log_ratio = log_probs - mb.log_probs
+                ratio = log_ratio.exp()
+                mb_advantages = advantages[rows]
+                if cfg.normalize_advantages:
+                    mean = masked_mean(mb_advantages, mask)
+                    std = masked_mean((mb_advantages - mean) ** 2, mask).sqrt()
+                    mb_advantages = (mb_advantages - mean) / (std + 1e-8)
+                policy_loss = masked_mean(torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)), mask)
+                value_error = (values - returns[rows]) ** 2
+                if cfg.clip_value:
+                    clipped = mb.values + (values - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
+                    value_error = torch.max(value_error, (clipped - returns[rows]) ** 2)
+                value_loss = 0.5 * masked_mean(value_error, mask)
+                mean_entropy = masked_mean(entropy, mask)
+                grad_norm = self.clip_and_step(policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * mean_entropy)
+                with torch.no_grad():
+                    stats["approx_kl"] = float(masked_mean((ratio - 1) - log_ratio, mask))
+                    stats["clip_fraction"] = float(masked_mean(((ratio - 1).abs() > cfg.clip_coef).float(), mask))
+            if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
+                break
+        stats.update(policy_loss=policy_loss.item(), value_loss=value_loss.item(), entropy=mean_entropy.item(), grad_norm=grad_norm, kl_to_reference=kl_to_reference)
+        return stats
+
+
+def train(config: PPOConfig, progress: bool = False) -> PPO:
+    algorithm = PPO(config)
+    algorithm.learn(progress=progress)
+    return algorithm

@@ -1,0 +1,102 @@
+"""REINFORCE: Monte-Carlo policy gradient, loss = -log pi(a_t | s_t) * (G_t - b).
+
+Baselines `b`:
+- ``none``: b = 0.
+- ``mean``: a running mean of the returns.
+- ``value``: the learned value head, V(s_t) (trained by regression on G_t).
+- ``self_critical``: the return of the greedy decode of the same prompt (SCST).
+- ``rloo``: k samples per prompt, each baselined by the mean of the other k-1.
+The last two are sequence-level: every step of an episode gets R - b.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.core import OnPolicyAlgorithm, TrainConfig
+from agents.returns import discounted_returns, masked_mean
+from agents.rollout import EpisodeBatch, collect_episodes
+from textgen_env.vector import TextGenerationVectorEnv
+
+BASELINES = ("none", "mean", "value", "self_critical", "rloo")
+
+
+@dataclass
+class ReinforceConfig(TrainConfig):
+    baseline: str = "rloo"
+    rloo_samples: int = 4  # k, for the rloo baseline
+    mean_decay: float = 0.9  # for the running-mean baseline
+    value_coef: float = 0.5  # for the value baseline
+    entropy_coef: float = 0.0
+
+    def __post_init__(self):
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
+        if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):
+            raise ValueError(f"rloo_samples={self.rloo_samples}: must be >= 2 and divide num_envs={self.num_envs}")
+
+
+class Reinforce(OnPolicyAlgorithm):
+    name = "reinforce"
+    config_class = ReinforceConfig
+
+    def __init__(self, config: ReinforceConfig):
+        super().__init__(config)
+        self.running_mean = 0.0
+        self.greedy_env = None
+        if config.baseline == "self_critical":
+            self.greedy_env = TextGenerationVectorEnv(num_envs=config.num_envs, split="train", **config.env_kwargs())
+
+    def sample_indices(self) -> np.ndarray:
+        if self.config.baseline != "rloo":
+            return super().sample_indices()
+        prompts = self.rng.integers(len(self.task.dataset), size=self.config.num_envs // self.config.rloo_samples)
+        return np.repeat(prompts, self.config.rloo_samples)
+
+    def baseline(self, batch: EpisodeBatch, returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        kind = self.config.baseline
+        if kind == "none":
+            return torch.zeros_like(returns)
+        if kind == "mean":
+            b = torch.full_like(returns, self.running_mean)
+            self.running_mean = self.config.mean_decay * self.running_mean + (1 - self.config.mean_decay) * float(masked_mean(returns, batch.mask))
+            return b
+        if kind == "value":
+            return values.detach()
+        episode_returns = batch.episode_returns
+        if kind == "self_critical":
+            greedy = collect_episodes(self.policy, self.greedy_env, batch.indices, greedy=True)
+            b = greedy.episode_returns
+        else:
+            groups = episode_returns.view(-1, self.config.rloo_samples)
+            b = ((groups.sum(1, keepdim=True) - groups) / (self.config.rloo_samples - 1)).reshape(-1)
+        # Sequence-level: replace G_t by the whole return R, so every step sees R - b.
+        return (returns - episode_returns[:, None] + b[:, None]) * batch.mask
+
+    def update(self, batch: EpisodeBatch) -> dict:
+        log_probs, entropy, values = self.policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+        returns = discounted_returns(batch.rewards, batch.mask, self.config.gamma)
+        advantages = returns - self.baseline(batch, returns, values)
+        policy_loss = -masked_mean(log_probs * advantages, batch.mask)
+        loss = policy_loss - self.config.entropy_coef * masked_mean(entropy, batch.mask)
+        value_loss = torch.tensor(0.0)
+        if self.config.baseline == "value":
+            value_loss = masked_mean((values - returns) ** 2, batch.mask)
+            loss = loss + self.config.value_coef * value_loss
+        grad_norm = self.clip_and_step(loss)
+        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": masked_mean(entropy, batch.mask).item(), "grad_norm": grad_norm}
+
+    def extra_state(self) -> dict:
+        return {"running_mean": self.running_mean}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.running_mean = float(state.get("running_mean", 0.0))
+
+
+def train(config: ReinforceConfig, progress: bool = False) -> Reinforce:
+    algorithm = Reinforce(config)
+    algorithm.learn(progress=progress)
+    return algorithm

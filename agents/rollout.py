@@ -1,0 +1,82 @@
+"""Collect batches of complete episodes from the native vector env, the policy in step mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.policy import ActorCritic, masked
+from textgen_env.tokenizers import BOS_ID
+
+
+@dataclass
+class EpisodeBatch:
+    """One episode per env; (episodes, steps) tensors, `mask` marking the real steps."""
+
+    prompts: torch.Tensor  # (N, P) long
+    inputs: torch.Tensor  # (N, T) long: BOS, then the actions shifted by one
+    actions: torch.Tensor  # (N, T) long
+    action_masks: torch.Tensor  # (N, T, V) bool
+    mask: torch.Tensor  # (N, T) bool
+    rewards: torch.Tensor  # (N, T) float
+    log_probs: torch.Tensor  # (N, T) float, from step mode at collection time
+    values: torch.Tensor  # (N, T) float
+    indices: np.ndarray  # (N,) dataset pair of each episode
+    similarity: np.ndarray  # (N,) normalized Levenshtein similarity at the end
+    distance: np.ndarray  # (N,) metric distance at the end
+    exact: np.ndarray  # (N,) bool
+    texts: list[str]
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.mask.sum())
+
+    @property
+    def episode_returns(self) -> torch.Tensor:
+        return (self.rewards * self.mask).sum(dim=1)
+
+    def select(self, rows) -> EpisodeBatch:
+        """The episodes at `rows` (a tensor or array of indices)."""
+        rows_np = np.asarray(rows)
+        picked = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            picked[f.name] = [value[i] for i in rows_np] if isinstance(value, list) else value[rows]
+        return EpisodeBatch(**picked)
+
+
+@torch.no_grad()
+def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool = False) -> EpisodeBatch:
+    """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`."""
+    n = env.num_envs
+    obs, _ = env.reset(options={"index": np.asarray(indices)})
+    memory = policy.encode(torch.from_numpy(obs["prompt"]))
+    tokens = torch.full((n,), BOS_ID, dtype=torch.long)
+    state = None
+    alive = np.ones(n, dtype=bool)
+    similarity, distance, exact = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    texts = [""] * n
+    columns = {k: [] for k in ("inputs", "actions", "action_masks", "mask", "rewards", "log_probs", "values")}
+    for _ in range(env.task.max_new_tokens + 1):
+        action_masks = torch.from_numpy(env.action_masks())
+        logits, values, state = policy.step(tokens, state, memory)
+        log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
+        actions = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
+        _, rewards, terminated, truncated, info = env.step(actions.numpy())
+        for key, value in zip(columns, (tokens, actions, action_masks, torch.from_numpy(alive.copy()), torch.from_numpy(rewards).float(), log_probs.gather(1, actions[:, None])[:, 0], values)):
+            columns[key].append(value)
+        ended = alive & terminated
+        for i in np.flatnonzero(ended):
+            similarity[i], distance[i] = info["similarity"][i], info["distance"][i]
+            texts[i] = info["generated_text"][i]
+            exact[i] = info["generated_text"][i] == info["target_text"][i]
+        alive &= ~(terminated | truncated)
+        tokens = actions
+        if not alive.any():
+            break
+    stacked = {k: torch.stack(v, dim=1) for k, v in columns.items()}
+    stacked["rewards"] = stacked["rewards"] * stacked["mask"]
+    return EpisodeBatch(prompts=torch.from_numpy(obs["prompt"]), indices=np.asarray(indices), similarity=similarity, distance=distance, exact=exact, texts=texts, **stacked)

@@ -1,0 +1,179 @@
+"""Policy modes, returns, learning on a tiny task, checkpoints and resume."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="install the 'agents' extra")
+
+from agents.a2c import A2C, A2CConfig  # noqa: E402
+from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from agents.evaluation import evaluate_policy, generate_text  # noqa: E402
+from agents.policy import ActorCritic, PolicyConfig  # noqa: E402
+from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.pretrain import Pretrain, PretrainConfig, teacher_forced_batch  # noqa: E402
+from agents.reinforce import BASELINES, Reinforce, ReinforceConfig  # noqa: E402
+from agents.returns import discounted_returns, generalized_advantages  # noqa: E402
+from agents.rollout import collect_episodes  # noqa: E402
+from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
+
+TINY = dict(task="copy", task_options={"num_examples": 64, "min_length": 2, "max_length": 3, "alphabet": "abc"}, policy=PolicyConfig(embed_dim=16, hidden_dim=32), num_envs=32)
+
+
+def tiny(config_class, **overrides):
+    return config_class(**{**TINY, "total_env_steps": 3000, "learning_rate": 3e-3, **overrides})
+
+
+def test_step_mode_and_sequence_mode_agree():
+    torch.manual_seed(0)
+    env = TextGenerationVectorEnv(num_envs=6, task="reverse")
+    policy = ActorCritic(env.task.vocab_size, PolicyConfig(embed_dim=16, hidden_dim=32))
+    batch = collect_episodes(policy, env, np.arange(6))
+    log_probs, entropy, values = policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+    mask = batch.mask
+    assert mask.sum() > 6 and (~mask).any()  # episodes of different lengths
+    torch.testing.assert_close(log_probs[mask], batch.log_probs[mask], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(values[mask], batch.values[mask], atol=1e-5, rtol=1e-5)
+    assert (entropy[mask] > 0).all()
+    # masked actions have probability zero: no sampled action is ever invalid
+    assert batch.action_masks.gather(-1, batch.actions[..., None])[..., 0][mask].all()
+
+
+def test_returns_and_gae_by_hand():
+    rewards = torch.tensor([[1.0, 0.0, 2.0], [3.0, 0.0, 0.0]])
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    torch.testing.assert_close(discounted_returns(rewards, mask, 0.5), torch.tensor([[1.5, 1.0, 2.0], [3.0, 0.0, 0.0]]))
+    values = torch.tensor([[0.5, 0.5, 0.5], [1.0, 9.0, 9.0]])
+    advantages, targets = generalized_advantages(rewards, values, mask, gamma=1.0, gae_lambda=1.0)
+    torch.testing.assert_close(advantages, torch.tensor([[2.5, 1.5, 1.5], [2.0, 0.0, 0.0]]))
+    torch.testing.assert_close(targets, torch.tensor([[3.0, 2.0, 2.0], [3.0, 0.0, 0.0]]))
+    one_step, _ = generalized_advantages(rewards, values, mask, gamma=1.0, gae_lambda=0.0)
+    torch.testing.assert_close(one_step[0], torch.tensor([1.0 + 0.5 - 0.5, 0.0 + 0.5 - 0.5, 2.0 - 0.5]))
+
+
+def early_and_late(history, k=5):
+    returns = [row["mean_return"] for row in history]
+    return np.mean(returns[:k]), np.mean(returns[-k:])
+
+
+@pytest.mark.parametrize(
+    "algorithm, config",
+    [(PPO, tiny(PPOConfig)), (A2C, tiny(A2CConfig))] + [(Reinforce, tiny(ReinforceConfig, baseline=b)) for b in BASELINES],
+    ids=["ppo", "a2c"] + [f"reinforce-{b}" for b in BASELINES],
+)
+def test_each_agent_improves_the_mean_reward_on_a_tiny_task(algorithm, config):
+    agent = algorithm(config)
+    history = agent.learn()
+    early, late = early_and_late(history)
+    assert late > early + 0.1, (early, late)
+
+
+def test_same_seed_same_curve_and_other_seed_differs():
+    curves = [[row["mean_return"] for row in PPO(tiny(PPOConfig, total_env_steps=800, seed=s)).learn()] for s in (1, 1, 2)]
+    assert curves[0] == curves[1]
+    assert curves[0] != curves[2]
+
+
+def test_resume_continues_to_the_same_result(tmp_path):
+    full = PPO(tiny(PPOConfig, total_env_steps=1200, kl_coef=0.1))
+    full.learn()
+    half = PPO(tiny(PPOConfig, total_env_steps=1200, kl_coef=0.1, run_dir=str(tmp_path), checkpoint_every=0))
+    update = half.update
+
+    def update_then_ctrl_c(batch):  # Ctrl-C arriving in the middle of iteration 3
+        stats = update(batch)
+        if half.iteration == 2:
+            half.request_stop()
+        return stats
+
+    half.update = update_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        half.learn()
+    assert half.iteration == 3
+    resumed = PPO.resume(tmp_path / "checkpoint.pt", total_env_steps=1200)
+    assert resumed.iteration == half.iteration and resumed.reference_policy is not None
+    resumed.learn()
+    assert [r["mean_return"] for r in resumed.history] == [r["mean_return"] for r in full.history]
+    for a, b in zip(full.policy.state_dict().values(), resumed.policy.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    csv_rows = (tmp_path / "progress.csv").read_text().strip().splitlines()
+    assert len(csv_rows) == 1 + len(full.history)
+
+
+def test_reinforce_running_mean_survives_resume(tmp_path):
+    agent = Reinforce(tiny(ReinforceConfig, baseline="mean", total_env_steps=300, run_dir=str(tmp_path)))
+    agent.learn()
+    assert agent.running_mean != 0.0
+    assert Reinforce.resume(tmp_path / "checkpoint.pt").running_mean == agent.running_mean
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    agent = A2C(tiny(A2CConfig, total_env_steps=200, run_dir=str(tmp_path)))
+    agent.learn()
+    path = tmp_path / "checkpoint.pt"
+    data = load_checkpoint(path)
+    assert data["algorithm"] == "a2c" and data["config"]["task"] == "copy" and data["iteration"] == agent.iteration
+    with pytest.raises(CheckpointError, match="not 'ppo'"):
+        PPO.resume(path)
+    (tmp_path / "truncated.pt").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated.pt: not a readable"):
+        load_checkpoint(tmp_path / "truncated.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    # A file holding a pickled object is refused, not unpickled.
+    torch.save({"format": "textgen-rl-checkpoint", "evil": _Evil()}, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="pickled.pt: not a readable"):
+        load_checkpoint(tmp_path / "pickled.pt")
+    # Weights for another vocabulary or size are refused by name.
+    with pytest.raises(CheckpointError, match="vocabulary differs"):
+        PPO(PPOConfig(task="reverse", init_checkpoint=str(path)))
+    with pytest.raises(CheckpointError, match="does not match"):
+        PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("unpickled!",))
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"algorithm": "x", "config": "{}", "tokenizer": "{}", "policy": {}, "policy_config": "{}"})
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"algorithm": "y"})
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+def test_pretraining_then_finetuning_path(tmp_path):
+    task_kwargs = {**TINY, "learning_rate": 3e-3}
+    pre = Pretrain(PretrainConfig(**task_kwargs, epochs=30, batch_size=16, run_dir=str(tmp_path / "pre")))
+    before = evaluate_policy(pre.policy, pre.config, "train")["mean_similarity"]
+    history = pre.learn()
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    after = evaluate_policy(pre.policy, pre.config, "train")["mean_similarity"]
+    assert after > before + 0.3
+    short = next(i for i, t in enumerate(pre.task.target_ids) if len(t) < pre.task.max_new_tokens)
+    full = next(i for i, t in enumerate(pre.task.target_ids) if len(t) == pre.task.max_new_tokens)
+    batch = teacher_forced_batch(pre.task, np.array([short, full]))
+    assert batch["actions"][0, : len(pre.task.target_ids[short]) + 1].tolist() == pre.task.target_ids[short] + [2]  # then EOS
+    assert batch["mask"][1].sum() == pre.task.max_new_tokens  # the budget ends it: no EOS step
+    assert batch["inputs"][0, 0] == 1 and batch["inputs"][0, 1] == pre.task.target_ids[short][0]
+    finetune = PPO(tiny(PPOConfig, total_env_steps=500, kl_coef=0.05, init_checkpoint=str(tmp_path / "pre" / "checkpoint.pt")))
+    start = evaluate_policy(finetune.policy, finetune.config, "train")["mean_similarity"]
+    assert start == pytest.approx(after)
+    finetune.learn()
+    assert finetune.history[-1]["kl_to_reference"] >= 0.0
+    prompt = pre.task.dataset.prompts[0]
+    assert isinstance(generate_text(finetune.policy, finetune.task, prompt), str)
+
+
+def test_bad_configs_name_the_value():
+    with pytest.raises(ValueError, match="baseline='critic'"):
+        ReinforceConfig(baseline="critic")
+    with pytest.raises(ValueError, match="rloo_samples=3"):
+        ReinforceConfig(num_envs=64, rloo_samples=3)
