@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(PY) -m textgen_env.demo
+	$(PY) -m agents.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
