@@ -5,9 +5,9 @@ VENV ?= .venv
 # Override for a GPU machine, e.g. `make test TORCH_SPEC="torch>=2.2"`.
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,agents,plots
+comma := ,
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
-comma := ,
 
 .PHONY: demo test test-slow bench install clean
 
