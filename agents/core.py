@@ -12,7 +12,6 @@ import contextlib
 import copy
 import csv
 import json
-import math
 import random
 import signal
 import threading
@@ -324,4 +323,4 @@ def _progress_bar(enabled: bool, total: int, initial: int, name: str):
 
 def linear_schedule(start: float, progress: float) -> float:
     """Anneal linearly from `start` to 0 as `progress` goes from 0 to 1."""
-    return start * max(0.0, 1.0 - progress) if math.isfinite(progress) else start
+    return start * max(0.0, 1.0 - progress)

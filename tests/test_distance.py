@@ -18,6 +18,7 @@ def run_batch(generations, targets, cost):
     rows = kernels.initial_rows((len(targets),), width)
     offsets = kernels.reachable_offsets(lengths, width)
     steps = max(len(g) for g in generations)
+    compared = 0
     for n in range(steps + 1):
         prefixes = [g[:n] for g in generations]
         expected = [REFERENCE[cost](p, t) for p, t in zip(prefixes, targets)]
@@ -26,10 +27,12 @@ def run_batch(generations, targets, cost):
         got = kernels.distance_at(rows, lengths)
         np.testing.assert_array_equal(got[live], np.array(expected)[live])
         np.testing.assert_array_equal(kernels.best_reachable(rows, offsets)[live], np.array(best)[live])
+        compared += int(live.sum())
         if n < steps:
             tokens = np.array([g[n] if n < len(g) else 0 for g in generations])
             advanced = kernels.advance_rows(rows, padded, tokens, cost)
             rows = np.where(np.array([n < len(g) for g in generations])[None, :], advanced, rows)
+    return compared
 
 
 @pytest.mark.parametrize("cost", [1, 2])
@@ -44,7 +47,7 @@ def test_batched_kernel_matches_rapidfuzz(cost, target_length):
         generations.append(g[: rng.integers(0, len(g) + 1)] if rng.random() < 0.3 else g)
     generations.append([])
     targets.append([5] * target_length)
-    run_batch(generations, targets, cost)
+    assert run_batch(generations, targets, cost) >= len(targets)
 
 
 def test_single_row_kernel_matches_rapidfuzz():
@@ -63,7 +66,7 @@ def test_wide_batches_take_the_doubling_scan_and_still_match(cost):
     rng = np.random.default_rng(cost)
     targets = [list(rng.integers(4, 7, size=rng.integers(0, 20))) for _ in range(kernels._ACCUMULATE_MAX_BATCH + 9)]
     generations = [list(rng.integers(4, 7, size=rng.integers(0, 25))) for _ in targets]
-    run_batch(generations, targets, cost)
+    assert run_batch(generations, targets, cost) > 4 * len(targets)
 
 
 def test_running_minimum_paths_agree():
