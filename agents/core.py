@@ -122,7 +122,7 @@ class OnPolicyAlgorithm:
         an uninterrupted run; a second Ctrl-C stops at once.
         """
         logger = RunLogger(self.config.run_dir, resume=bool(self.history))
-        bar = _progress_bar(progress, self.config.total_env_steps, self.env_steps, self.name)
+        bar = _progress_bar(progress, *self.progress(), self.name)
         self._stop_requested = False
         with deferred_interrupt(self.request_stop):
             try:
@@ -156,15 +156,23 @@ class OnPolicyAlgorithm:
                 from agents.evaluation import evaluate_policy
 
                 row["eval_similarity"] = evaluate_policy(self.policy, self.config, "test", episodes=self.config.eval_episodes)["mean_similarity"]
-            self.history.append(row)
-            logger.write(row)
-            if bar:
-                bar.update(batch.env_steps)
-                bar.set_postfix(reward=f"{row['mean_return']:.3f}", sim=f"{row['mean_similarity']:.3f}")
-            if self.config.run_dir and self.config.checkpoint_every and self.iteration % self.config.checkpoint_every == 0:
-                self.save(Path(self.config.run_dir) / "checkpoint.pt")
-            if self._stop_requested:
-                self.stop_with_checkpoint()
+            self.finish_iteration(row, logger, bar, reward=f"{row['mean_return']:.3f}", sim=f"{row['mean_similarity']:.3f}")
+
+    def progress(self) -> tuple[int, int]:
+        """(goal, done so far) in the units of the progress bar: env steps here."""
+        return self.config.total_env_steps, self.env_steps
+
+    def finish_iteration(self, row: dict, logger: RunLogger, bar, **shown) -> None:
+        """Record an iteration's row; checkpoint when due, and stop here if Ctrl-C asked to."""
+        self.history.append(row)
+        logger.write(row)
+        if bar:
+            bar.update(self.progress()[1] - bar.n)
+            bar.set_postfix(**shown)
+        if self.config.run_dir and self.config.checkpoint_every and self.iteration % self.config.checkpoint_every == 0:
+            self.save(Path(self.config.run_dir) / "checkpoint.pt")
+        if self._stop_requested:
+            self.stop_with_checkpoint()
 
     def stop_with_checkpoint(self) -> None:
         if self.config.run_dir:
@@ -312,13 +320,14 @@ class RunLogger:
 
 
 def _progress_bar(enabled: bool, total: int, initial: int, name: str):
+    """A tqdm bar when asked for and installed (the 'agents' extra), else None."""
     if not enabled:
         return None
     try:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, initial=initial, unit="step", desc=name, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=name, dynamic_ncols=True)
 
 
 def linear_schedule(start: float, progress: float) -> float:

@@ -61,37 +61,24 @@ class Pretrain(OnPolicyAlgorithm):
     def episodes_per_batch(self) -> int:
         return 1  # the env is only used for its task; no rollouts
 
-    def learn(self, progress: bool = False) -> list[dict]:
-        from agents.core import RunLogger, deferred_interrupt
+    def progress(self) -> tuple[int, int]:
+        return self.config.epochs, self.iteration
 
+    def _loop(self, logger, bar) -> None:
         cfg = self.config
-        logger = RunLogger(cfg.run_dir, resume=bool(self.history))
-        self._stop_requested = False
-        with deferred_interrupt(self.request_stop):
-            try:
-                while self.iteration < cfg.epochs:
-                    order = self.rng.permutation(len(self.task.dataset))
-                    losses = []
-                    for start in range(0, len(order), cfg.batch_size):
-                        batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size])
-                        log_probs, _, _ = self.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
-                        loss = -masked_mean(log_probs, batch["mask"])
-                        self.clip_and_step(loss)
-                        losses.append(loss.item())
-                        self.env_steps += int(batch["mask"].sum())
-                    self.iteration += 1
-                    row = {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
-                    self.history.append(row)
-                    logger.write(row)
-                    if progress:
-                        print(f"pretrain epoch {self.iteration}/{cfg.epochs}: loss {row['loss']:.4f}")
-                    if self._stop_requested:
-                        self.stop_with_checkpoint()
-            finally:
-                logger.close()
-        if cfg.run_dir:
-            self.save(f"{cfg.run_dir}/checkpoint.pt")
-        return self.history
+        while self.iteration < cfg.epochs:
+            order = self.rng.permutation(len(self.task.dataset))
+            losses = []
+            for start in range(0, len(order), cfg.batch_size):
+                batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size])
+                log_probs, _, _ = self.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
+                loss = -masked_mean(log_probs, batch["mask"])
+                self.clip_and_step(loss)
+                losses.append(loss.item())
+                self.env_steps += int(batch["mask"].sum())
+            self.iteration += 1
+            row = {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
+            self.finish_iteration(row, logger, bar, loss=f"{row['loss']:.4f}")
 
 
 def pretrain(config: PretrainConfig, progress: bool = False) -> Pretrain:

@@ -177,3 +177,25 @@ def test_bad_configs_name_the_value():
         ReinforceConfig(baseline="critic")
     with pytest.raises(ValueError, match="rloo_samples=3"):
         ReinforceConfig(num_envs=64, rloo_samples=3)
+
+
+def test_pretraining_stops_at_an_epoch_boundary_and_resumes_exactly(tmp_path):
+    config = dict(**TINY, learning_rate=3e-3, epochs=4, batch_size=16)
+    full = Pretrain(PretrainConfig(**config))
+    full.learn()
+    half = Pretrain(PretrainConfig(**config, run_dir=str(tmp_path), checkpoint_every=0))
+    half.history = []
+    original = half.finish_iteration
+
+    def finish_then_ctrl_c(row, logger, bar, **shown):
+        if half.iteration == 2:
+            half.request_stop()
+        original(row, logger, bar, **shown)
+
+    half.finish_iteration = finish_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        half.learn()
+    resumed = Pretrain.resume(tmp_path / "checkpoint.pt")
+    assert resumed.iteration == 2
+    resumed.learn()
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]

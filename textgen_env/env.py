@@ -205,7 +205,7 @@ class TextGenerationEnv(gym.Env):
         self._rows = None
         if self.metric.substitution_cost is not None:
             self._rows = kernels.initial_rows((), len(target))
-            self._offsets = np.arange(len(target) + 1, dtype=np.int32)
+            self._offsets = kernels.reachable_offsets(len(target), len(target))
         self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=np.int64)
         self._prompt_obs[: len(prompt)] = prompt
         self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=np.int64)
@@ -218,7 +218,7 @@ class TextGenerationEnv(gym.Env):
 
     def _distance(self):
         if self._rows is not None:
-            return int(self._rows[-1]) + len(self._target)
+            return int(kernels.distance_at(self._rows, len(self._target)))
         value = self.metric.distance(self._generated, self._target)
         return int(value) if self.metric.counts_edits else float(value)
 

@@ -28,8 +28,9 @@ class TextGenerationVectorEnv(VectorEnv):
     ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
     ``max_episode_steps`` (truncation, as ``TimeLimit`` does) and ``render_indices``
     (the envs that :meth:`render` shows; all by default). Beyond the single env's
-    reset options, ``options={"index": array}`` gives each env its own pair. For the same seeds and
-    actions it returns exactly what ``SyncVectorEnv`` over single envs returns.
+    reset options, ``options={"index": array}`` gives each env its own pair. For the
+    same seeds and actions it returns exactly what ``SyncVectorEnv`` over single
+    envs returns.
 
     Levenshtein and Indel distances are updated by the batched row kernel of
     :mod:`textgen_env.distance` with no Python loop over envs; the other metrics
@@ -113,7 +114,7 @@ class TextGenerationVectorEnv(VectorEnv):
             pairs = np.full(self.num_envs, -1)
         elif "index" in options:
             # A native extension: an array gives one pair index per env.
-            indices = np.broadcast_to(np.asarray(options["index"]), (self.num_envs,)).tolist() if np.ndim(options["index"]) else [options["index"]] * self.num_envs
+            indices = np.broadcast_to(np.asarray(options["index"], dtype=object), (self.num_envs,)).tolist()
             pairs = np.array([self.task.check_index(i) for i in indices], dtype=np.int64)
         else:
             pairs = self._pairs_for(draws)
