@@ -50,17 +50,6 @@ def test_batched_kernel_matches_rapidfuzz(cost, target_length):
     assert run_batch(generations, targets, cost) >= len(targets)
 
 
-def test_single_row_kernel_matches_rapidfuzz():
-    target = [4, 5, 6, 4]
-    row = kernels.initial_rows((), len(target))
-    generated = []
-    for token in [5, 5, 6, 4, 4, 7]:
-        row = kernels.advance_rows(row, np.array(target, dtype=np.int32), token, 1)
-        generated.append(token)
-        assert kernels.distance_at(row, len(target)) == Levenshtein.distance(generated, target)
-        assert kernels.best_reachable(row, np.arange(5)) == min(Levenshtein.distance(generated, target[:j]) for j in range(5))
-
-
 @pytest.mark.parametrize("cost", [1, 2])
 def test_wide_batches_take_the_doubling_scan_and_still_match(cost):
     rng = np.random.default_rng(cost)
@@ -73,3 +62,24 @@ def test_running_minimum_paths_agree():
     values = np.random.default_rng(0).integers(-50, 50, size=(37, 100)).astype(np.int32)
     expected = np.minimum.accumulate(values, axis=0)
     np.testing.assert_array_equal(kernels.running_minimum(values.copy()), expected)
+
+
+@pytest.mark.parametrize("cost", [1, 2])
+@pytest.mark.parametrize("target_length", [0, 1, 7, 8, 9, 64, 65, 200])
+def test_bit_parallel_row_matches_rapidfuzz(cost, target_length):
+    rng = np.random.default_rng(target_length * 3 + cost)
+    checked = 0
+    for _ in range(20):
+        target = rng.integers(4, 8, size=target_length).tolist()
+        row = kernels.BitParallelRow(target, cost)
+        generated = []
+        assert row.distance == REFERENCE[cost](generated, target) and row.best_reachable() == 0
+        for token in rng.integers(4, 9, size=rng.integers(0, target_length + 10)).tolist():
+            if rng.random() < 0.5 and len(generated) < target_length:
+                token = target[len(generated)]  # many matches, so the deltas take every shape
+            generated.append(token)
+            row.append(token)
+            assert row.distance == REFERENCE[cost](generated, target)
+            assert row.best_reachable() == min(REFERENCE[cost](generated, target[:j]) for j in range(target_length + 1))
+            checked += 1
+    assert checked > 0

@@ -154,7 +154,7 @@ class TextGenerationEnv(gym.Env):
         if stop:
             self._finished = True
             exact = self._generated == self._target
-            score = self.metric.score(self._generated, self._target) if self._rows is None else -info["distance"] / self._scale
+            score = self.metric.score(self._generated, self._target) if self._row is None else -info["distance"] / self._scale
             reward = terminal_reward(self.reward_mode, score, info["distance"], exact, self._potential)
             info["generated_text"] = self.tokenizer.decode(self._generated)
             info["target_text"] = self._target_text
@@ -201,11 +201,9 @@ class TextGenerationEnv(gym.Env):
         self._finished = False
         self._potential = 0.0
         self._scale = self.metric.scale(len(target))
-        self._target_array = np.asarray(target, dtype=np.int32)
-        self._rows = None
+        self._row = None
         if self.metric.substitution_cost is not None:
-            self._rows = kernels.initial_rows((), len(target))
-            self._offsets = kernels.reachable_offsets(len(target), len(target))
+            self._row = kernels.BitParallelRow(target, self.metric.substitution_cost)
         self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=np.int64)
         self._prompt_obs[: len(prompt)] = prompt
         self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=np.int64)
@@ -213,18 +211,18 @@ class TextGenerationEnv(gym.Env):
     def _append(self, token: int) -> None:
         self._generated_obs[len(self._generated)] = token
         self._generated.append(token)
-        if self._rows is not None:
-            self._rows = kernels.advance_rows(self._rows, self._target_array, token, self.metric.substitution_cost)
+        if self._row is not None:
+            self._row.append(token)
 
     def _distance(self):
-        if self._rows is not None:
-            return int(kernels.distance_at(self._rows, len(self._target)))
+        if self._row is not None:
+            return self._row.distance
         value = self.metric.distance(self._generated, self._target)
         return int(value) if self.metric.counts_edits else float(value)
 
     def _dense_potential(self) -> float:
-        if self._rows is not None:
-            return -float(kernels.best_reachable(self._rows, self._offsets)) / self._scale
+        if self._row is not None:
+            return -self._row.best_reachable() / self._scale
         return self.metric.prefix_potential(self._generated, self._target)
 
     def _observation(self):
