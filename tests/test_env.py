@@ -180,3 +180,11 @@ def test_bad_reset_options(copy_env):
         copy_env.reset(options={"colour": 1})
     with pytest.raises(ValueError, match="more than max_new_tokens"):
         copy_env.reset(options={"prompt": "a", "target": "a" * 100})
+
+
+def test_unsupported_render_mode_lets_sb3_fall_back():
+    from textgen_env.task import UnsupportedRenderMode
+
+    with pytest.raises(TypeError, match="render_mode='rgb_array'"):
+        TextGenerationEnv(render_mode="rgb_array")
+    assert issubclass(UnsupportedRenderMode, ValueError)

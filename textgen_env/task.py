@@ -17,6 +17,14 @@ from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, bu
 RENDER_MODES = ("ansi", "human")
 
 
+class UnsupportedRenderMode(ValueError, TypeError):
+    """A render_mode this env does not have.
+
+    Also a TypeError because Stable-Baselines3's ``make_vec_env`` asks every env for
+    ``render_mode="rgb_array"`` and retries without one only on TypeError.
+    """
+
+
 def _check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
@@ -47,7 +55,7 @@ class TextTask:
         self.reward_mode = check_reward_mode(reward)
         self.metric: Metric = resolve_metric(metric)
         if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(f"render_mode={render_mode!r}: allowed values are {list(RENDER_MODES)} or None")
+            raise UnsupportedRenderMode(f"render_mode={render_mode!r}: allowed values are {list(RENDER_MODES)} or None")
         self.render_mode = render_mode
         self.flat_observation = bool(flat_observation)
 
