@@ -8,6 +8,7 @@ import sys
 from dataclasses import fields
 
 from agents.a2c import A2C, A2CConfig
+from agents.bench import BUILTIN_AGENTS, EXTRAS, PRESETS, agent_available, run_benchmark
 from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain, PretrainConfig
@@ -80,8 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", required=True, help="the prompt text")
     gen.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
 
-    bench = sub.add_parser("bench", help="run the env speed benchmark", description="Env speed ratios against CartPole (benchmarks/env_speed.py).")
-    bench.add_argument("--quick", action="store_true", help="fewer steps and rounds")
+    bench = sub.add_parser(
+        "bench", help="compare agents on tasks", description="Train agents x tasks x seeds at one env-step budget and score them on held-out "
+        "prompts; writes a markdown table, JSON and learning-curve plots. (The env speed benchmark is benchmarks/env_speed.py.)",
+    )
+    bench.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="quick (a few minutes) or full (default: quick)")
+    bench.add_argument("--agents", nargs="+", metavar="AGENT", help=f"agents to run: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own (default: the preset's)")
+    bench.add_argument("--tasks", nargs="+", choices=TASKS, help="tasks (default: the preset's)")
+    bench.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
+    bench.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
+    bench.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
+    bench.add_argument("--out", default="benchmarks/results", help="folder for agents_<preset>.md/.json/.png (default: benchmarks/results)")
     return parser
 
 
@@ -132,6 +142,22 @@ def command_generate(args) -> None:
     print(generate_text(policy, TextTask(split="all", **config.env_kwargs()), args.prompt, greedy=not args.sample))
 
 
+def command_bench(args, argv) -> None:
+    import dataclasses
+    from pathlib import Path
+
+    spec = PRESETS[args.preset]
+    changes = {"agents": args.agents, "tasks": args.tasks, "seeds": args.seeds, "budget": args.steps, "eval_points": args.eval_points}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if changes:
+        spec = dataclasses.replace(spec, name=f"{spec.name}-custom", **changes)
+    for name in spec.agents:  # fail before hours of training, naming the missing extra
+        if name in BUILTIN_AGENTS and not agent_available(name) and args.agents:
+            raise ValueError(f"agent {name!r} needs the '{EXTRAS[name]}' extra: pip install 'textgen-env[{EXTRAS[name]}]'")
+    command = "textgen-rl " + " ".join(sys.argv[1:] if argv is None else argv)
+    run_benchmark(spec, Path(args.out), command)
+
+
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     try:
@@ -144,12 +170,7 @@ def main(argv=None) -> None:
         elif args.command == "generate":
             command_generate(args)
         elif args.command == "bench":
-            import runpy
-            from pathlib import Path
-
-            script = Path(__file__).resolve().parent.parent / "benchmarks" / "env_speed.py"
-            sys.argv = [str(script)] + (["--quick"] if args.quick else [])
-            runpy.run_path(str(script), run_name="__main__")
+            command_bench(args, argv)
     except (CheckpointError, ValueError) as e:
         raise SystemExit(f"textgen-rl {args.command}: {e}") from None
 

@@ -114,8 +114,10 @@ class OnPolicyAlgorithm:
         """Stop at the end of the current iteration, after a checkpoint (what Ctrl-C does)."""
         self._stop_requested = True
 
-    def learn(self, progress: bool = False) -> list[dict]:
-        """Train until `total_env_steps`; safe to call again after a resume.
+    def learn(self, progress: bool = False, until: int | None = None) -> list[dict]:
+        """Train until `total_env_steps` (or `until` env steps, if sooner); safe to call again.
+
+        Calling it again continues the run (after a resume, or with a larger `until`).
 
         Ctrl-C is deferred to the end of the iteration in flight, so the checkpoint
         it writes is a consistent state and `resume` continues to the same result as
@@ -124,6 +126,7 @@ class OnPolicyAlgorithm:
         logger = RunLogger(self.config.run_dir, resume=bool(self.history))
         bar = _progress_bar(progress, *self.progress(), self.name)
         self._stop_requested = False
+        self._step_limit = self.config.total_env_steps if until is None else min(until, self.config.total_env_steps)
         with deferred_interrupt(self.request_stop):
             try:
                 self._loop(logger, bar)
@@ -136,7 +139,7 @@ class OnPolicyAlgorithm:
         return self.history
 
     def _loop(self, logger: RunLogger, bar) -> None:
-        while self.env_steps < self.config.total_env_steps:
+        while self.env_steps < self._step_limit:
             started = time.perf_counter()
             batch = collect_episodes(self.policy, self.env, self.sample_indices())
             stats = self.update(batch)

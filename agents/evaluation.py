@@ -45,20 +45,30 @@ def evaluate_policy(policy: ActorCritic, config, split: str = "test", greedy: bo
 
 
 @torch.no_grad()
-def generate_text(policy: ActorCritic, task: TextTask, prompt: str, greedy: bool = True) -> str:
-    """The policy's text for any prompt (no target needed), decoded in step mode."""
-    prompt_ids = task.tokenizer.encode(prompt)
-    if len(prompt_ids) > task.max_prompt_tokens:
-        raise ValueError(f"prompt has {len(prompt_ids)} tokens, more than this policy's max_prompt_tokens={task.max_prompt_tokens}")
-    memory = policy.encode(torch.from_numpy(task.pad_prompts([prompt_ids])))
-    token, state, generated = torch.tensor([BOS_ID]), None, []
+def generate_texts(policy: ActorCritic, task: TextTask, prompts: list[str], greedy: bool = True) -> list[str]:
+    """The policy's texts for any prompts (no target needed), decoded together in step mode."""
+    encoded = [task.tokenizer.encode(p) for p in prompts]
+    for prompt, ids in zip(prompts, encoded):
+        if len(ids) > task.max_prompt_tokens:
+            raise ValueError(f"prompt {prompt!r} has {len(ids)} tokens, more than this policy's max_prompt_tokens={task.max_prompt_tokens}")
+    memory = policy.encode(torch.from_numpy(task.pad_prompts(encoded)))
+    tokens = torch.full((len(prompts),), BOS_ID, dtype=torch.long)
+    state, steps = None, []
+    writing = torch.ones(len(prompts), dtype=torch.bool)
+    action_masks = torch.from_numpy(task.valid_actions).expand(len(prompts), -1).clone()
     for step in range(task.max_new_tokens):
-        action_mask = torch.from_numpy(task.valid_actions.copy())
-        action_mask[EOS_ID] = step >= task.min_new_tokens
-        logits, _, state = policy.step(token, state, memory)
-        log_probs = F.log_softmax(masked(logits, action_mask[None]), dim=-1)
-        token = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
-        if int(token) == EOS_ID:
+        action_masks[:, EOS_ID] = step >= task.min_new_tokens
+        logits, _, state = policy.step(tokens, state, memory)
+        log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
+        tokens = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
+        steps.append(torch.where(writing, tokens, EOS_ID))
+        writing &= tokens != EOS_ID
+        if not writing.any():
             break
-        generated.append(int(token))
-    return task.tokenizer.decode(generated)
+    generated = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in prompts]
+    return [task.tokenizer.decode(ids) for ids in generated]  # decode stops at the first EOS
+
+
+def generate_text(policy: ActorCritic, task: TextTask, prompt: str, greedy: bool = True) -> str:
+    """The policy's text for one prompt."""
+    return generate_texts(policy, task, [prompt], greedy)[0]
