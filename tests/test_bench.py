@@ -53,8 +53,10 @@ def test_run_benchmark_writes_table_json_and_plots(tmp_path):
     assert (tmp_path / "agents_tiny_copy.png").stat().st_size > 1000
 
 
-def test_sb3_agent_in_the_harness():
+def test_sb3_agent_in_the_harness(monkeypatch):
     pytest.importorskip("stable_baselines3", reason="install the 'sb3' extra")
+    # One env keeps SB3's minimum rollout (n_steps=2048 per env) short.
+    monkeypatch.setitem(bench.BUILTIN_AGENTS, "sb3-maskable-ppo", lambda: bench.StableBaselinesAgent("MaskablePPO", n_envs=1))
     spec = BenchSpec(["sb3-maskable-ppo"], ["copy"], [0], budget=100, eval_points=1, eval_episodes=10)
     cell = run_cell("sb3-maskable-ppo", "copy", 0, spec)
     assert cell["env_steps"] >= 100 and 0.0 <= cell["similarity"] <= 1.0
