@@ -9,7 +9,7 @@ comma := ,
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow test-rllib bench install clean
 
 install: $(STAMP)
 
@@ -26,6 +26,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# RLlib pins gymnasium 1.2.x, so its tests run in a venv of their own; there the
+# whole suite runs too, which checks the core on gymnasium 1.2 (make test: newest 1.x).
+RLLIB_VENV ?= .venv-rllib
+$(RLLIB_VENV)/.installed: pyproject.toml
+	test -x $(RLLIB_VENV)/bin/python || $(PYTHON) -m venv $(RLLIB_VENV)
+	$(RLLIB_VENV)/bin/python -m pip install -q --upgrade pip
+	$(RLLIB_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
+	$(RLLIB_VENV)/bin/python -m pip install -q -e ".[agents,rllib]" pytest hypothesis
+	touch $@
+
+test-rllib: $(RLLIB_VENV)/.installed
+	$(RLLIB_VENV)/bin/python -m pytest -q
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
@@ -33,4 +46,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/env_speed.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(RLLIB_VENV) build *.egg-info .pytest_cache .hypothesis

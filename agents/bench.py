@@ -48,11 +48,7 @@ class BenchAgent(Protocol):
 class ReferenceAgent:
     """One of our algorithms (reinforce, a2c, ppo) as a BenchAgent."""
 
-    DEFAULTS = {
-        "ppo": {"num_envs": 256, "learning_rate": 2e-3},
-        "a2c": {"num_envs": 256, "learning_rate": 1e-3},
-        "reinforce": {"num_envs": 256, "learning_rate": 1e-3},
-    }
+    DEFAULTS = {"ppo": {}, "a2c": {"num_envs": 256}, "reinforce": {"num_envs": 256}}  # beyond each config's defaults
 
     def __init__(self, algorithm: str, **overrides):
         from agents.cli import ALGORITHMS

@@ -26,8 +26,8 @@ def add_task_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reward", choices=REWARD_MODES, default="dense", help="reward mode (default: dense)")
     parser.add_argument("--metric", choices=sorted(METRICS), default="levenshtein", help="distance metric (default: levenshtein)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
-    parser.add_argument("--num-envs", type=int, default=64, help="episodes per batch (default: 64)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    parser.add_argument("--num-envs", type=int, default=None, help="episodes per batch (default: ppo 256, others 64)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: ppo 2e-3, others 1e-3)")
     parser.add_argument("--run-dir", default=None, help="folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)")
     parser.add_argument("--init", default=None, metavar="CHECKPOINT", help="start from these weights, e.g. a pre-trained policy")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints (default: 50)")
@@ -49,7 +49,7 @@ def config_from_args(agent: str, args) -> object:
     if agent == "ppo":
         values["kl_coef"] = args.kl_coef
     known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in known})
+    return cls(**{k: v for k, v in values.items() if k in known and v is not None})
 
 
 def build_parser() -> argparse.ArgumentParser:

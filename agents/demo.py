@@ -50,6 +50,15 @@ def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path)
     return path
 
 
+def pretrain_config(task: str, epochs: int, seed: int, run_dir: str | None) -> PretrainConfig:
+    return PretrainConfig(task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir)
+
+
+def finetune_config(task: str, steps: int, seed: int, pretrained: str, run_dir: str | None) -> PPOConfig:
+    """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
+    return PPOConfig(task=task, total_env_steps=steps, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0, seed=seed, init_checkpoint=pretrained, run_dir=run_dir)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="continue", help="built-in task (default: continue)")
@@ -60,7 +69,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
 
-    pre = Pretrain(PretrainConfig(task=args.task, epochs=args.pretrain_epochs, batch_size=32, learning_rate=3e-3, seed=args.seed, run_dir=str(run / "pretrain")))
+    pre = Pretrain(pretrain_config(args.task, args.pretrain_epochs, args.seed, str(run / "pretrain")))
     test_task = TextTask(split="test", **pre.config.env_kwargs())
     prompts, targets = test_task.dataset.prompts[:EXAMPLES], test_task.target_texts[:EXAMPLES]
 
@@ -70,8 +79,7 @@ def main(argv=None) -> None:
     pretrained = show("pre-trained", pre.policy, pre.config, prompts, targets)
 
     print(f"\nPPO fine-tuning for {args.ppo_steps} env steps (KL penalty towards the pre-trained policy) ...")
-    ppo = PPO(PPOConfig(task=args.task, total_env_steps=args.ppo_steps, num_envs=256, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0,
-                        seed=args.seed, init_checkpoint=str(run / "pretrain" / "checkpoint.pt"), run_dir=str(run / "ppo")))
+    ppo = PPO(finetune_config(args.task, args.ppo_steps, args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo")))
     ppo.learn(progress=True)
     finetuned = show("pre-trained + PPO", ppo.policy, ppo.config, prompts, targets)
 

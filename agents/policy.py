@@ -29,8 +29,10 @@ MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays
 
 @dataclass
 class PolicyConfig:
-    embed_dim: int = 64
-    hidden_dim: int = 128
+    # Small on purpose: on copy and reverse this size learned better and 2.5x
+    # faster than 64/128 (benchmarks/results/agent_quality.md).
+    embed_dim: int = 32
+    hidden_dim: int = 64
 
 
 class Memory(NamedTuple):

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import torch
 
+from agents.demo import finetune_config, pretrain_config
 from agents.evaluation import evaluate_policy
 from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain, PretrainConfig
+from agents.pretrain import Pretrain
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def from_scratch(task: str, steps: int = 1_000_000) -> dict:
-    config = PPOConfig(task=task, total_env_steps=steps, num_envs=256, learning_rate=2e-3, seed=0)
+    config = PPOConfig(task=task, total_env_steps=steps, seed=0)  # PPO's defaults
     started = time.perf_counter()
     agent = PPO(config)
     agent.learn()
@@ -35,14 +36,15 @@ def from_scratch(task: str, steps: int = 1_000_000) -> dict:
 
 
 def pretrain_then_finetune(steps: int = 400_000) -> dict:
-    pre = Pretrain(PretrainConfig(task="continue", epochs=15, batch_size=32, learning_rate=3e-3, run_dir="runs/quality/pretrain"))
+    """The `make demo` recipe, measured: pre-training alone vs pre-training + PPO on continue."""
+    pre = Pretrain(pretrain_config("continue", epochs=15, seed=0, run_dir="runs/quality/pretrain"))
     pre.learn()
-    pretrained = evaluate_policy(pre.policy, pre.config, "test")["mean_similarity"]
-    ppo = PPO(PPOConfig(task="continue", total_env_steps=steps, num_envs=256, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0,
-                        init_checkpoint="runs/quality/pretrain/checkpoint.pt"))
+    pretrained = evaluate_policy(pre.policy, pre.config, "test")
+    ppo = PPO(finetune_config("continue", steps, seed=0, pretrained="runs/quality/pretrain/checkpoint.pt", run_dir=None))
     ppo.learn()
-    finetuned = evaluate_policy(ppo.policy, ppo.config, "test")["mean_similarity"]
-    return {"task": "continue", "pretrained_heldout_similarity": pretrained, "finetuned_heldout_similarity": finetuned,
+    finetuned = evaluate_policy(ppo.policy, ppo.config, "test")
+    return {"task": "continue", "pretrained_heldout_similarity": pretrained["mean_similarity"], "finetuned_heldout_similarity": finetuned["mean_similarity"],
+            "pretrained_exact_rate": pretrained["exact_rate"], "finetuned_exact_rate": finetuned["exact_rate"],
             "ppo_env_steps": ppo.env_steps, "train_env_steps_per_s": ppo.history[-1]["env_steps_per_s"]}
 
 

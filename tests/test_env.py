@@ -2,10 +2,8 @@ import subprocess
 import sys
 
 import gymnasium as gym
-import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import textgen_env
 from textgen_env import BOS_ID, EOS_ID, PAD_ID, UNK_ID, TextGenerationEnv
@@ -16,6 +14,7 @@ from conftest import BUILTIN_TASKS, play
 @pytest.mark.parametrize("task", BUILTIN_TASKS)
 @pytest.mark.parametrize("flat", [False, True])
 def test_gymnasium_and_sb3_env_checkers_pass(task, flat):
+    sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker", reason="install the 'sb3' extra").check_env
     gym_check_env(TextGenerationEnv(task=task, flat_observation=flat), skip_render_check=True)
     sb3_check_env(TextGenerationEnv(task=task, flat_observation=flat), warn=False)
 

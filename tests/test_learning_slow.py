@@ -10,7 +10,7 @@ from agents.ppo import PPO, PPOConfig  # noqa: E402
 
 @pytest.mark.slow
 def test_ppo_learns_copy_from_scratch():
-    config = PPOConfig(task="copy", total_env_steps=400_000, num_envs=256, learning_rate=2e-3, seed=0)
+    config = PPOConfig(task="copy", total_env_steps=400_000, seed=0)
     agent = PPO(config)
     agent.learn()
     assert evaluate_policy(agent.policy, config, "test")["mean_similarity"] >= 0.9
