@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         "prompts; writes a markdown table, JSON and learning-curve plots. (The env speed benchmark is benchmarks/env_speed.py.)",
     )
     bench.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="quick (a few minutes) or full (default: quick)")
+    bench.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
+    bench.add_argument("--full", dest="preset", action="store_const", const="full", help="same as --preset full")
+    bench.add_argument("--name", default=None, help="results go to agents_<name>.* (default: the preset, +'-custom' if changed)")
     bench.add_argument("--agents", nargs="+", metavar="AGENT", help=f"agents to run: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own (default: the preset's)")
     bench.add_argument("--tasks", nargs="+", choices=TASKS, help="tasks (default: the preset's)")
     bench.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
@@ -151,6 +154,8 @@ def command_bench(args, argv) -> None:
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         spec = dataclasses.replace(spec, name=f"{spec.name}-custom", **changes)
+    if args.name:
+        spec = dataclasses.replace(spec, name=args.name)
     for name in spec.agents:  # fail before hours of training, naming the missing extra
         if name in BUILTIN_AGENTS and not agent_available(name) and args.agents:
             raise ValueError(f"agent {name!r} needs the '{EXTRAS[name]}' extra: pip install 'textgen-env[{EXTRAS[name]}]'")

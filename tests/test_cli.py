@@ -50,3 +50,10 @@ def test_every_option_has_help():
     for option in ("--agent", "--steps", "--baseline", "--kl-coef", "--resume", "--task", "--seed", "--init"):
         assert option in out
     assert "default: ppo" in out
+
+
+def test_bench_command_with_a_custom_grid(tmp_path, capsys):
+    main(["bench", "--quick", "--agents", "test_bench:EchoAgent", "--tasks", "copy", "--seeds", "0", "1", "--steps", "100", "--eval-points", "1", "--name", "echo", "--out", str(tmp_path)])
+    table = (tmp_path / "agents_echo.md").read_text()
+    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) |" in table
+    assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")
