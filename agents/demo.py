@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from agents.evaluation import evaluate_policy
-from agents.policy import ActorCritic
+from agents.policy import ActorCritic, PolicyConfig
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain, PretrainConfig
 from textgen_env.task import TextTask
@@ -50,13 +50,22 @@ def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path)
     return path
 
 
+# Continuing English sentences needs more capacity than the default policy, which is
+# sized for copy and reverse: pre-trained with 32/64, held-out similarity was 0.397
+# against 0.492 with 64/128.
+LANGUAGE_POLICY = PolicyConfig(embed_dim=64, hidden_dim=128)
+
+
 def pretrain_config(task: str, epochs: int, seed: int, run_dir: str | None) -> PretrainConfig:
-    return PretrainConfig(task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir)
+    return PretrainConfig(task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir, policy=LANGUAGE_POLICY)
 
 
 def finetune_config(task: str, steps: int, seed: int, pretrained: str, run_dir: str | None) -> PPOConfig:
     """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
-    return PPOConfig(task=task, total_env_steps=steps, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0, seed=seed, init_checkpoint=pretrained, run_dir=run_dir)
+    return PPOConfig(
+        task=task, total_env_steps=steps, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0, seed=seed,
+        init_checkpoint=pretrained, run_dir=run_dir, policy=LANGUAGE_POLICY,
+    )
 
 
 def main(argv=None) -> None:
