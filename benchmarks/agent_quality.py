@@ -16,10 +16,14 @@ from pathlib import Path
 
 import torch
 
-from agents.demo import finetune_config, pretrain_config
-from agents.evaluation import evaluate_policy
-from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain
+# This folder holds agents.py (the name the harness script goes by), which would
+# shadow the `agents` package for scripts run from here.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from agents.demo import finetune_config, pretrain_config  # noqa: E402
+from agents.evaluation import evaluate_policy  # noqa: E402
+from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.pretrain import Pretrain  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

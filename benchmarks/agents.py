@@ -6,8 +6,13 @@
 """
 
 import sys
+from pathlib import Path
 
-from agents.cli import main
+# This folder holds agents.py (the name the harness script goes by), which would
+# shadow the `agents` package for scripts run from here.
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from agents.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     main(["bench", *sys.argv[1:]])
