@@ -92,7 +92,7 @@ class OnPolicyAlgorithm:
         self.reference_policy: ActorCritic | None = None
         if config.init_checkpoint:
             self.load_weights(config.init_checkpoint)
-        # foreach: one fused update over all parameter tensors (2-3x faster on CPU for a model this small)
+        # foreach: one update over all parameter tensors at once; training ran about 20% faster on CPU
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate, eps=1e-5, foreach=True)
         self.iteration = 0
         self.env_steps = 0

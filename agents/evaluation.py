@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from agents.policy import ActorCritic, masked
+from agents.policy import ActorCritic, select_actions
 from agents.rollout import collect_episodes
 from textgen_env.task import TextTask
 from textgen_env.tokenizers import BOS_ID, EOS_ID
@@ -59,8 +58,7 @@ def generate_texts(policy: ActorCritic, task: TextTask, prompts: list[str], gree
     for step in range(task.max_new_tokens):
         action_masks[:, EOS_ID] = step >= task.min_new_tokens
         logits, _, state = policy.step(tokens, state, memory)
-        log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
-        tokens = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
+        tokens, _ = select_actions(logits, action_masks, greedy)
         steps.append(torch.where(writing, tokens, EOS_ID))
         writing &= tokens != EOS_ID
         if not writing.any():

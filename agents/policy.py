@@ -97,3 +97,10 @@ class ActorCritic(nn.Module):
 
 def masked(logits: torch.Tensor, action_masks: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~action_masks, MASKED_LOGIT)
+
+
+def select_actions(logits: torch.Tensor, action_masks: torch.Tensor, greedy: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Valid actions (argmax, or sampled) and the log-probabilities of every action."""
+    log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
+    actions = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
+    return actions, log_probs

@@ -6,9 +6,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from agents.policy import ActorCritic, masked
+from agents.policy import ActorCritic, select_actions
 from textgen_env.tokenizers import BOS_ID
 
 
@@ -63,8 +62,7 @@ def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool
     for _ in range(env.task.max_new_tokens + 1):
         action_masks = torch.from_numpy(env.action_masks())
         logits, values, state = policy.step(tokens, state, memory)
-        log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
-        actions = log_probs.argmax(-1) if greedy else torch.multinomial(log_probs.exp(), 1)[:, 0]
+        actions, log_probs = select_actions(logits, action_masks, greedy)
         _, rewards, terminated, truncated, info = env.step(actions.numpy())
         for key, value in zip(columns, (tokens, actions, action_masks, torch.from_numpy(alive.copy()), torch.from_numpy(rewards).float(), log_probs.gather(1, actions[:, None])[:, 0], values)):
             columns[key].append(value)
