@@ -4,7 +4,7 @@ VENV ?= .venv
 # The CPU build of PyTorch; a bare `torch` would pull a multi-GB CUDA build.
 # Override for a GPU machine, e.g. `make test TORCH_SPEC="torch>=2.2"`.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,agents,plots
+EXTRAS ?= dev,agents,plots,fast
 comma := ,
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
@@ -27,7 +27,8 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # RLlib pins gymnasium 1.2.x, so its tests run in a venv of their own; there the
-# whole suite runs too, which checks the core on gymnasium 1.2 (make test: newest 1.x).
+# whole suite runs too, which checks the core on gymnasium 1.2 (make test: newest 1.x)
+# and the vector env's numpy backend alone (no numba there).
 RLLIB_VENV ?= .venv-rllib
 $(RLLIB_VENV)/.installed: pyproject.toml
 	test -x $(RLLIB_VENV)/bin/python || $(PYTHON) -m venv $(RLLIB_VENV)

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from textgen_env import CharTokenizer, HuggingFaceTokenizer, TextGenerationEnv, WordTokenizer, load_pairs, load_tokenizer, make_task
@@ -21,6 +22,21 @@ def test_word_tokenizer_splits_punctuation():
     tok = WordTokenizer.from_texts(["The cat sleeps."])
     assert len(tok.encode("The cat sleeps.")) == 4
     assert tok.decode(tok.encode("The cat sleeps.")) == "The cat sleeps ."
+
+
+@pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])
+def test_decode_rows_equals_decode_of_each_row(cls):
+    tok = cls.from_texts(["the cat sleeps . a dog runs"])
+    rng = np.random.default_rng(0)
+    plain = rng.integers(4, tok.vocab_size, size=(6, 9))
+    lengths = np.array([0, 1, 3, 9, 5, 2])
+    plain[np.arange(9) >= lengths[:, None]] = PAD_ID  # padding past each length, as the vector env keeps it
+    special = plain.copy()
+    special[3, 2], special[4, 1], special[5, 0] = EOS_ID, tok.vocab_size + 7, PAD_ID  # EOS, out of vocabulary, PAD
+    for ids in (plain, special):
+        assert tok.decode_rows(ids, lengths) == [tok.decode(row[:n]) for row, n in zip(ids, lengths)]
+    assert tok.decode_rows(plain[:0], lengths[:0]) == []
+    assert tok.decode(list(plain[3])) == tok.decode(plain[3].tolist())  # numpy ints decode as ints do
 
 
 @pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])

@@ -5,17 +5,19 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from textgen_env import EOS_ID, REWARD_MODES
+from textgen_env import EOS_ID, REWARD_MODES, compiled
 from textgen_env.vector import TextGenerationVectorEnv
 
 from conftest import BUILTIN_TASKS, assert_same
 
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
+NEEDS_NUMBA = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba is not installed (the 'fast' extra): only the numpy backend is tested")
+BACKENDS = ["numpy", pytest.param("numba", marks=NEEDS_NUMBA)]
 
 
-def make_pair(num_envs, mode, **kwargs):
+def make_pair(num_envs, mode, backend="auto", **kwargs):
     sync = gym.make_vec("TextGeneration-v0", num_envs=num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kwargs)
-    native = gym.make_vec("TextGeneration-v0", num_envs=num_envs, autoreset_mode=mode, **kwargs)
+    native = gym.make_vec("TextGeneration-v0", num_envs=num_envs, autoreset_mode=mode, backend=backend, **kwargs)
     return sync, native
 
 
@@ -37,11 +39,13 @@ def compare_runs(sync, native, steps, seed, eos_rate=0.15):
     return episodes
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
 @pytest.mark.parametrize("task", BUILTIN_TASKS)
 @pytest.mark.parametrize("reward", REWARD_MODES)
-def test_native_equals_sync_for_every_task_and_reward(mode, task, reward):
-    sync, native = make_pair(5, mode, task=task, reward=reward)
+def test_native_equals_sync_for_every_task_and_reward(mode, task, reward, backend):
+    sync, native = make_pair(5, mode, backend, task=task, reward=reward)
+    assert native.unwrapped.backend == backend
     episodes = compare_runs(sync, native, steps=150, seed=11)
     assert episodes > 20  # many resets happened along the way
 
@@ -53,14 +57,16 @@ def test_native_equals_sync_for_other_metrics_and_options(mode, kwargs):
     assert compare_runs(sync, native, steps=120, seed=3) > 10
 
 
-def test_long_run_with_many_resets_and_reseeding():
-    sync, native = make_pair(16, AutoresetMode.NEXT_STEP, task="reverse")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_long_run_with_many_resets_and_reseeding(backend):
+    sync, native = make_pair(16, AutoresetMode.NEXT_STEP, backend, task="reverse")
     assert compare_runs(sync, native, steps=600, seed=0, eos_rate=0.05) > 400
     compare_runs(sync, native, steps=50, seed=99)  # a reset with a new seed re-aligns both
 
 
-def test_reset_options_match_sync():
-    sync, native = make_pair(3, AutoresetMode.NEXT_STEP, task="copy")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reset_options_match_sync(backend):
+    sync, native = make_pair(3, AutoresetMode.NEXT_STEP, backend, task="copy")
     for options in [{"index": 4}, {"prompt": "abc", "target": "abc"}]:
         assert_same(sync.reset(seed=1, options=options), native.reset(seed=1, options=options))
         actions = np.array([5, 6, EOS_ID])
@@ -91,6 +97,25 @@ def test_render_chosen_envs():
     frames = env.render()
     assert len(frames) == 2 and frames[0].startswith("env 1:") and "target" in frames[1]
     assert env.get_target_texts()[env._pair[3]] in frames[1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("metric", ["levenshtein", "indel"])
+def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric):
+    # Targets longer than any prefix the policy writes, and episodes that write past the target.
+    dataset = [("p", t) for t in ["a", "ab" * 32, "ab" * 32 + "c", "abc"]]
+    sync, native = make_pair(6, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=70)
+    assert compare_runs(sync, native, steps=300, seed=5, eos_rate=0.02) > 10
+
+
+def test_backend_choice():
+    assert TextGenerationVectorEnv(2, backend="numpy").backend == "numpy"
+    assert TextGenerationVectorEnv(2, metric="osa").backend == "numpy"  # no compiled kernel for osa
+    assert TextGenerationVectorEnv(2).backend == ("numba" if compiled.AVAILABLE else "numpy")
+    with pytest.raises(ValueError, match="backend='cuda': allowed values are"):
+        TextGenerationVectorEnv(2, backend="cuda")
+    with pytest.raises(ValueError, match="backend='numba'"):
+        TextGenerationVectorEnv(2, backend="numba", metric="osa")
 
 
 def test_bad_num_envs_actions_and_modes():

@@ -12,7 +12,10 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Protocol, runtime_checkable
+
+import numpy as np
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -50,6 +53,7 @@ class _VocabularyTokenizer:
             raise ValueError("tokenizer vocabulary has duplicate tokens")
         self.tokens = tokens
         self.token_to_id = {token: i for i, token in enumerate(tokens)}
+        self._pieces = None  # the tokens as an object array, for decode_rows
 
     @property
     def vocab_size(self) -> int:
@@ -76,11 +80,29 @@ class _VocabularyTokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids` up to the first EOS, skipping PAD and BOS."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else [int(i) for i in ids]
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
         if EOS_ID in ids:
             ids = ids[: ids.index(EOS_ID)]
         tokens, size = self.tokens, len(self.tokens)
-        return self.join([tokens[i] if i < size else "<unk>" for i in ids if i > BOS_ID])
+        if not ids:
+            return ""
+        if min(ids) <= BOS_ID or max(ids) >= size:
+            return self.join([tokens[i] if i < size else "<unk>" for i in ids if i > BOS_ID])
+        # The common case, in-vocabulary ids only: one C-level lookup (envs decode at every episode end).
+        pieces = itemgetter(*ids)(tokens)
+        return self.join(pieces if len(ids) > 1 else (pieces,))
+
+    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """``[decode(ids[k, :lengths[k]]) for k ...]``, batched: the vector env decodes every finished episode at once."""
+        if ids.shape[0] == 0:
+            return []
+        columns = np.arange(ids.shape[1])
+        special = (ids <= EOS_ID) | (ids >= len(self.tokens))
+        if (special & (columns < lengths[:, None])).any():
+            return [self.decode(row[:length]) for row, length in zip(ids, lengths.tolist())]
+        if self._pieces is None:
+            self._pieces = np.array(self.tokens, dtype=object)
+        return [self.join(row[:length]) for row, length in zip(self._pieces[ids].tolist(), lengths.tolist())]
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.tokens}

@@ -9,6 +9,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from textgen_env import compiled
 from textgen_env import distance as kernels
 from textgen_env.rendering import render_episode
 from textgen_env.rewards import similarity, terminal_reward
@@ -19,6 +20,7 @@ from textgen_env.tokenizers import EOS_ID, UNK_ID
 # needs no Python loop; each env's buffer is refilled from its own generator, which
 # yields exactly the draws the single env would make one reset at a time.
 _DRAWS_PER_REFILL = 64
+BACKENDS = ("auto", "numba", "numpy")
 
 
 class TextGenerationVectorEnv(VectorEnv):
@@ -27,15 +29,19 @@ class TextGenerationVectorEnv(VectorEnv):
     Takes every argument of :class:`~textgen_env.env.TextGenerationEnv`, plus
     ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
     ``max_episode_steps`` (truncation, as ``TimeLimit`` does) and ``render_indices``
-    (the envs that :meth:`render` shows; all by default). Beyond the single env's
+    (the envs that :meth:`render` shows; all by default) and ``backend``: "auto"
+    (the default) steps Levenshtein/Indel envs with the compiled kernels of
+    :mod:`textgen_env.compiled` when numba is installed (the ``fast`` extra) and
+    with numpy otherwise; "numba" or "numpy" asks for one. Beyond the single env's
     reset options, ``options={"index": array}`` gives each env its own pair. For the
     same seeds and actions it returns exactly what ``SyncVectorEnv`` over single
     envs returns.
 
     Levenshtein and Indel distances are updated by the batched row kernel of
-    :mod:`textgen_env.distance` with no Python loop over envs; the other metrics
-    call rapidfuzz once per env and step. The texts of finished episodes in
-    ``info`` are decoded per finished env.
+    :mod:`textgen_env.distance` (or its compiled twin) with no Python loop over
+    envs; the other metrics call rapidfuzz once per env and step. The texts of
+    finished episodes in ``info`` are decoded together, with the tokenizer's
+    ``decode_rows`` where it has one.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -48,6 +54,7 @@ class TextGenerationVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         render_indices: Sequence[int] | None = None,
+        backend: str = "auto",
         **task_kwargs,
     ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -62,7 +69,16 @@ class TextGenerationVectorEnv(VectorEnv):
         if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps={max_episode_steps!r}: must be a positive integer or None")
 
+        if backend not in BACKENDS:
+            raise ValueError(f"backend={backend!r}: allowed values are {list(BACKENDS)}")
+
         self.task = TextTask(render_mode=render_mode, **task_kwargs)
+        incremental = self.task.metric.substitution_cost is not None
+        if backend == "numba" and not (compiled.AVAILABLE and incremental):
+            why = "numba is not installed: pip install 'textgen-env[fast]'" if not compiled.AVAILABLE else f"metric {self.task.metric.name!r} has no compiled kernel (levenshtein and indel do)"
+            raise ValueError(f"backend='numba': {why}")
+        self._compiled = backend != "numpy" and compiled.AVAILABLE and incremental
+        self.backend = "numba" if self._compiled else "numpy"
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.render_indices = list(range(self.num_envs)) if render_indices is None else [int(i) for i in render_indices]
@@ -129,42 +145,20 @@ class TextGenerationVectorEnv(VectorEnv):
         resetting = self._needs_reset
         active = ~resetting
         infos = {}
-
-        stop = active & (actions == EOS_ID) & (self._lengths >= self.task.min_new_tokens)
-        invalid = active & ~stop & ~self.task.valid_actions[actions]
-        appending = active & ~stop
-        self._append(appending, np.where(invalid, UNK_ID, actions))
-        self._elapsed += active
-        terminated = stop | (appending & (self._lengths >= self.task.max_new_tokens))
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        if self.max_episode_steps is not None:
-            truncated = active & (self._elapsed >= self.max_episode_steps)
-
-        distances = self._distances(active)
-        rewards = np.zeros(self.num_envs)
-        if self.task.reward_mode == "dense":
-            potential = self._dense_potentials(active & ~terminated)
-            rewards = np.where(active & ~terminated, potential - self._potential, 0.0)
-            self._potential = np.where(active & ~terminated, potential, self._potential)
-        if terminated.any():
-            exact = None
-            if self.task.reward_mode == "exact":
-                exact = (self._lengths == self._target_lengths) & np.all(
-                    (self._generated == self._targets.T) | (self._columns >= self._target_lengths[:, None]), axis=1
-                )
-            scores = -distances / self._scales
-            final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
-            rewards = np.where(terminated, final, rewards)
-        rewards = rewards + 0.0
+        if self._compiled:
+            rewards, terminated, truncated, distances, invalid = self._advance_compiled(actions, active)
+        else:
+            rewards, terminated, truncated, distances, invalid = self._advance(actions, active)
         done = terminated | truncated
 
         step_infos = {}
-        _put(step_infos, "distance", distances, active, self._distance_type)
-        _put(step_infos, "invalid_action", np.ones(self.num_envs, dtype=bool), invalid, bool)
+        if invalid.any():
+            step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
         if terminated.any():
-            self._add_end_infos(step_infos, terminated)
+            self._add_end_infos(step_infos, terminated, distances)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            _put(step_infos, "distance", distances, active, self._distance_type)
             if done.any():
                 final_obs = self._observations()
                 infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
@@ -177,11 +171,14 @@ class TextGenerationVectorEnv(VectorEnv):
                 self._reset_finished(done)
                 _merge(step_infos, self._reset_infos(done))
         else:
+            # Envs that finished last step start over (and report the reset's info); the rest stepped.
             if resetting.any():
                 self._reset_finished(resetting)
-                _merge(step_infos, self._reset_infos(resetting))
+                distances = np.where(resetting, self._distances(resetting), distances)
+                _put(step_infos, "index", self._pair, resetting, int)
+            _put(step_infos, "distance", distances, active | resetting, self._distance_type)
             self._needs_reset = done
-        _merge(infos, step_infos)
+        infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
         return self._observations(), rewards, terminated, truncated, infos
 
     def render(self):
@@ -232,19 +229,77 @@ class TextGenerationVectorEnv(VectorEnv):
 
     def _next_draws(self, mask: np.ndarray) -> np.ndarray:
         envs = np.flatnonzero(mask)
-        for i in envs[self._draw_position[envs] >= _DRAWS_PER_REFILL]:
+        positions = self._draw_position[envs]
+        self._draw_position[envs] = positions + 1
+        draws = self._draws[envs, positions]
+        self._refill_emptied(envs)
+        return draws
+
+    def _refill_emptied(self, envs: np.ndarray) -> None:
+        """Refill the draw buffers of `envs` that are used up, so a position is always valid."""
+        for i in envs[self._draw_position[envs] == _DRAWS_PER_REFILL]:
             self._draws[i] = self._generators[i].random(_DRAWS_PER_REFILL)
             self._draw_position[i] = 0
-        draws = self._draws[envs, self._draw_position[envs]]
-        self._draw_position[envs] += 1
-        return draws
 
     def _pairs_for(self, draws: np.ndarray) -> np.ndarray:
         size = len(self.task.dataset)
         return np.minimum((draws * size).astype(np.int64), size - 1)
 
+    def _advance(self, actions: np.ndarray, active: np.ndarray):
+        """One step of the envs in `active`: (rewards, terminated, truncated, distances, invalid)."""
+        stop = active & (actions == EOS_ID) & (self._lengths >= self.task.min_new_tokens)
+        invalid = active & ~stop & ~self.task.valid_actions[actions]
+        appending = active & ~stop
+        self._append(appending, np.where(invalid, UNK_ID, actions))
+        self._elapsed += active
+        terminated = stop | (appending & (self._lengths >= self.task.max_new_tokens))
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if self.max_episode_steps is not None:
+            truncated = active & (self._elapsed >= self.max_episode_steps)
+
+        distances = self._distances(active)
+        rewards = np.zeros(self.num_envs)
+        if self.task.reward_mode == "dense":
+            potential = self._dense_potentials(active & ~terminated)
+            rewards = np.where(active & ~terminated, potential - self._potential, 0.0)
+            self._potential = np.where(active & ~terminated, potential, self._potential)
+        if terminated.any():
+            exact = None
+            if self.task.reward_mode == "exact":
+                exact = (self._lengths == self._target_lengths) & np.all(
+                    (self._generated == self._targets.T) | (self._columns >= self._target_lengths[:, None]), axis=1
+                )
+            scores = -distances / self._scales
+            final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
+            rewards = np.where(terminated, final, rewards)
+        rewards = rewards + 0.0
+        return rewards, terminated, truncated, distances, invalid
+
+    def _advance_compiled(self, actions: np.ndarray, active: np.ndarray):
+        """:meth:`_advance` as one call of the compiled kernel."""
+        n = self.num_envs
+        rewards, distances = np.empty(n), np.empty(n)
+        terminated, truncated, invalid = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        compiled.advance_episodes(
+            actions, active, self.task.valid_actions, self.task.min_new_tokens, self.task.max_new_tokens, self.max_episode_steps or 0,
+            self.metric.substitution_cost, compiled.REWARD_CODES[self.task.reward_mode],
+            self._generated, self._lengths, self._elapsed, self._rows, self._targets, self._target_lengths, self._scales, self._potential,
+            rewards, terminated, truncated, distances, invalid,
+        )
+        return rewards, terminated, truncated, distances, invalid
+
     def _reset_finished(self, mask: np.ndarray) -> None:
-        self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
+        if not self._compiled:
+            self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
+            return
+        task = self.task
+        envs = np.flatnonzero(mask)
+        compiled.start_episodes(
+            envs, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits,
+            self._prompts, self._targets, self._target_lengths, self._generated, self._lengths, self._elapsed, self._potential,
+            self._rows, self._scales, self._pair,
+        )
+        self._refill_emptied(envs)
 
     def _start_episodes(self, mask: np.ndarray, pairs: np.ndarray) -> None:
         envs = np.flatnonzero(mask)
@@ -324,15 +379,25 @@ class TextGenerationVectorEnv(VectorEnv):
         _put(infos, "index", self._pair, mask, int)
         return infos
 
-    def _add_end_infos(self, infos: dict, mask: np.ndarray) -> None:
+    def _add_end_infos(self, infos: dict, mask: np.ndarray, distances: np.ndarray) -> None:
+        envs = np.flatnonzero(mask)
         generated_text = np.full(self.num_envs, None, dtype=object)
         target_text = np.full(self.num_envs, None, dtype=object)
+        lengths = self._lengths[envs]
+        decode_rows = getattr(self.tokenizer, "decode_rows", None)  # optional, batched
+        if decode_rows is not None:
+            generated_text[envs] = decode_rows(self._generated[envs], lengths)
+        else:
+            generated_text[envs] = [self.tokenizer.decode(self._generated_ids(i)) for i in envs.tolist()]
+        target_text[envs] = [self._target_text(i) for i in envs.tolist()]
         similarities = np.zeros(self.num_envs)
-        for i in np.flatnonzero(mask):
-            generated, target = self._generated_ids(i), self._target_ids(i)
-            generated_text[i] = self.tokenizer.decode(generated)
-            target_text[i] = self._target_text(i)
-            similarities[i] = similarity(generated, target)
+        if self.metric.name == "levenshtein":
+            # rapidfuzz's normalized similarity, 1 - d / max(len) (1 for two empty texts), from the distances at hand
+            longest = np.maximum(np.maximum(lengths, self._target_lengths[envs]), 1)
+            similarities[envs] = 1.0 - distances[envs] / longest
+        else:
+            for i in envs.tolist():
+                similarities[i] = similarity(self._generated_ids(i), self._target_ids(i))
         infos["generated_text"], infos["_generated_text"] = generated_text, mask.copy()
         infos["target_text"], infos["_target_text"] = target_text, mask.copy()
         infos["similarity"], infos["_similarity"] = similarities, mask.copy()
@@ -345,20 +410,18 @@ class TextGenerationVectorEnv(VectorEnv):
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"actions have shape {actions.shape}; expected ({self.num_envs},) for num_envs={self.num_envs}")
-        if not np.issubdtype(actions.dtype, np.integer):
+        if actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
-        bad = (actions < 0) | (actions >= self.task.vocab_size)
-        if bad.any():
+        if actions.min() < 0 or actions.max() >= self.task.vocab_size:
+            bad = (actions < 0) | (actions >= self.task.vocab_size)
             raise ValueError(f"actions {actions[bad].tolist()} (envs {np.flatnonzero(bad).tolist()}) are outside Discrete({self.task.vocab_size})")
-        return actions.astype(np.int64)
+        return actions.astype(np.int64, copy=False)
 
 
 def _put(infos: dict, key: str, values: np.ndarray, mask: np.ndarray, kind: type) -> None:
     """Add a batched info entry (zeros where `mask` is False), only if some env has it."""
     if mask.any():
-        array = np.zeros(len(mask), dtype=kind)
-        array[mask] = values[mask]
-        infos[key], infos[f"_{key}"] = array, mask.copy()
+        infos[key], infos[f"_{key}"] = np.where(mask, values, 0).astype(kind, copy=False), mask.copy()
 
 
 def _mask_infos(infos: dict, mask: np.ndarray) -> dict:
