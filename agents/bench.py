@@ -238,7 +238,21 @@ def to_markdown(spec: BenchSpec, rows: list[dict], command: str) -> str:
         lines.append(
             f"| {r['task']} | {r['agent']} | {r['similarity']:.3f} ± {r['similarity_ci95']:.3f} | {r['exact_rate']:.1%} | {goal} | {r['train_seconds']:.0f} | {r['env_steps_per_s']:,.0f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ppo_comparison(rows)) + "\n"
+
+
+def ppo_comparison(rows: list[dict], ours: str = "ours-ppo", theirs: str = "sb3-ppo") -> list[str]:
+    """Markdown lines comparing our PPO with Stable-Baselines3's, per task, when both ran."""
+    by_key = {(r["task"], r["agent"]): r for r in rows}
+    tasks = [t for t in dict.fromkeys(r["task"] for r in rows) if (t, ours) in by_key and (t, theirs) in by_key]
+    if not tasks:
+        return []
+    lines = ["", f"{ours} vs {theirs} (same run, same budget):", "",
+             "| task | env-steps/s ratio | similarity, ours - theirs |", "|---|---|---|"]
+    for task in tasks:
+        a, b = by_key[(task, ours)], by_key[(task, theirs)]
+        lines.append(f"| {task} | {a['env_steps_per_s'] / b['env_steps_per_s']:.1f}x | {a['similarity'] - b['similarity']:+.3f} |")
+    return lines
 
 
 def plot_curves(cells: list[dict], path_prefix: Path) -> list[Path]:

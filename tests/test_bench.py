@@ -84,3 +84,15 @@ def test_interval():
     assert interval([0.5]) == (0.5, 0.0)
     mean, half = interval([0.4, 0.6])
     assert mean == pytest.approx(0.5) and half == pytest.approx(12.71 * np.std([0.4, 0.6], ddof=1) / np.sqrt(2))
+
+
+def test_ppo_comparison_lines():
+    row = dict(similarity=0.5, similarity_ci95=0.0, exact_rate=0.0, steps_to_goal=None, seeds=1, seeds_reaching_goal=0, train_seconds=1.0)
+    rows = [
+        {**row, "task": "copy", "agent": "ours-ppo", "env_steps_per_s": 9000.0, "similarity": 0.45},
+        {**row, "task": "copy", "agent": "sb3-ppo", "env_steps_per_s": 2000.0, "similarity": 0.15},
+        {**row, "task": "reverse", "agent": "ours-ppo", "env_steps_per_s": 9000.0},  # no SB3 row: no comparison
+    ]
+    assert bench.ppo_comparison(rows)[-2:] == ["|---|---|---|", "| copy | 4.5x | +0.300 |"]
+    assert bench.ppo_comparison(rows[2:]) == []
+    assert "ours-ppo vs sb3-ppo" in bench.to_markdown(BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test")
