@@ -115,7 +115,7 @@ def native_vs_sync(n: int, steps: int, rounds: int) -> dict:
     native = gym.make_vec("TextGeneration-v0", num_envs=n)
     sync = gym.make_vec("TextGeneration-v0", num_envs=n, vectorization_mode="sync")
     batches = np.random.default_rng(0).integers(2, native.single_action_space.n, size=(max(10, steps // n), n))
-    ratio, t_native, t_sync = median_ratio(lambda: time_vector(sync, batches), lambda: time_vector(native, batches), rounds)
+    ratio, t_sync, t_native = median_ratio(lambda: time_vector(sync, batches), lambda: time_vector(native, batches), rounds)
     return {"num_envs": n, "speedup_native_vs_sync": ratio, "native_env_steps_per_s": 1 / t_native, "sync_env_steps_per_s": 1 / t_sync}
 
 

@@ -108,6 +108,7 @@ class TextGenerationVectorEnv(VectorEnv):
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
         self._custom_pair: tuple[list[int], list[int]] | None = None
+        self._target_text_table = np.array(self.task.target_texts, dtype=object)
         self._generators: list[np.random.Generator] = []
         self._draws = np.zeros((n, _DRAWS_PER_REFILL))
         self._draw_position = np.zeros(n, dtype=np.int64)
@@ -142,23 +143,20 @@ class TextGenerationVectorEnv(VectorEnv):
         if not self._generators:
             raise RuntimeError("step() called before reset(); call reset() first")
         actions = self._check_actions(actions)
-        resetting = self._needs_reset
-        active = ~resetting
+        resetting = self._needs_reset  # NEXT_STEP: envs whose episode ended last step start over now
         infos = {}
-        if self._compiled:
-            rewards, terminated, truncated, distances, invalid = self._advance_compiled(actions, active)
-        else:
-            rewards, terminated, truncated, distances, invalid = self._advance(actions, active)
+        advance = self._advance_compiled if self._compiled else self._advance
+        rewards, terminated, truncated, distances, invalid, similarities = advance(actions, resetting)
         done = terminated | truncated
 
         step_infos = {}
         if invalid.any():
             step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
         if terminated.any():
-            self._add_end_infos(step_infos, terminated, distances)
+            self._add_end_infos(step_infos, terminated, similarities)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            _put(step_infos, "distance", distances, active, self._distance_type)
+            step_infos["distance"], step_infos["_distance"] = distances.astype(self._distance_type), np.ones(self.num_envs, dtype=bool)
             if done.any():
                 final_obs = self._observations()
                 infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
@@ -171,12 +169,10 @@ class TextGenerationVectorEnv(VectorEnv):
                 self._reset_finished(done)
                 _merge(step_infos, self._reset_infos(done))
         else:
-            # Envs that finished last step start over (and report the reset's info); the rest stepped.
+            # Every env reports a distance: the restarted ones their reset's, with its pair index.
+            step_infos["distance"], step_infos["_distance"] = distances.astype(self._distance_type), np.ones(self.num_envs, dtype=bool)
             if resetting.any():
-                self._reset_finished(resetting)
-                distances = np.where(resetting, self._distances(resetting), distances)
                 _put(step_infos, "index", self._pair, resetting, int)
-            _put(step_infos, "distance", distances, active | resetting, self._distance_type)
             self._needs_reset = done
         infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
         return self._observations(), rewards, terminated, truncated, infos
@@ -245,8 +241,14 @@ class TextGenerationVectorEnv(VectorEnv):
         size = len(self.task.dataset)
         return np.minimum((draws * size).astype(np.int64), size - 1)
 
-    def _advance(self, actions: np.ndarray, active: np.ndarray):
-        """One step of the envs in `active`: (rewards, terminated, truncated, distances, invalid)."""
+    def _advance(self, actions: np.ndarray, resetting: np.ndarray):
+        """One step: the envs in `resetting` start a new episode, the others take their action.
+
+        Returns (rewards, terminated, truncated, distances, invalid, similarities):
+        a restarted env's distance is its reset's; similarities (of finished
+        episodes) only for Levenshtein, else None.
+        """
+        active = ~resetting
         stop = active & (actions == EOS_ID) & (self._lengths >= self.task.min_new_tokens)
         invalid = active & ~stop & ~self.task.valid_actions[actions]
         appending = active & ~stop
@@ -273,33 +275,43 @@ class TextGenerationVectorEnv(VectorEnv):
             final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
             rewards = np.where(terminated, final, rewards)
         rewards = rewards + 0.0
-        return rewards, terminated, truncated, distances, invalid
+        similarities = None
+        if self.metric.name == "levenshtein":
+            # rapidfuzz's normalized similarity, 1 - d / max(len) (1 for two empty texts), from the distances at hand
+            longest = np.maximum(np.maximum(self._lengths, self._target_lengths), 1)
+            similarities = np.where(terminated, 1.0 - distances / longest, 0.0)
+        if resetting.any():
+            self._reset_finished(resetting)
+            distances = np.where(resetting, self._distances(resetting), distances)
+        return rewards, terminated, truncated, distances, invalid, similarities
 
-    def _advance_compiled(self, actions: np.ndarray, active: np.ndarray):
+    def _advance_compiled(self, actions: np.ndarray, resetting: np.ndarray):
         """:meth:`_advance` as one call of the compiled kernel."""
         n = self.num_envs
-        rewards, distances = np.empty(n), np.empty(n)
+        rewards, distances, similarities = np.empty(n), np.empty(n), np.empty(n)
         terminated, truncated, invalid = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
-        compiled.advance_episodes(
-            actions, active, self.task.valid_actions, self.task.min_new_tokens, self.task.max_new_tokens, self.max_episode_steps or 0,
+        emptied = compiled.advance_episodes(
+            actions, resetting, self.task.valid_actions, self.task.min_new_tokens, self.task.max_new_tokens, self.max_episode_steps or 0,
             self.metric.substitution_cost, compiled.REWARD_CODES[self.task.reward_mode],
-            self._generated, self._lengths, self._elapsed, self._rows, self._targets, self._target_lengths, self._scales, self._potential,
-            rewards, terminated, truncated, distances, invalid,
+            *self._compiled_state(), rewards, terminated, truncated, distances, invalid, similarities,
         )
-        return rewards, terminated, truncated, distances, invalid
+        if emptied:
+            self._refill_emptied(np.flatnonzero(resetting))
+        return rewards, terminated, truncated, distances, invalid, similarities if self.metric.name == "levenshtein" else None
+
+    def _compiled_state(self) -> tuple:
+        """The arrays the compiled kernels update: the step's, then the reset's as one tuple."""
+        task = self.task
+        episode = (self._prompts, self._pair, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits)
+        return (self._generated, self._lengths, self._elapsed, self._rows, self._targets, self._target_lengths, self._scales, self._potential, episode)
 
     def _reset_finished(self, mask: np.ndarray) -> None:
         if not self._compiled:
             self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
             return
-        task = self.task
         envs = np.flatnonzero(mask)
-        compiled.start_episodes(
-            envs, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits,
-            self._prompts, self._targets, self._target_lengths, self._generated, self._lengths, self._elapsed, self._potential,
-            self._rows, self._scales, self._pair,
-        )
-        self._refill_emptied(envs)
+        if compiled.start_episodes(envs, *self._compiled_state()):
+            self._refill_emptied(envs)
 
     def _start_episodes(self, mask: np.ndarray, pairs: np.ndarray) -> None:
         envs = np.flatnonzero(mask)
@@ -379,23 +391,22 @@ class TextGenerationVectorEnv(VectorEnv):
         _put(infos, "index", self._pair, mask, int)
         return infos
 
-    def _add_end_infos(self, infos: dict, mask: np.ndarray, distances: np.ndarray) -> None:
+    def _add_end_infos(self, infos: dict, mask: np.ndarray, similarities: np.ndarray | None) -> None:
+        """The texts and similarity of the episodes in `mask`, which just ended (similarities: when already known)."""
         envs = np.flatnonzero(mask)
-        generated_text = np.full(self.num_envs, None, dtype=object)
-        target_text = np.full(self.num_envs, None, dtype=object)
-        lengths = self._lengths[envs]
+        generated_text = np.empty(self.num_envs, dtype=object)  # None where no episode ended
+        target_text = np.empty(self.num_envs, dtype=object)
         decode_rows = getattr(self.tokenizer, "decode_rows", None)  # optional, batched
         if decode_rows is not None:
-            generated_text[envs] = decode_rows(self._generated[envs], lengths)
+            generated_text[envs] = decode_rows(self._generated[envs], self._lengths[envs])
         else:
             generated_text[envs] = [self.tokenizer.decode(self._generated_ids(i)) for i in envs.tolist()]
-        target_text[envs] = [self._target_text(i) for i in envs.tolist()]
-        similarities = np.zeros(self.num_envs)
-        if self.metric.name == "levenshtein":
-            # rapidfuzz's normalized similarity, 1 - d / max(len) (1 for two empty texts), from the distances at hand
-            longest = np.maximum(np.maximum(lengths, self._target_lengths[envs]), 1)
-            similarities[envs] = 1.0 - distances[envs] / longest
+        if self._custom_pair is None:
+            target_text[envs] = self._target_text_table[self._pair[envs]]
         else:
+            target_text[envs] = [self._target_text(i) for i in envs.tolist()]
+        if similarities is None:
+            similarities = np.zeros(self.num_envs)
             for i in envs.tolist():
                 similarities[i] = similarity(self._generated_ids(i), self._target_ids(i))
         infos["generated_text"], infos["_generated_text"] = generated_text, mask.copy()
