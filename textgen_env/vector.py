@@ -149,14 +149,14 @@ class TextGenerationVectorEnv(VectorEnv):
         rewards, terminated, truncated, distances, invalid, similarities = advance(actions, resetting)
         done = terminated | truncated
 
-        step_infos = {}
+        # Every env reports a distance (a restarted one, its reset's).
+        step_infos = {"distance": distances.astype(self._distance_type), "_distance": np.ones(self.num_envs, dtype=bool)}
         if invalid.any():
             step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
         if terminated.any():
             self._add_end_infos(step_infos, terminated, similarities)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            step_infos["distance"], step_infos["_distance"] = distances.astype(self._distance_type), np.ones(self.num_envs, dtype=bool)
             if done.any():
                 final_obs = self._observations()
                 infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
@@ -169,9 +169,7 @@ class TextGenerationVectorEnv(VectorEnv):
                 self._reset_finished(done)
                 _merge(step_infos, self._reset_infos(done))
         else:
-            # Every env reports a distance: the restarted ones their reset's, with its pair index.
-            step_infos["distance"], step_infos["_distance"] = distances.astype(self._distance_type), np.ones(self.num_envs, dtype=bool)
-            if resetting.any():
+            if resetting.any():  # restarted by _advance: their reset's info
                 _put(step_infos, "index", self._pair, resetting, int)
             self._needs_reset = done
         infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
