@@ -31,12 +31,21 @@ def test_decode_rows_equals_decode_of_each_row(cls):
     plain = rng.integers(4, tok.vocab_size, size=(6, 9))
     lengths = np.array([0, 1, 3, 9, 5, 2])
     plain[np.arange(9) >= lengths[:, None]] = PAD_ID  # padding past each length, as the vector env keeps it
+    plain[3, 4] = plain[4, 0] = UNK_ID  # written for invalid actions; decodes as "<unk>"
     special = plain.copy()
     special[3, 2], special[4, 1], special[5, 0] = EOS_ID, tok.vocab_size + 7, PAD_ID  # EOS, out of vocabulary, PAD
     for ids in (plain, special):
         assert tok.decode_rows(ids, lengths) == [tok.decode(row[:n]) for row, n in zip(ids, lengths)]
+    assert "<unk>" in tok.decode_rows(plain, lengths)[3]
     assert tok.decode_rows(plain[:0], lengths[:0]) == []
+    assert tok.decode_rows(plain[:, :4], lengths) == [tok.decode(row[:n]) for row, n in zip(plain[:, :4], lengths)]  # lengths past the width
     assert tok.decode(list(plain[3])) == tok.decode(plain[3].tolist())  # numpy ints decode as ints do
+
+
+def test_decode_rows_with_multi_character_tokens():
+    tok = CharTokenizer(["ab", "c"])  # a loaded vocabulary need not hold single characters
+    ids = np.array([[4, 5, 4], [5, PAD_ID, PAD_ID]])
+    assert tok.decode_rows(ids, np.array([3, 1])) == ["abcab", "c"]
 
 
 @pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])

@@ -108,6 +108,21 @@ def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric)
     assert compare_runs(sync, native, steps=300, seed=5, eos_rate=0.02) > 10
 
 
+@NEEDS_NUMBA
+def test_match_masks_and_the_scanning_fallback():
+    env = TextGenerationVectorEnv(4, task="copy", backend="numba")
+    masks, task = env._match_masks, env.task
+    for pair in (0, 7):
+        for token in range(task.vocab_size):
+            expected = sum(1 << j for j, t in enumerate(task.target_ids[pair]) if t == token)
+            assert int(masks[pair, token]) == expected
+    assert compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).shape == (0, 0)
+    # Without a table the kernel scans each target: still identical to SyncVectorEnv.
+    sync, native = make_pair(4, AutoresetMode.NEXT_STEP, "numba", task="reverse")
+    native.unwrapped._match_masks = np.zeros((0, 0), dtype=np.uint64)
+    assert compare_runs(sync, native, steps=150, seed=2) > 10
+
+
 def test_backend_choice():
     assert TextGenerationVectorEnv(2, backend="numpy").backend == "numpy"
     assert TextGenerationVectorEnv(2, metric="osa").backend == "numpy"  # no compiled kernel for osa

@@ -97,7 +97,7 @@ def distance_at(rows: np.ndarray, target_lengths) -> np.ndarray:
     return rows[target_lengths, np.arange(rows.shape[1])] + target_lengths
 
 
-def _chunk_tables(bits: int = 8) -> tuple[list[int], list[int]]:
+def chunk_tables(bits: int = 8) -> tuple[list[int], list[int]]:
     """For each pair of `bits`-bit chunks (up-steps | down-steps << bits): net change and lowest prefix."""
     keys = np.arange(1 << (2 * bits))
     positions = np.arange(bits)
@@ -106,7 +106,7 @@ def _chunk_tables(bits: int = 8) -> tuple[list[int], list[int]]:
     return prefix[:, -1].tolist(), np.minimum(prefix.min(axis=1), 0).tolist()
 
 
-_CHUNK_NET, _CHUNK_LOWEST = _chunk_tables()
+_CHUNK_NET, _CHUNK_LOWEST = chunk_tables()
 
 
 class BitParallelRow:

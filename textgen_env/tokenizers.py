@@ -54,6 +54,7 @@ class _VocabularyTokenizer:
         self.tokens = tokens
         self.token_to_id = {token: i for i, token in enumerate(tokens)}
         self._pieces = None  # the tokens as an object array, for decode_rows
+        self._characters = None  # CharTokenizer.decode_rows's table
 
     @property
     def vocab_size(self) -> int:
@@ -96,13 +97,16 @@ class _VocabularyTokenizer:
         """``[decode(ids[k, :lengths[k]]) for k ...]``, batched: the vector env decodes every finished episode at once."""
         if ids.shape[0] == 0:
             return []
-        columns = np.arange(ids.shape[1])
-        special = (ids <= EOS_ID) | (ids >= len(self.tokens))
-        if (special & (columns < lengths[:, None])).any():
-            return [self.decode(row[:length]) for row, length in zip(ids, lengths.tolist())]
         if self._pieces is None:
-            self._pieces = np.array(self.tokens, dtype=object)
-        return [self.join(row[:length]) for row, length in zip(self._pieces[ids].tolist(), lengths.tolist())]
+            # None marks the ids that decode() treats specially (PAD, BOS, EOS); rows holding one take its path.
+            self._pieces = np.array([None] * (EOS_ID + 1) + self.tokens[EOS_ID + 1 :], dtype=object)
+        if ids.min() < 0 or ids.max() >= len(self.tokens):
+            return [self.decode(row[:length]) for row, length in zip(ids, lengths.tolist())]
+        texts = []
+        for k, (row, length) in enumerate(zip(self._pieces[ids].tolist(), lengths.tolist())):
+            row = row[:length]
+            texts.append(self.decode(ids[k, :length]) if None in row else self.join(row))
+        return texts
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.tokens}
@@ -133,6 +137,33 @@ class CharTokenizer(_VocabularyTokenizer):
     @staticmethod
     def join(pieces: list[str]) -> str:
         return "".join(pieces)
+
+    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """As the base class's, with numpy doing the joining: rows of 1-character
+        tokens viewed as one fixed-width string each (trailing NULs, from PAD, drop off)."""
+        if self._characters is None:
+            self._characters = self._character_table()
+        table, unk_char = self._characters
+        width = ids.shape[1]
+        if table is None or ids.shape[0] == 0:
+            return super().decode_rows(ids, lengths)
+        kept = np.where(np.arange(width) < lengths[:, None], ids, PAD_ID)
+        if np.count_nonzero(kept > EOS_ID) != np.minimum(lengths, width).sum():  # PAD/BOS/EOS or a negative id inside a row
+            return super().decode_rows(ids, lengths)
+        try:
+            texts = table[kept].view(f"<U{width}").ravel().tolist()
+        except IndexError:  # an id outside the vocabulary
+            return super().decode_rows(ids, lengths)
+        unk = SPECIAL_TOKENS[UNK_ID]
+        return [text.replace(unk_char, unk) if unk_char in text else text for text in texts]
+
+    def _character_table(self) -> tuple[np.ndarray | None, str]:
+        """Each id's text as one character (PAD: NUL, UNK: a character absent from the vocabulary), if every token is one."""
+        ordinary = self.tokens[len(SPECIAL_TOKENS) :]
+        if any(len(token) != 1 or token == "\0" for token in ordinary):
+            return None, ""
+        unk_char = next(chr(c) for c in range(0xE000, 0x110000) if chr(c) not in self.token_to_id)
+        return np.array(["", "", "", unk_char, *ordinary], dtype="<U1"), unk_char
 
 
 _WORD_PATTERN = re.compile(r"\w+|[^\w\s]")

@@ -103,6 +103,9 @@ class TextGenerationVectorEnv(VectorEnv):
         self._target_lengths = np.zeros(n, dtype=np.int64)
         self._scales = np.ones(n)
         self._rows = kernels.initial_rows((n,), width)
+        self._bits = np.zeros((2, n), dtype=np.uint64)  # compiled backend: bit-parallel columns of short targets
+        if self._compiled:
+            self._match_masks = compiled.match_masks(self.task.target_matrix, self.task.target_lengths, self.task.vocab_size)
         self._offsets = kernels.reachable_offsets(self._target_lengths, width)
         self._potential = np.zeros(n)
         self._elapsed = np.zeros(n, dtype=np.int64)
@@ -142,7 +145,7 @@ class TextGenerationVectorEnv(VectorEnv):
     def step(self, actions):
         if not self._generators:
             raise RuntimeError("step() called before reset(); call reset() first")
-        actions = self._check_actions(actions)
+        actions = self._check_actions(actions, check_range=not self._compiled)  # the kernel checks the range
         resetting = self._needs_reset  # NEXT_STEP: envs whose episode ended last step start over now
         infos = {}
         advance = self._advance_compiled if self._compiled else self._advance
@@ -170,7 +173,7 @@ class TextGenerationVectorEnv(VectorEnv):
                 _merge(step_infos, self._reset_infos(done))
         else:
             if resetting.any():  # restarted by _advance: their reset's info
-                _put(step_infos, "index", self._pair, resetting, int)
+                step_infos["index"], step_infos["_index"] = np.where(resetting, self._pair, 0), resetting.copy()
             self._needs_reset = done
         infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
         return self._observations(), rewards, terminated, truncated, infos
@@ -286,13 +289,15 @@ class TextGenerationVectorEnv(VectorEnv):
     def _advance_compiled(self, actions: np.ndarray, resetting: np.ndarray):
         """:meth:`_advance` as one call of the compiled kernel."""
         n = self.num_envs
-        rewards, distances, similarities = np.empty(n), np.empty(n), np.empty(n)
-        terminated, truncated, invalid = np.empty(n, dtype=bool), np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        rewards, distances, similarities = np.empty((3, n))
+        terminated, truncated, invalid = np.empty((3, n), dtype=bool)
         emptied = compiled.advance_episodes(
             actions, resetting, self.task.valid_actions, self.task.min_new_tokens, self.task.max_new_tokens, self.max_episode_steps or 0,
-            self.metric.substitution_cost, compiled.REWARD_CODES[self.task.reward_mode],
+            self.metric.substitution_cost, compiled.REWARD_CODES[self.task.reward_mode], self._match_masks,
             *self._compiled_state(), rewards, terminated, truncated, distances, invalid, similarities,
         )
+        if emptied < 0:
+            self._reject_out_of_range(actions)
         if emptied:
             self._refill_emptied(np.flatnonzero(resetting))
         return rewards, terminated, truncated, distances, invalid, similarities if self.metric.name == "levenshtein" else None
@@ -301,7 +306,7 @@ class TextGenerationVectorEnv(VectorEnv):
         """The arrays the compiled kernels update: the step's, then the reset's as one tuple."""
         task = self.task
         episode = (self._prompts, self._pair, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits)
-        return (self._generated, self._lengths, self._elapsed, self._rows, self._targets, self._target_lengths, self._scales, self._potential, episode)
+        return (self._generated, self._lengths, self._elapsed, self._rows, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
 
     def _reset_finished(self, mask: np.ndarray) -> None:
         if not self._compiled:
@@ -328,8 +333,11 @@ class TextGenerationVectorEnv(VectorEnv):
         self._lengths[envs] = 0
         self._elapsed[envs] = 0
         self._potential[envs] = 0.0
-        self._rows[:, envs] = 0
-        self._offsets[:, envs] = kernels.reachable_offsets(self._target_lengths[envs], self.task.max_new_tokens)
+        if self._compiled:
+            compiled.reset_columns(envs, self._rows, self._bits, self._target_lengths)
+        else:
+            self._rows[:, envs] = 0
+            self._offsets[:, envs] = kernels.reachable_offsets(self._target_lengths[envs], self.task.max_new_tokens)
         self._scales[envs] = np.maximum(1, self._target_lengths[envs]) if self.metric.counts_edits else 1.0
 
     def _append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
@@ -345,6 +353,10 @@ class TextGenerationVectorEnv(VectorEnv):
             self._rows[:, kept] = saved
 
     def _distances(self, mask: np.ndarray) -> np.ndarray:
+        if self._compiled:
+            values = np.empty(self.num_envs)
+            compiled.current_distances(self._lengths, self._rows, self._bits, self._target_lengths, values)
+            return values
         if self.metric.substitution_cost is not None:
             return kernels.distance_at(self._rows, self._target_lengths).astype(np.float64)
         values = np.zeros(self.num_envs)
@@ -415,16 +427,19 @@ class TextGenerationVectorEnv(VectorEnv):
         distance = self._distance_type(self._distances(self._env_ids == i)[i])
         return f"env {i}:\n" + render_episode(self.tokenizer, self._prompt_ids(i), self._generated_ids(i), self._target_ids(i), distance, self.metric.name, bool(self._needs_reset[i]))
 
-    def _check_actions(self, actions) -> np.ndarray:
+    def _check_actions(self, actions, check_range: bool = True) -> np.ndarray:
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"actions have shape {actions.shape}; expected ({self.num_envs},) for num_envs={self.num_envs}")
         if actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
-        if actions.min() < 0 or actions.max() >= self.task.vocab_size:
-            bad = (actions < 0) | (actions >= self.task.vocab_size)
-            raise ValueError(f"actions {actions[bad].tolist()} (envs {np.flatnonzero(bad).tolist()}) are outside Discrete({self.task.vocab_size})")
+        if check_range and (actions.min() < 0 or actions.max() >= self.task.vocab_size):
+            self._reject_out_of_range(actions)
         return actions.astype(np.int64, copy=False)
+
+    def _reject_out_of_range(self, actions: np.ndarray):
+        bad = (actions < 0) | (actions >= self.task.vocab_size)
+        raise ValueError(f"actions {actions[bad].tolist()} (envs {np.flatnonzero(bad).tolist()}) are outside Discrete({self.task.vocab_size})")
 
 
 def _put(infos: dict, key: str, values: np.ndarray, mask: np.ndarray, kind: type) -> None:
