@@ -110,17 +110,29 @@ def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric)
 
 @NEEDS_NUMBA
 def test_match_masks_and_the_scanning_fallback():
-    env = TextGenerationVectorEnv(4, task="copy", backend="numba")
+    dataset = [("p", "ab" * 40 + "c"), ("q", "ba"), ("r", "c" * 64)]  # 2 words, 1 word, exactly 1 word
+    env = TextGenerationVectorEnv(4, dataset=dataset, split="all", max_new_tokens=81, backend="numba")
     masks, task = env._match_masks, env.task
-    for pair in (0, 7):
+    assert masks.shape == (3, task.vocab_size, 2)
+    for pair in range(3):
         for token in range(task.vocab_size):
             expected = sum(1 << j for j, t in enumerate(task.target_ids[pair]) if t == token)
-            assert int(masks[pair, token]) == expected
-    assert compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).shape == (0, 0)
+            assert int(masks[pair, token, 0]) | int(masks[pair, token, 1]) << 64 == expected
+    assert compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).size == 0
     # Without a table the kernel scans each target: still identical to SyncVectorEnv.
     sync, native = make_pair(4, AutoresetMode.NEXT_STEP, "numba", task="reverse")
-    native.unwrapped._match_masks = np.zeros((0, 0), dtype=np.uint64)
+    native.unwrapped._match_masks = np.zeros((0, 0, 0), dtype=np.uint64)
     assert compare_runs(sync, native, steps=150, seed=2) > 10
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("metric", ["levenshtein", "indel"])
+def test_backends_on_targets_of_several_words(backend, metric):
+    # 130 and 200 tokens: three and four 64-bit words, with carries between them.
+    rng = np.random.default_rng(1)
+    dataset = [("p", "".join(rng.choice(list("abc"), size=n))) for n in (130, 200, 7)]
+    sync, native = make_pair(4, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=200)
+    assert compare_runs(sync, native, steps=500, seed=6, eos_rate=0.01) >= 4
 
 
 def test_backend_choice():

@@ -9,12 +9,10 @@ each in a single compiled call. Without numba the vector env uses its numpy
 path, which gives the same results (tested); the env's ``backend`` says which
 one runs.
 
-The DP state of an episode whose target has at most 64 tokens is the single
-env's bit-parallel column (:class:`textgen_env.distance.BitParallelRow`) in two
-uint64 words, a few dozen integer operations per token; longer targets keep
-the DP row of :mod:`textgen_env.distance`, updated over ``len(target)``
-positions. Both work on the vector env's own arrays, in place (rows and targets
-position-first, as in :mod:`textgen_env.distance`).
+Each episode's DP state is the single env's bit-parallel column
+(:class:`textgen_env.distance.BitParallelRow`) in uint64 words, 64 target
+positions a word, so a token costs a few dozen integer operations per word
+(Myers' blocks for Levenshtein, a carried addition for Indel).
 """
 
 from __future__ import annotations
@@ -33,9 +31,9 @@ else:
     AVAILABLE = True
 
 REWARD_CODES = {"dense": 0, "sparse": 1, "inverse": 2, "exact": 3}
-BIT_PARALLEL_MAX_TARGET = 64  # targets up to this many tokens keep their DP column in one uint64 pair
+WORD = 64
 _CHUNK_NET, _CHUNK_LOWEST = (np.array(table, dtype=np.int8) for table in chunk_tables())  # 64 KiB each: stays in cache
-_ZERO, _ONE, _BYTE, _EIGHT = np.uint64(0), np.uint64(1), np.uint64(255), np.uint64(8)
+_ZERO, _ONE, _BYTE, _EIGHT, _HIGH = np.uint64(0), np.uint64(1), np.uint64(255), np.uint64(8), np.uint64(1) << np.uint64(63)
 
 
 def _compiled(function):
@@ -45,7 +43,7 @@ def _compiled(function):
 @_compiled
 def advance_episodes(
     actions, resetting, valid_actions, min_new_tokens, max_new_tokens, max_episode_steps, substitution_cost, reward_code, match_table,
-    generated, lengths, elapsed, rows, bits, targets, target_lengths, scales, potential,
+    generated, lengths, elapsed, bits, targets, target_lengths, scales, potential,
     episode, rewards, terminated, truncated, distances, invalid, similarities,
 ):
     """One step of the vector env, fused: the numpy ``TextGenerationVectorEnv._advance``.
@@ -71,7 +69,7 @@ def advance_episodes(
         invalid[i] = False
         similarities[i] = 0.0
         if resetting[i]:
-            emptied += _start_episode(i, generated, lengths, elapsed, rows, bits, targets, target_lengths, scales, potential, episode)
+            emptied += _start_episode(i, generated, lengths, elapsed, bits, targets, target_lengths, scales, potential, episode)
             distances[i] = float(target_lengths[i])  # d(empty, target) for Levenshtein and Indel alike
             continue
         target_length = target_lengths[i]
@@ -83,14 +81,11 @@ def advance_episodes(
                 action = UNK_ID
             generated[i, lengths[i]] = action
             lengths[i] += 1
-            if target_length <= BIT_PARALLEL_MAX_TARGET:
-                distance, best = _append_bits(i, action, lengths[i], substitution_cost, bits, targets, target_length, match_table, episode[1][i])
-            else:
-                distance, best = _append_row(i, action, substitution_cost, rows, targets, target_length)
+            distance, best = _append_token(i, action, lengths[i], substitution_cost, bits, targets, target_length, match_table, episode[1][i])
             terminated[i] = lengths[i] >= max_new_tokens
         else:
             terminated[i] = True
-            distance, best = _distance_now(i, lengths[i], rows, bits, target_length), 0
+            distance, best = _distance_now(i, lengths[i], bits, target_length), 0
         elapsed[i] += 1
         if max_episode_steps > 0:
             truncated[i] = elapsed[i] >= max_episode_steps
@@ -120,90 +115,82 @@ def advance_episodes(
 
 
 @_compiled
-def _append_row(i, token, substitution_cost, rows, targets, target_length):
-    """Append `token` to env `i`'s DP row (shifted form E = D - j, as in textgen_env.distance).
+def _append_token(i, token, generated_length, substitution_cost, bits, targets, target_length, match_masks, pair):
+    """Append `token` to env `i`'s bit-parallel column; (distance to the target, best reachable distance).
 
-    Only the positions this episode's readers look at (j <= len(target)) are
-    updated. Returns (distance to the target, best reachable distance).
+    ``bits[0, i, w]`` / ``bits[1, i, w]`` hold the up / down steps of
+    ``D[j+1] - D[j]`` for ``j`` in word ``w`` (``D[0]`` = tokens generated,
+    `generated_length` counting this one). The positions of `token` in the
+    target come from `match_masks` (see :func:`match_masks`) when it covers the
+    episode's dataset `pair`, else from scanning the target.
     """
-    diagonal = rows[0, i]
-    running = diagonal + 1
-    rows[0, i] = running
-    best = running
-    for j in range(1, target_length + 1):
-        above = rows[j, i]
-        if targets[j - 1, i] == token:
-            value = diagonal - 1
+    distance = generated_length
+    lowest = offset = 0  # the lowest prefix sum of the steps so far, and their sum
+    carry_in = 1  # Levenshtein: the horizontal step into the word (row 0 grows by one per token)
+    carry = _ZERO  # Indel: the addition's carry into the word
+    for w in range((target_length + WORD - 1) // WORD):
+        width = min(WORD, target_length - w * WORD)
+        mask = ~_ZERO if width == WORD else (_ONE << np.uint64(width)) - _ONE
+        if 0 <= pair < match_masks.shape[0]:
+            match = match_masks[pair, token, w]
         else:
-            value = diagonal + substitution_cost - 1
-        if above + 1 < value:
-            value = above + 1
-        if running < value:
-            value = running
-        rows[j, i] = value
-        running = value
-        diagonal = above
-        if value + j < best:
-            best = value + j
-    return float(running + target_length), best
-
-
-@_compiled
-def _append_bits(i, token, generated_length, substitution_cost, bits, targets, target_length, match_masks, pair):
-    """Append `token` to env `i`'s bit-parallel column: the single env's BitParallelRow in one uint64 pair.
-
-    ``bits[0, i]`` / ``bits[1, i]`` hold the up / down steps of ``D[j+1] - D[j]``
-    (``D[0]`` = tokens generated, `generated_length` after this one). The
-    positions of `token` in the target come from `match_masks` (see
-    :func:`match_masks`) when it covers the episode's dataset `pair`, else
-    from scanning the target. Returns (distance to the target, best reachable distance).
-    """
-    if pair >= 0 and pair < match_masks.shape[0]:
-        match = match_masks[pair, token]
-    else:
-        match = _ZERO
-        for j in range(target_length):
-            if targets[j, i] == token:
-                match |= _ONE << np.uint64(j)
-    mask = ~_ZERO if target_length == 64 else (_ONE << np.uint64(target_length)) - _ONE
-    up, down = bits[0, i], bits[1, i]
-    if substitution_cost == 2:  # Indel: the LCS bit-vector, every step +1 (up) or -1
-        unchanged = up & match
-        up = ((up + unchanged) | (up - unchanged)) & mask
-        down = ~up & mask
-    else:  # Levenshtein: Hyyrö's global variant of Myers' algorithm
-        vertical = match | down
-        horizontal = (((match & up) + up) ^ up) | match
-        h_up = ((down | ~(horizontal | up)) << _ONE) | _ONE  # row 0 grows by one per token
-        h_down = (up & horizontal) << _ONE
-        up = (h_down | ~(vertical | h_up)) & mask
-        down = h_up & vertical & mask
-    bits[0, i], bits[1, i] = up, down
-    distance = generated_length + _popcount(up) - _popcount(down)
-    lowest = offset = 0
-    while up or down:  # past the last set bit every step is 0
-        key = (up & _BYTE) | ((down & _BYTE) << _EIGHT)
-        if offset + _CHUNK_LOWEST[key] < lowest:
-            lowest = offset + _CHUNK_LOWEST[key]
-        offset += _CHUNK_NET[key]
-        up >>= _EIGHT
-        down >>= _EIGHT
+            match = _ZERO
+            for j in range(width):
+                if targets[w * WORD + j, i] == token:
+                    match |= _ONE << np.uint64(j)
+        up, down = bits[0, i, w], bits[1, i, w]
+        if substitution_cost == 2:  # Indel: the LCS bit-vector, every step +1 (up) or -1
+            unchanged = up & match
+            total = up + unchanged
+            overflow = total < up
+            total += carry
+            carry = _ONE if overflow or total < carry else _ZERO
+            up = (total | (up & ~match)) & mask
+            down = ~up & mask
+        else:  # Levenshtein: Hyyrö's global variant of Myers' algorithm, one block per word
+            vertical = match | down
+            if carry_in < 0:
+                match |= _ONE
+            horizontal = (((match & up) + up) ^ up) | match
+            h_up = down | ~(horizontal | up)
+            h_down = up & horizontal
+            carry_out = 1 if h_up & _HIGH else (-1 if h_down & _HIGH else 0)
+            h_up <<= _ONE
+            h_down <<= _ONE
+            if carry_in > 0:
+                h_up |= _ONE
+            elif carry_in < 0:
+                h_down |= _ONE
+            carry_in = carry_out
+            up = (h_down | ~(vertical | h_up)) & mask
+            down = h_up & vertical & mask
+        bits[0, i, w], bits[1, i, w] = up, down
+        distance += _popcount(up) - _popcount(down)
+        while up or down:  # past the last set bit every step is 0
+            key = (up & _BYTE) | ((down & _BYTE) << _EIGHT)
+            if offset + _CHUNK_LOWEST[key] < lowest:
+                lowest = offset + _CHUNK_LOWEST[key]
+            offset += _CHUNK_NET[key]
+            up >>= _EIGHT
+            down >>= _EIGHT
     return float(distance), generated_length + lowest
 
 
 def match_masks(target_matrix: np.ndarray, target_lengths: np.ndarray, vocab_size: int, max_entries: int = 1 << 21) -> np.ndarray:
-    """``masks[pair, token]``: bit j set where ``target[j] == token``, for targets of up to 64 tokens.
+    """``masks[pair, token, w]``: bit j set where ``target[64 w + j] == token``.
 
-    Built once per env, so a step finds a token's positions with one look-up. An
-    empty table where it would exceed `max_entries` (the kernel then scans the target).
+    Built once per env, so a step finds a token's positions with one look-up a
+    word. An empty table where it would exceed `max_entries` (the kernel then
+    scans the target).
     """
-    pairs = len(target_matrix)
-    if pairs * vocab_size > max_entries:
-        return np.zeros((0, 0), dtype=np.uint64)
-    masks = np.zeros((pairs, vocab_size), dtype=np.uint64)
-    width = min(target_matrix.shape[1], BIT_PARALLEL_MAX_TARGET)
-    pair_index, position = np.nonzero(np.arange(width) < np.minimum(target_lengths, BIT_PARALLEL_MAX_TARGET)[:, None])
-    np.bitwise_or.at(masks, (pair_index, target_matrix[pair_index, position]), np.left_shift(np.uint64(1), position.astype(np.uint64)))
+    pairs, width = target_matrix.shape
+    words = max(1, -(-width // WORD))
+    if pairs * vocab_size * words > max_entries:
+        return np.zeros((0, 0, 0), dtype=np.uint64)
+    masks = np.zeros((pairs, vocab_size, words), dtype=np.uint64)
+    pair_index, position = np.nonzero(np.arange(width) < target_lengths[:, None])
+    bit = np.left_shift(np.uint64(1), (position % WORD).astype(np.uint64))
+    np.bitwise_or.at(masks, (pair_index, target_matrix[pair_index, position], position // WORD), bit)
     return masks
 
 
@@ -216,49 +203,49 @@ def _popcount(x):
 
 
 @_compiled
-def _distance_now(i, generated_length, rows, bits, target_length):
-    if target_length <= BIT_PARALLEL_MAX_TARGET:
-        return float(generated_length + _popcount(bits[0, i]) - _popcount(bits[1, i]))
-    return float(rows[target_length, i] + target_length)
+def _distance_now(i, generated_length, bits, target_length):
+    distance = generated_length
+    for w in range((target_length + WORD - 1) // WORD):
+        distance += _popcount(bits[0, i, w]) - _popcount(bits[1, i, w])
+    return float(distance)
 
 
 @_compiled
-def current_distances(lengths, rows, bits, target_lengths, out):
+def current_distances(lengths, bits, target_lengths, out):
     """Each env's distance between its generation so far and its target."""
     for i in range(lengths.shape[0]):
-        out[i] = _distance_now(i, lengths[i], rows, bits, target_lengths[i])
+        out[i] = _distance_now(i, lengths[i], bits, target_lengths[i])
 
 
 @_compiled
-def reset_columns(envs, rows, bits, target_lengths):
-    """The empty generation's DP state (``D[j] = j``) for the envs in `envs`, whose targets are set."""
+def reset_columns(envs, bits, target_lengths):
+    """The empty generation's column (``D[j] = j``) for the envs in `envs`, whose targets are set."""
     for k in range(envs.shape[0]):
-        _reset_column(envs[k], rows, bits, target_lengths[envs[k]])
+        _reset_column(envs[k], bits, target_lengths[envs[k]])
 
 
 @_compiled
-def _reset_column(i, rows, bits, target_length):
-    if target_length <= BIT_PARALLEL_MAX_TARGET:
-        bits[0, i] = ~_ZERO if target_length == 64 else (_ONE << np.uint64(target_length)) - _ONE
-        bits[1, i] = _ZERO
-    else:
-        rows[:, i] = 0
+def _reset_column(i, bits, target_length):
+    for w in range(bits.shape[2]):
+        width = min(WORD, max(0, target_length - w * WORD))
+        bits[0, i, w] = ~_ZERO if width == WORD else (_ONE << np.uint64(width)) - _ONE
+        bits[1, i, w] = _ZERO
 
 
 @_compiled
-def start_episodes(envs, generated, lengths, elapsed, rows, bits, targets, target_lengths, scales, potential, episode):
+def start_episodes(envs, generated, lengths, elapsed, bits, targets, target_lengths, scales, potential, episode):
     """Begin a new episode in each env of `envs`: the numpy ``_reset_finished``, fused.
 
     Returns how many draw buffers this used up (the caller refills them).
     """
     emptied = 0
     for k in range(envs.shape[0]):
-        emptied += _start_episode(envs[k], generated, lengths, elapsed, rows, bits, targets, target_lengths, scales, potential, episode)
+        emptied += _start_episode(envs[k], generated, lengths, elapsed, bits, targets, target_lengths, scales, potential, episode)
     return emptied
 
 
 @_compiled
-def _start_episode(i, generated, lengths, elapsed, rows, bits, targets, target_lengths, scales, potential, episode):
+def _start_episode(i, generated, lengths, elapsed, bits, targets, target_lengths, scales, potential, episode):
     """Env `i` starts the pair of its next buffered uniform draw; 1 if that used up its buffer."""
     prompts, pairs, draws, draw_positions, prompt_matrix, target_matrix, pair_target_lengths, counts_edits = episode
     dataset_size = prompt_matrix.shape[0]
@@ -273,6 +260,6 @@ def _start_episode(i, generated, lengths, elapsed, rows, bits, targets, target_l
     lengths[i] = 0
     elapsed[i] = 0
     potential[i] = 0.0
-    _reset_column(i, rows, bits, length)
+    _reset_column(i, bits, length)
     scales[i] = max(1, length) if counts_edits else 1.0
     return 1 if draw_positions[i] == draws.shape[1] else 0

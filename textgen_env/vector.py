@@ -103,7 +103,7 @@ class TextGenerationVectorEnv(VectorEnv):
         self._target_lengths = np.zeros(n, dtype=np.int64)
         self._scales = np.ones(n)
         self._rows = kernels.initial_rows((n,), width)
-        self._bits = np.zeros((2, n), dtype=np.uint64)  # compiled backend: bit-parallel columns of short targets
+        self._bits = np.zeros((2, n, -(-width // compiled.WORD) or 1), dtype=np.uint64)  # compiled backend's DP columns
         if self._compiled:
             self._match_masks = compiled.match_masks(self.task.target_matrix, self.task.target_lengths, self.task.vocab_size)
         self._offsets = kernels.reachable_offsets(self._target_lengths, width)
@@ -306,7 +306,7 @@ class TextGenerationVectorEnv(VectorEnv):
         """The arrays the compiled kernels update: the step's, then the reset's as one tuple."""
         task = self.task
         episode = (self._prompts, self._pair, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits)
-        return (self._generated, self._lengths, self._elapsed, self._rows, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
+        return (self._generated, self._lengths, self._elapsed, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
 
     def _reset_finished(self, mask: np.ndarray) -> None:
         if not self._compiled:
@@ -334,7 +334,7 @@ class TextGenerationVectorEnv(VectorEnv):
         self._elapsed[envs] = 0
         self._potential[envs] = 0.0
         if self._compiled:
-            compiled.reset_columns(envs, self._rows, self._bits, self._target_lengths)
+            compiled.reset_columns(envs, self._bits, self._target_lengths)
         else:
             self._rows[:, envs] = 0
             self._offsets[:, envs] = kernels.reachable_offsets(self._target_lengths[envs], self.task.max_new_tokens)
@@ -355,7 +355,7 @@ class TextGenerationVectorEnv(VectorEnv):
     def _distances(self, mask: np.ndarray) -> np.ndarray:
         if self._compiled:
             values = np.empty(self.num_envs)
-            compiled.current_distances(self._lengths, self._rows, self._bits, self._target_lengths, values)
+            compiled.current_distances(self._lengths, self._bits, self._target_lengths, values)
             return values
         if self.metric.substitution_cost is not None:
             return kernels.distance_at(self._rows, self._target_lengths).astype(np.float64)
