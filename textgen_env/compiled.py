@@ -124,7 +124,6 @@ def _append_token(i, token, generated_length, substitution_cost, bits, targets, 
     target come from `match_masks` (see :func:`match_masks`) when it covers the
     episode's dataset `pair`, else from scanning the target.
     """
-    distance = generated_length
     lowest = offset = 0  # the lowest prefix sum of the steps so far, and their sum
     carry_in = 1  # Levenshtein: the horizontal step into the word (row 0 grows by one per token)
     carry = _ZERO  # Indel: the addition's carry into the word
@@ -165,15 +164,13 @@ def _append_token(i, token, generated_length, substitution_cost, bits, targets, 
             up = (h_down | ~(vertical | h_up)) & mask
             down = h_up & vertical & mask
         bits[0, i, w], bits[1, i, w] = up, down
-        distance += _popcount(up) - _popcount(down)
         while up or down:  # past the last set bit every step is 0
             key = (up & _BYTE) | ((down & _BYTE) << _EIGHT)
-            if offset + _CHUNK_LOWEST[key] < lowest:
-                lowest = offset + _CHUNK_LOWEST[key]
+            lowest = min(lowest, offset + _CHUNK_LOWEST[key])
             offset += _CHUNK_NET[key]
             up >>= _EIGHT
             down >>= _EIGHT
-    return float(distance), generated_length + lowest
+    return float(generated_length + offset), generated_length + lowest  # offset: the sum of all steps
 
 
 def match_masks(target_matrix: np.ndarray, target_lengths: np.ndarray, vocab_size: int, max_entries: int = 1 << 21) -> np.ndarray:
