@@ -5,7 +5,7 @@ import pytest
 
 from textgen_env import CharTokenizer, HuggingFaceTokenizer, TextGenerationEnv, WordTokenizer, load_pairs, load_tokenizer, make_task
 from textgen_env.datasets import corpus_sentences
-from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID, Tokenizer
+from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 
 def test_char_tokenizer_round_trip_and_specials():
@@ -25,27 +25,27 @@ def test_word_tokenizer_splits_punctuation():
 
 
 @pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])
-def test_decode_rows_equals_decode_of_each_row(cls):
+def test_decode_padded_equals_decode_of_each_row(cls):
     tok = cls.from_texts(["the cat sleeps . a dog runs"])
     rng = np.random.default_rng(0)
-    plain = rng.integers(4, tok.vocab_size, size=(6, 9))
-    lengths = np.array([0, 1, 3, 9, 5, 2])
-    plain[np.arange(9) >= lengths[:, None]] = PAD_ID  # padding past each length, as the vector env keeps it
-    plain[3, 4] = plain[4, 0] = UNK_ID  # written for invalid actions; decodes as "<unk>"
-    special = plain.copy()
-    special[3, 2], special[4, 1], special[5, 0] = EOS_ID, tok.vocab_size + 7, PAD_ID  # EOS, out of vocabulary, PAD
-    for ids in (plain, special):
-        assert tok.decode_rows(ids, lengths) == [tok.decode(row[:n]) for row, n in zip(ids, lengths)]
-    assert "<unk>" in tok.decode_rows(plain, lengths)[3]
-    assert tok.decode_rows(plain[:0], lengths[:0]) == []
-    assert tok.decode_rows(plain[:, :4], lengths) == [tok.decode(row[:n]) for row, n in zip(plain[:, :4], lengths)]  # lengths past the width
-    assert tok.decode(list(plain[3])) == tok.decode(plain[3].tolist())  # numpy ints decode as ints do
+    ids = rng.integers(4, tok.vocab_size, size=(8, 9))
+    ids[np.arange(9) >= np.array([0, 1, 3, 9, 5, 2, 6, 7])[:, None]] = PAD_ID  # padded past each length, as the vector env keeps rows
+    ids[3, 4] = ids[4, 0] = UNK_ID  # written for invalid actions: decodes as "<unk>"
+    assert "<unk>" in tok.decode_padded(ids)[3]
+    specials = ids.copy()
+    specials[5, 0], specials[6, 2], specials[7, 1] = EOS_ID, PAD_ID, BOS_ID  # EOS ends a text; PAD and BOS inside are skipped
+    out_of_range = ids.copy()
+    out_of_range[2, 1] = tok.vocab_size + 7
+    negative = ids.copy()
+    negative[1, 0] = -1
+    for matrix in (ids, specials, out_of_range, negative, ids[:0], ids.astype(np.int32)):
+        assert tok.decode_padded(matrix) == [tok.decode(row) for row in matrix]
+    assert tok.decode(list(ids[3])) == tok.decode(ids[3].tolist())  # numpy ints decode as ints do
 
 
-def test_decode_rows_with_multi_character_tokens():
+def test_decode_padded_with_multi_character_tokens():
     tok = CharTokenizer(["ab", "c"])  # a loaded vocabulary need not hold single characters
-    ids = np.array([[4, 5, 4], [5, PAD_ID, PAD_ID]])
-    assert tok.decode_rows(ids, np.array([3, 1])) == ["abcab", "c"]
+    assert tok.decode_padded(np.array([[4, 5, 4], [5, PAD_ID, PAD_ID]])) == ["abcab", "c"]
 
 
 @pytest.mark.parametrize("cls", [CharTokenizer, WordTokenizer])

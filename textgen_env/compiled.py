@@ -70,7 +70,7 @@ def advance_episodes(
         similarities[i] = 0.0
         if resetting[i]:
             emptied += _start_episode(i, generated, lengths, elapsed, bits, targets, target_lengths, scales, potential, episode)
-            distances[i] = float(target_lengths[i])  # d(empty, target) for Levenshtein and Indel alike
+            distances[i] = target_lengths[i]  # d(empty, target) for Levenshtein and Indel alike
             continue
         target_length = target_lengths[i]
         action = actions[i]
@@ -89,7 +89,7 @@ def advance_episodes(
         elapsed[i] += 1
         if max_episode_steps > 0:
             truncated[i] = elapsed[i] >= max_episode_steps
-        distances[i] = distance
+        distances[i] = int(distance)
         if not terminated[i]:
             if reward_code == 0:
                 now = -best / scales[i]

@@ -53,8 +53,7 @@ class _VocabularyTokenizer:
             raise ValueError("tokenizer vocabulary has duplicate tokens")
         self.tokens = tokens
         self.token_to_id = {token: i for i, token in enumerate(tokens)}
-        self._pieces = None  # the tokens as an object array, for decode_rows
-        self._characters = None  # CharTokenizer.decode_rows's table
+        self._characters = None  # CharTokenizer.decode_padded's table
 
     @property
     def vocab_size(self) -> int:
@@ -93,20 +92,9 @@ class _VocabularyTokenizer:
         pieces = itemgetter(*ids)(tokens)
         return self.join(pieces if len(ids) > 1 else (pieces,))
 
-    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
-        """``[decode(ids[k, :lengths[k]]) for k ...]``, batched: the vector env decodes every finished episode at once."""
-        if ids.shape[0] == 0:
-            return []
-        if self._pieces is None:
-            # None marks the ids that decode() treats specially (PAD, BOS, EOS); rows holding one take its path.
-            self._pieces = np.array([None] * (EOS_ID + 1) + self.tokens[EOS_ID + 1 :], dtype=object)
-        if ids.min() < 0 or ids.max() >= len(self.tokens):
-            return [self.decode(row[:length]) for row, length in zip(ids, lengths.tolist())]
-        texts = []
-        for k, (row, length) in enumerate(zip(self._pieces[ids].tolist(), lengths.tolist())):
-            row = row[:length]
-            texts.append(self.decode(ids[k, :length]) if None in row else self.join(row))
-        return texts
+    def decode_padded(self, ids: np.ndarray) -> list[str]:
+        """``decode`` of each row of a PAD-padded id matrix: the vector env decodes every finished episode at once."""
+        return [self.decode(row) for row in ids.tolist()]
 
     def to_dict(self) -> dict:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "tokens": self.tokens}
@@ -138,32 +126,34 @@ class CharTokenizer(_VocabularyTokenizer):
     def join(pieces: list[str]) -> str:
         return "".join(pieces)
 
-    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
-        """As the base class's, with numpy doing the joining: rows of 1-character
-        tokens viewed as one fixed-width string each (trailing NULs, from PAD, drop off)."""
+    def decode_padded(self, ids: np.ndarray) -> list[str]:
+        """As the base class's, with numpy doing the joining: each row of 1-character tokens
+        viewed as one fixed-width string (PAD is NUL, and trailing NULs drop off)."""
         if self._characters is None:
             self._characters = self._character_table()
-        table, unk_char = self._characters
-        width = ids.shape[1]
-        if table is None or ids.shape[0] == 0:
-            return super().decode_rows(ids, lengths)
-        kept = np.where(np.arange(width) < lengths[:, None], ids, PAD_ID)
-        if np.count_nonzero(kept > EOS_ID) != np.minimum(lengths, width).sum():  # PAD/BOS/EOS or a negative id inside a row
-            return super().decode_rows(ids, lengths)
+        table, unk_char, eos_char = self._characters
+        if table is None or ids.size == 0 or ids.min() < 0:
+            return super().decode_padded(ids)
         try:
-            texts = table[kept].view(f"<U{width}").ravel().tolist()
-        except IndexError:  # an id outside the vocabulary
-            return super().decode_rows(ids, lengths)
+            texts = table[ids].view(f"<U{ids.shape[1]}").ravel().tolist()
+        except IndexError:  # an id past the vocabulary
+            return super().decode_padded(ids)
         unk = SPECIAL_TOKENS[UNK_ID]
-        return [text.replace(unk_char, unk) if unk_char in text else text for text in texts]
+        for k, text in enumerate(texts):
+            if "\0" in text or eos_char in text:  # PAD or BOS inside a row, or an EOS: decode()'s rules
+                texts[k] = self.decode(ids[k])
+            elif unk_char in text:
+                texts[k] = text.replace(unk_char, unk)
+        return texts
 
-    def _character_table(self) -> tuple[np.ndarray | None, str]:
-        """Each id's text as one character (PAD: NUL, UNK: a character absent from the vocabulary), if every token is one."""
+    def _character_table(self) -> tuple[np.ndarray | None, str, str]:
+        """Each id's text as one character, if every token is one: PAD and BOS are NUL, EOS and UNK
+        characters absent from the vocabulary (then handled apart). With those two characters."""
         ordinary = self.tokens[len(SPECIAL_TOKENS) :]
         if any(len(token) != 1 or token == "\0" for token in ordinary):
-            return None, ""
-        unk_char = next(chr(c) for c in range(0xE000, 0x110000) if chr(c) not in self.token_to_id)
-        return np.array(["", "", "", unk_char, *ordinary], dtype="<U1"), unk_char
+            return None, "", ""
+        unk_char, eos_char = [chr(c) for c in range(0xE000, 0x110000) if chr(c) not in self.token_to_id][:2]
+        return np.array(["", "", eos_char, unk_char, *ordinary], dtype="<U1"), unk_char, eos_char
 
 
 _WORD_PATTERN = re.compile(r"\w+|[^\w\s]")

@@ -41,7 +41,7 @@ class TextGenerationVectorEnv(VectorEnv):
     :mod:`textgen_env.distance` (or its compiled twin) with no Python loop over
     envs; the other metrics call rapidfuzz once per env and step. The texts of
     finished episodes in ``info`` are decoded together, with the tokenizer's
-    ``decode_rows`` where it has one.
+    ``decode_padded`` where it has one.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -104,8 +104,6 @@ class TextGenerationVectorEnv(VectorEnv):
         self._scales = np.ones(n)
         self._rows = kernels.initial_rows((n,), width)
         self._bits = np.zeros((2, n, -(-width // compiled.WORD) or 1), dtype=np.uint64)  # compiled backend's DP columns
-        if self._compiled:
-            self._match_masks = compiled.match_masks(self.task.target_matrix, self.task.target_lengths, self.task.vocab_size)
         self._offsets = kernels.reachable_offsets(self._target_lengths, width)
         self._potential = np.zeros(n)
         self._elapsed = np.zeros(n, dtype=np.int64)
@@ -116,6 +114,8 @@ class TextGenerationVectorEnv(VectorEnv):
         self._draws = np.zeros((n, _DRAWS_PER_REFILL))
         self._draw_position = np.zeros(n, dtype=np.int64)
         self._closed = False
+        if self._compiled:
+            self._step_arguments, self._reset_arguments = self._compiled_arguments()
 
     # -- Gymnasium API -------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class TextGenerationVectorEnv(VectorEnv):
         done = terminated | truncated
 
         # Every env reports a distance (a restarted one, its reset's).
-        step_infos = {"distance": distances.astype(self._distance_type), "_distance": np.ones(self.num_envs, dtype=bool)}
+        step_infos = {"distance": distances.astype(self._distance_type, copy=False), "_distance": np.ones(self.num_envs, dtype=bool)}
         if invalid.any():
             step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
         if terminated.any():
@@ -289,31 +289,33 @@ class TextGenerationVectorEnv(VectorEnv):
     def _advance_compiled(self, actions: np.ndarray, resetting: np.ndarray):
         """:meth:`_advance` as one call of the compiled kernel."""
         n = self.num_envs
-        rewards, distances, similarities = np.empty((3, n))
+        rewards, similarities = np.empty((2, n))
+        distances = np.empty(n, dtype=np.int64)  # edit counts, as the info reports them
         terminated, truncated, invalid = np.empty((3, n), dtype=bool)
-        emptied = compiled.advance_episodes(
-            actions, resetting, self.task.valid_actions, self.task.min_new_tokens, self.task.max_new_tokens, self.max_episode_steps or 0,
-            self.metric.substitution_cost, compiled.REWARD_CODES[self.task.reward_mode], self._match_masks,
-            *self._compiled_state(), rewards, terminated, truncated, distances, invalid, similarities,
-        )
+        emptied = compiled.advance_episodes(actions, resetting, *self._step_arguments, rewards, terminated, truncated, distances, invalid, similarities)
         if emptied < 0:
             self._reject_out_of_range(actions)
         if emptied:
             self._refill_emptied(np.flatnonzero(resetting))
         return rewards, terminated, truncated, distances, invalid, similarities if self.metric.name == "levenshtein" else None
 
-    def _compiled_state(self) -> tuple:
-        """The arrays the compiled kernels update: the step's, then the reset's as one tuple."""
+    def _compiled_arguments(self) -> tuple[tuple, tuple]:
+        """What the compiled kernels take besides each call's own arrays: (step's, reset's).
+
+        Made once: in the compiled backend these arrays are only ever updated in place.
+        """
         task = self.task
         episode = (self._prompts, self._pair, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits)
-        return (self._generated, self._lengths, self._elapsed, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
+        state = (self._generated, self._lengths, self._elapsed, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
+        settings = (task.valid_actions, task.min_new_tokens, task.max_new_tokens, self.max_episode_steps or 0, self.metric.substitution_cost, compiled.REWARD_CODES[task.reward_mode])
+        return (*settings, compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size), *state), state
 
     def _reset_finished(self, mask: np.ndarray) -> None:
         if not self._compiled:
             self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
             return
         envs = np.flatnonzero(mask)
-        if compiled.start_episodes(envs, *self._compiled_state()):
+        if compiled.start_episodes(envs, *self._reset_arguments):
             self._refill_emptied(envs)
 
     def _start_episodes(self, mask: np.ndarray, pairs: np.ndarray) -> None:
@@ -406,9 +408,9 @@ class TextGenerationVectorEnv(VectorEnv):
         envs = np.flatnonzero(mask)
         generated_text = np.empty(self.num_envs, dtype=object)  # None where no episode ended
         target_text = np.empty(self.num_envs, dtype=object)
-        decode_rows = getattr(self.tokenizer, "decode_rows", None)  # optional, batched
-        if decode_rows is not None:
-            generated_text[envs] = decode_rows(self._generated[envs], self._lengths[envs])
+        decode_padded = getattr(self.tokenizer, "decode_padded", None)  # optional, batched
+        if decode_padded is not None:
+            generated_text[envs] = decode_padded(self._generated[envs])  # rows are PAD past their length
         else:
             generated_text[envs] = [self.tokenizer.decode(self._generated_ids(i)) for i in envs.tolist()]
         if self._custom_pair is None:
