@@ -152,7 +152,8 @@ class CharTokenizer(_VocabularyTokenizer):
         ordinary = self.tokens[len(SPECIAL_TOKENS) :]
         if any(len(token) != 1 or token == "\0" for token in ordinary):
             return None, "", ""
-        unk_char, eos_char = [chr(c) for c in range(0xE000, 0x110000) if chr(c) not in self.token_to_id][:2]
+        free = (chr(c) for c in range(0xE000, 0x110000) if chr(c) not in self.token_to_id)  # private use first
+        unk_char, eos_char = next(free), next(free)
         return np.array(["", "", eos_char, unk_char, *ordinary], dtype="<U1"), unk_char, eos_char
 
 
