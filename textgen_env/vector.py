@@ -94,6 +94,7 @@ class TextGenerationVectorEnv(VectorEnv):
 
         n, width = self.num_envs, self.task.max_new_tokens
         self._env_ids = np.arange(n)
+        self._every_env = np.ones(n, dtype=bool)
         self._columns = np.arange(width)
         self._pair = np.zeros(n, dtype=np.int64)
         self._prompts = np.zeros((n, self.task.max_prompt_tokens), dtype=np.int64)
@@ -153,10 +154,11 @@ class TextGenerationVectorEnv(VectorEnv):
         done = terminated | truncated
 
         # Every env reports a distance (a restarted one, its reset's).
-        step_infos = {"distance": distances.astype(self._distance_type, copy=False), "_distance": np.ones(self.num_envs, dtype=bool)}
-        if invalid.any():
+        # (np.count_nonzero tests a mask several times faster than .any(): this is the hot path.)
+        step_infos = {"distance": distances.astype(self._distance_type, copy=False), "_distance": self._every_env.copy()}
+        if np.count_nonzero(invalid):
             step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
-        if terminated.any():
+        if np.count_nonzero(terminated):
             self._add_end_infos(step_infos, terminated, similarities)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -172,7 +174,7 @@ class TextGenerationVectorEnv(VectorEnv):
                 self._reset_finished(done)
                 _merge(step_infos, self._reset_infos(done))
         else:
-            if resetting.any():  # restarted by _advance: their reset's info
+            if np.count_nonzero(resetting):  # restarted by _advance: their reset's info
                 step_infos["index"], step_infos["_index"] = np.where(resetting, self._pair, 0), resetting.copy()
             self._needs_reset = done
         infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
@@ -405,7 +407,7 @@ class TextGenerationVectorEnv(VectorEnv):
 
     def _add_end_infos(self, infos: dict, mask: np.ndarray, similarities: np.ndarray | None) -> None:
         """The texts and similarity of the episodes in `mask`, which just ended (similarities: when already known)."""
-        envs = np.flatnonzero(mask)
+        envs = mask.nonzero()[0]
         generated_text = np.empty(self.num_envs, dtype=object)  # None where no episode ended
         target_text = np.empty(self.num_envs, dtype=object)
         decode_padded = getattr(self.tokenizer, "decode_padded", None)  # optional, batched
