@@ -38,7 +38,7 @@ def test_decode_padded_equals_decode_of_each_row(cls):
     out_of_range[2, 1] = tok.vocab_size + 7
     negative = ids.copy()
     negative[1, 0] = -1
-    for matrix in (ids, specials, out_of_range, negative, ids[:0], ids.astype(np.int32)):
+    for matrix in (ids, specials, out_of_range, negative, ids[:0], ids.astype(np.int32), ids.astype(np.uint64)):
         assert tok.decode_padded(matrix) == [tok.decode(row) for row in matrix]
     assert tok.decode(list(ids[3])) == tok.decode(ids[3].tolist())  # numpy ints decode as ints do
 

@@ -132,7 +132,7 @@ class CharTokenizer(_VocabularyTokenizer):
         if self._characters is None:
             self._characters = self._character_table()
         table, unk_char, eos_char = self._characters
-        if table is None or ids.size == 0 or ids.min() < 0:
+        if table is None or ids.size == 0 or (ids.dtype.kind != "u" and ids.min() < 0):  # unsigned ids need no check
             return super().decode_padded(ids)
         try:
             texts = table[ids].view(f"<U{ids.shape[1]}").ravel().tolist()

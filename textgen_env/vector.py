@@ -175,7 +175,7 @@ class TextGenerationVectorEnv(VectorEnv):
                 _merge(step_infos, self._reset_infos(done))
         else:
             if np.count_nonzero(resetting):  # restarted by _advance: their reset's info
-                step_infos["index"], step_infos["_index"] = np.where(resetting, self._pair, 0), resetting.copy()
+                step_infos["index"], step_infos["_index"] = self._pair * resetting, resetting.copy()  # 0 where not reset
             self._needs_reset = done
         infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
         return self._observations(), rewards, terminated, truncated, infos
@@ -412,7 +412,8 @@ class TextGenerationVectorEnv(VectorEnv):
         target_text = np.empty(self.num_envs, dtype=object)
         decode_padded = getattr(self.tokenizer, "decode_padded", None)  # optional, batched
         if decode_padded is not None:
-            generated_text[envs] = decode_padded(self._generated[envs])  # rows are PAD past their length
+            # Rows are PAD past their length; as unsigned, the tokenizer knows no id is negative.
+            generated_text[envs] = decode_padded(self._generated[envs].view(np.uint64))
         else:
             generated_text[envs] = [self.tokenizer.decode(self._generated_ids(i)) for i in envs.tolist()]
         if self._custom_pair is None:
