@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Indel, Levenshtein
 
+from textgen_env import compiled
 from textgen_env import distance as kernels
 
 REFERENCE = {1: Levenshtein.distance, 2: Indel.distance}
@@ -83,3 +84,33 @@ def test_bit_parallel_row_matches_rapidfuzz(cost, target_length):
             assert row.best_reachable() == min(REFERENCE[cost](generated, target[:j]) for j in range(target_length + 1))
             checked += 1
     assert checked > 0
+
+
+@pytest.mark.skipif(not compiled.AVAILABLE, reason="numba is not installed (the 'fast' extra)")
+@pytest.mark.parametrize("metric", ["levenshtein", "indel"])
+def test_compiled_kernel_matches_rapidfuzz(metric):
+    """The compiled step's distances and best-reachable potentials, on targets of 0 to 130 tokens (0 to 3 words)."""
+    from textgen_env.vector import TextGenerationVectorEnv
+
+    rng = np.random.default_rng(3)
+    targets = ["", "a"] + ["".join(rng.choice(list("abc"), size=n)) for n in (64, 65, 130)]
+    env = TextGenerationVectorEnv(5, dataset=[("p", t) for t in targets], split="all", metric=metric, max_new_tokens=140, backend="numba")
+    obs, _ = env.reset(seed=0, options={"index": np.arange(5)})
+    target_ids = [env.task.target_ids[int(i)] for i in range(5)]
+    scales = [max(1, len(t)) for t in target_ids]
+    distance = REFERENCE[2 if metric == "indel" else 1]
+
+    def best_reachable(generated, target):
+        return min(distance(generated, target[:j]) for j in range(len(target) + 1))
+
+    potentials = [0.0] * 5
+    for _ in range(70):  # 70 tokens: past the short targets, short of the long one
+        actions = rng.integers(4, env.task.vocab_size, size=5)
+        obs, rewards, terminated, _, info = env.step(actions)
+        assert not terminated.any()
+        for i in range(5):
+            generated = obs["generated"][i][obs["generated"][i] != 0].tolist()
+            assert info["distance"][i] == distance(generated, target_ids[i])
+            potential = -best_reachable(generated, target_ids[i]) / scales[i]
+            assert rewards[i] == pytest.approx(potential - potentials[i], abs=1e-12)
+            potentials[i] = potential
