@@ -103,9 +103,11 @@ class TextGenerationVectorEnv(VectorEnv):
         self._targets = np.full((width, n), kernels.TARGET_PAD, dtype=np.int32)  # position-first, as the kernels want
         self._target_lengths = np.zeros(n, dtype=np.int64)
         self._scales = np.ones(n)
-        self._rows = kernels.initial_rows((n,), width)
-        self._bits = np.zeros((2, n, -(-width // compiled.WORD) or 1), dtype=np.uint64)  # compiled backend's DP columns
-        self._offsets = kernels.reachable_offsets(self._target_lengths, width)
+        if self._compiled:  # each backend keeps the DP state its kernels work on
+            self._bits = np.zeros((2, n, -(-width // compiled.WORD) or 1), dtype=np.uint64)
+        else:
+            self._rows = kernels.initial_rows((n,), width)
+            self._offsets = kernels.reachable_offsets(self._target_lengths, width)
         self._potential = np.zeros(n)
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
