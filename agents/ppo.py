@@ -67,31 +67,30 @@ class PPO(OnPolicyAlgorithm):
 
         episodes = batch.prompts.shape[0]
         minibatch_size = max(1, episodes // cfg.num_minibatches)
-        stats = {"approx_kl": 0.0, "clip_fraction": 0.0}
+        stats = {}
         for _ in range(cfg.update_epochs):
-            order = torch.randperm(episodes)
-            for start in range(0, episodes, minibatch_size):
-                rows = order[start : start + minibatch_size]
-                mb, mask = batch.select(rows), batch.mask[rows]
+            for rows in torch.randperm(episodes).split(minibatch_size):
+                mb = batch.select(rows)
+                mb_advantages, mb_returns = advantages[rows], returns[rows]
+                weights = mb.mask / mb.mask.sum().clamp(min=1)  # a masked mean is a weighted sum
                 log_probs, entropy, values = self.policy.evaluate(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
                 log_ratio = log_probs - mb.log_probs
                 ratio = log_ratio.exp()
-                mb_advantages = advantages[rows]
                 if cfg.normalize_advantages:
-                    mean = masked_mean(mb_advantages, mask)
-                    std = masked_mean((mb_advantages - mean) ** 2, mask).sqrt()
+                    mean = (mb_advantages * weights).sum()
+                    std = ((mb_advantages - mean) ** 2 * weights).sum().sqrt()
                     mb_advantages = (mb_advantages - mean) / (std + 1e-8)
-                policy_loss = masked_mean(torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)), mask)
-                value_error = (values - returns[rows]) ** 2
+                policy_loss = (torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)) * weights).sum()
+                value_error = (values - mb_returns) ** 2
                 if cfg.clip_value:
                     clipped = mb.values + (values - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    value_error = torch.max(value_error, (clipped - returns[rows]) ** 2)
-                value_loss = 0.5 * masked_mean(value_error, mask)
-                mean_entropy = masked_mean(entropy, mask)
+                    value_error = torch.max(value_error, (clipped - mb_returns) ** 2)
+                value_loss = 0.5 * (value_error * weights).sum()
+                mean_entropy = (entropy * weights).sum()
                 grad_norm = self.clip_and_step(policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * mean_entropy)
-                with torch.no_grad():
-                    stats["approx_kl"] = float(masked_mean((ratio - 1) - log_ratio, mask))
-                    stats["clip_fraction"] = float(masked_mean(((ratio - 1).abs() > cfg.clip_coef).float(), mask))
+            with torch.no_grad():  # on the epoch's last minibatch, as the early stop reads them
+                stats["approx_kl"] = float((((ratio - 1) - log_ratio) * weights).sum())
+                stats["clip_fraction"] = float((((ratio - 1).abs() > cfg.clip_coef) * weights).sum())
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
         stats.update(policy_loss=policy_loss.item(), value_loss=value_loss.item(), entropy=mean_entropy.item(), grad_norm=grad_norm, kl_to_reference=kl_to_reference)
