@@ -20,7 +20,7 @@ import torch
 # shadow the `agents` package for scripts run from here.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from agents.demo import finetune_config, pretrain_config  # noqa: E402
+from agents.demo import PRETRAIN_EPOCHS, finetune_config, pretrain_config  # noqa: E402
 from agents.evaluation import evaluate_policy  # noqa: E402
 from agents.ppo import PPO, PPOConfig  # noqa: E402
 from agents.pretrain import Pretrain  # noqa: E402
@@ -41,7 +41,7 @@ def from_scratch(task: str, steps: int = 1_000_000) -> dict:
 
 def pretrain_then_finetune(steps: int = 400_000) -> dict:
     """The `make demo` recipe, measured: pre-training alone vs pre-training + PPO on continue."""
-    pre = Pretrain(pretrain_config("continue", epochs=15, seed=0, run_dir="runs/quality/pretrain"))
+    pre = Pretrain(pretrain_config("continue", epochs=PRETRAIN_EPOCHS, seed=0, run_dir="runs/quality/pretrain"))
     pre.learn()
     pretrained = evaluate_policy(pre.policy, pre.config, "test")
     ppo = PPO(finetune_config("continue", steps, seed=0, pretrained="runs/quality/pretrain/checkpoint.pt", run_dir=None))

@@ -9,8 +9,9 @@ from agents.ppo import PPO, PPOConfig  # noqa: E402
 
 
 @pytest.mark.slow
-def test_ppo_learns_copy_from_scratch():
-    config = PPOConfig(task="copy", total_env_steps=400_000, seed=0)
+@pytest.mark.parametrize("task, goal", [("copy", 0.99), ("reverse", 0.95)])
+def test_ppo_from_scratch_reaches_the_quality_goal_within_1m_steps(task, goal):
+    config = PPOConfig(task=task, total_env_steps=1_000_000, seed=0)  # PPO's defaults
     agent = PPO(config)
     agent.learn()
-    assert evaluate_policy(agent.policy, config, "test")["mean_similarity"] >= 0.9
+    assert evaluate_policy(agent.policy, config, "test")["mean_similarity"] >= goal
