@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 FORMAT = "textgen-rl-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the policy's encoder LSTM has no biases, so version 1 weights do not fit
 REQUIRED = ("format", "version", "algorithm", "config", "tokenizer", "policy", "policy_config")
 
 
@@ -55,7 +55,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a textgen-rl checkpoint (format {FORMAT!r} expected)")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION}")
+        raise CheckpointError(f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION} (retrain, or use the textgen-env release that wrote it)")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}")

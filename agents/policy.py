@@ -2,10 +2,11 @@
 
 Encoder-decoder: the prompt goes through an embedding and an LSTM encoder (without
 biases, reading the prompt left-aligned, so padding leaves its state at exactly zero
-and one unpacked call encodes prompts of any lengths); the generated tokens through the same embedding and an LSTM decoder whose initial
-state is the encoder's final state; each decoder output attends over the encoder
-states (padding masked, Luong "general" scores) and the mix feeds a policy head
-(logits over the vocabulary, invalid actions masked) and a value head.
+and one unpacked call encodes prompts of any lengths); the generated tokens go
+through the same embedding and an LSTM decoder whose initial state is the encoder's
+final state; each decoder output attends over the encoder states (padding masked,
+Luong "general" scores) and the mix feeds a policy head (logits over the vocabulary,
+invalid actions masked) and a value head.
 
 Two ways to run it, giving the same numbers:
 - step mode (:meth:`ActorCritic.step`): one token for a batch of envs, the LSTM

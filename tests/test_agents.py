@@ -173,6 +173,10 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         PPO(PPOConfig(task="reverse", init_checkpoint=str(path)))
     with pytest.raises(CheckpointError, match="does not match"):
         PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
+    # Version 1 weights (an encoder with biases) are refused by version, not by a torch error.
+    torch.save({**torch.load(path, weights_only=True), "version": 1}, tmp_path / "v1.pt")
+    with pytest.raises(CheckpointError, match="v1.pt: checkpoint version 1; this code reads version 2"):
+        PPO(tiny(PPOConfig, init_checkpoint=str(tmp_path / "v1.pt")))
 
 
 class _Evil:
