@@ -26,12 +26,21 @@ class A2C(OnPolicyAlgorithm):
 
     def update(self, batch: EpisodeBatch) -> dict:
         log_probs, entropy, values = self.policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
-        advantages, returns = generalized_advantages(batch.rewards, values.detach(), batch.mask, self.config.gamma, self.config.gae_lambda)
+        advantages, returns = generalized_advantages(
+            batch.rewards, values.detach(), batch.mask, self.config.gamma, self.config.gae_lambda
+        )
         policy_loss = -masked_mean(log_probs * advantages, batch.mask)
         value_loss = masked_mean((values - returns) ** 2, batch.mask)
         mean_entropy = masked_mean(entropy, batch.mask)
-        grad_norm = self.clip_and_step(policy_loss + self.config.value_coef * value_loss - self.config.entropy_coef * mean_entropy)
-        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": mean_entropy.item(), "grad_norm": grad_norm}
+        grad_norm = self.clip_and_step(
+            policy_loss + self.config.value_coef * value_loss - self.config.entropy_coef * mean_entropy
+        )
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": mean_entropy.item(),
+            "grad_norm": grad_norm,
+        }
 
 
 def train(config: A2CConfig, progress: bool = False) -> A2C:

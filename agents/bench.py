@@ -106,7 +106,7 @@ class StableBaselinesAgent:
                 extra = {"action_masks": self.writer.action_masks()} if self.masked else {}
                 action, _ = self.model.predict(obs, deterministic=True, **extra)
                 obs, _, done, _, info = self.writer.step(int(action))
-            texts.append(info["generated_text"])
+            texts.append(self.writer.generated_text())
         return texts
 
 
@@ -190,8 +190,16 @@ def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
         curve.append({"env_steps": used, "similarity": similarity, "exact_rate": exact})
     reached = next((p["env_steps"] for p in curve if p["similarity"] >= SIMILARITY_GOAL), None)
     return {
-        "agent": agent_name, "task": task, "seed": seed, "similarity": curve[-1]["similarity"], "exact_rate": curve[-1]["exact_rate"],
-        "steps_to_goal": reached, "train_seconds": train_seconds, "env_steps": used, "env_steps_per_s": used / train_seconds, "curve": curve,
+        "agent": agent_name,
+        "task": task,
+        "seed": seed,
+        "similarity": curve[-1]["similarity"],
+        "exact_rate": curve[-1]["exact_rate"],
+        "steps_to_goal": reached,
+        "train_seconds": train_seconds,
+        "env_steps": used,
+        "env_steps_per_s": used / train_seconds,
+        "curve": curve,
     }
 
 
@@ -213,13 +221,20 @@ def summarize(cells: list[dict]) -> list[dict]:
         group = [c for c in cells if c["agent"] == agent and c["task"] == task]
         similarity, half_width = interval([c["similarity"] for c in group])
         reached = [c["steps_to_goal"] for c in group if c["steps_to_goal"] is not None]
-        rows.append({
-            "agent": agent, "task": task, "seeds": len(group), "similarity": similarity, "similarity_ci95": half_width,
-            "exact_rate": statistics.fmean(c["exact_rate"] for c in group),
-            "steps_to_goal": statistics.fmean(reached) if reached else None, "seeds_reaching_goal": len(reached),
-            "train_seconds": statistics.fmean(c["train_seconds"] for c in group),
-            "env_steps_per_s": statistics.fmean(c["env_steps_per_s"] for c in group),
-        })
+        rows.append(
+            {
+                "agent": agent,
+                "task": task,
+                "seeds": len(group),
+                "similarity": similarity,
+                "similarity_ci95": half_width,
+                "exact_rate": statistics.fmean(c["exact_rate"] for c in group),
+                "steps_to_goal": statistics.fmean(reached) if reached else None,
+                "seeds_reaching_goal": len(reached),
+                "train_seconds": statistics.fmean(c["train_seconds"] for c in group),
+                "env_steps_per_s": statistics.fmean(c["env_steps_per_s"] for c in group),
+            }
+        )
     return rows
 
 
@@ -234,7 +249,11 @@ def to_markdown(spec: BenchSpec, rows: list[dict], command: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["task"], -r["similarity"])):
-        goal = f"{r['steps_to_goal']:,.0f} ({r['seeds_reaching_goal']}/{r['seeds']})" if r["steps_to_goal"] is not None else f"not reached (0/{r['seeds']})"
+        goal = (
+            f"{r['steps_to_goal']:,.0f} ({r['seeds_reaching_goal']}/{r['seeds']})"
+            if r["steps_to_goal"] is not None
+            else f"not reached (0/{r['seeds']})"
+        )
         lines.append(
             f"| {r['task']} | {r['agent']} | {r['similarity']:.3f} ± {r['similarity_ci95']:.3f} | {r['exact_rate']:.1%} | {goal} | {r['train_seconds']:.0f} | {r['env_steps_per_s']:,.0f} |"
         )
@@ -247,11 +266,18 @@ def ppo_comparison(rows: list[dict], ours: str = "ours-ppo", theirs: str = "sb3-
     tasks = [t for t in dict.fromkeys(r["task"] for r in rows) if (t, ours) in by_key and (t, theirs) in by_key]
     if not tasks:
         return []
-    lines = ["", f"{ours} vs {theirs} (same run, same budget):", "",
-             "| task | env-steps/s ratio | similarity, ours - theirs |", "|---|---|---|"]
+    lines = [
+        "",
+        f"{ours} vs {theirs} (same run, same budget):",
+        "",
+        "| task | env-steps/s ratio | similarity, ours - theirs |",
+        "|---|---|---|",
+    ]
     for task in tasks:
         a, b = by_key[(task, ours)], by_key[(task, theirs)]
-        lines.append(f"| {task} | {a['env_steps_per_s'] / b['env_steps_per_s']:.1f}x | {a['similarity'] - b['similarity']:+.3f} |")
+        lines.append(
+            f"| {task} | {a['env_steps_per_s'] / b['env_steps_per_s']:.1f}x | {a['similarity'] - b['similarity']:+.3f} |"
+        )
     return lines
 
 
@@ -293,7 +319,9 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print) -> di
         for agent in available:
             for seed in spec.seeds:
                 cell = run_cell(agent, task, seed, spec)
-                log(f"{task:9} {agent:17} seed {seed}: similarity {cell['similarity']:.3f}, {cell['env_steps_per_s']:,.0f} env steps/s")
+                log(
+                    f"{task:9} {agent:17} seed {seed}: similarity {cell['similarity']:.3f}, {cell['env_steps_per_s']:,.0f} env steps/s"
+                )
                 cells.append(cell)
     rows = summarize(cells)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -304,4 +332,3 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print) -> di
     result["plots"] = [str(p) for p in plot_curves(cells, prefix)]
     log(to_markdown(spec, rows, command))
     return result
-

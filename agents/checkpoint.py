@@ -51,11 +51,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated, foreign or pickled files
-        raise CheckpointError(f"{path}: not a readable textgen-rl checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"{path}: not a readable textgen-rl checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a textgen-rl checkpoint (format {FORMAT!r} expected)")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION} (retrain, or use the textgen-env release that wrote it)")
+        raise CheckpointError(
+            f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION} (retrain, or use the textgen-env release that wrote it)"
+        )
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}")

@@ -13,31 +13,44 @@ from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain, PretrainConfig
 from agents.reinforce import BASELINES, Reinforce, ReinforceConfig
-from textgen_env.datasets import TASKS
 from textgen_env.rewards import METRICS, REWARD_MODES
+from textgen_env.tasks import TASKS
 
 ALGORITHMS = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO, "pretrain": Pretrain}
 CONFIGS = {"reinforce": ReinforceConfig, "a2c": A2CConfig, "ppo": PPOConfig, "pretrain": PretrainConfig}
 
 
 def add_task_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=TASKS, default="copy", help="built-in task (default: copy)")
+    parser.add_argument("--task", choices=list(TASKS), default="copy", help="built-in task (default: copy)")
     parser.add_argument("--tokenizer", choices=["char", "word"], default="char", help="token unit (default: char)")
     parser.add_argument("--reward", choices=REWARD_MODES, default="dense", help="reward mode (default: dense)")
-    parser.add_argument("--metric", choices=sorted(METRICS), default="levenshtein", help="distance metric (default: levenshtein)")
+    parser.add_argument(
+        "--metric", choices=sorted(METRICS), default="levenshtein", help="distance metric (default: levenshtein)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
     parser.add_argument("--num-envs", type=int, default=None, help="episodes per batch (default: ppo 256, others 64)")
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: ppo 2e-3, others 1e-3)")
-    parser.add_argument("--run-dir", default=None, help="folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)")
-    parser.add_argument("--init", default=None, metavar="CHECKPOINT", help="start from these weights, e.g. a pre-trained policy")
+    parser.add_argument(
+        "--run-dir", default=None, help="folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)"
+    )
+    parser.add_argument(
+        "--init", default=None, metavar="CHECKPOINT", help="start from these weights, e.g. a pre-trained policy"
+    )
     parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints (default: 50)")
 
 
 def config_from_args(agent: str, args) -> object:
     cls = CONFIGS[agent]
     values = dict(
-        task=args.task, tokenizer=args.tokenizer, reward=args.reward, metric=args.metric, seed=args.seed,
-        num_envs=args.num_envs, learning_rate=args.lr, init_checkpoint=args.init, checkpoint_every=args.checkpoint_every,
+        task=args.task,
+        tokenizer=args.tokenizer,
+        reward=args.reward,
+        metric=args.metric,
+        seed=args.seed,
+        num_envs=args.num_envs,
+        learning_rate=args.lr,
+        init_checkpoint=args.init,
+        checkpoint_every=args.checkpoint_every,
         run_dir=args.run_dir or f"runs/{agent}-{args.task}-{args.seed}",
     )
     if agent == "pretrain":
@@ -56,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textgen-rl", description="Train and use reference agents on TextGeneration-v0.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train an agent with RL", description="Train REINFORCE, A2C or PPO on a built-in task.")
+    train = sub.add_parser(
+        "train", help="train an agent with RL", description="Train REINFORCE, A2C or PPO on a built-in task."
+    )
     train.add_argument("--agent", choices=["reinforce", "a2c", "ppo"], default="ppo", help="algorithm (default: ppo)")
     train.add_argument("--steps", type=int, default=200_000, help="env-step budget (default: 200000)")
     train.add_argument("--baseline", choices=BASELINES, default="rloo", help="REINFORCE baseline (default: rloo)")
@@ -64,37 +79,58 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
     add_task_options(train)
 
-    pre = sub.add_parser("pretrain", help="supervised pre-training", description="Teacher-forced pre-training on the task's targets.")
+    pre = sub.add_parser(
+        "pretrain", help="supervised pre-training", description="Teacher-forced pre-training on the task's targets."
+    )
     pre.add_argument("--epochs", type=int, default=20, help="passes over the training split (default: 20)")
     pre.add_argument("--batch-size", type=int, default=64, help="pairs per gradient step (default: 64)")
     pre.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
     add_task_options(pre)
 
-    ev = sub.add_parser("evaluate", help="score a checkpoint on a split", description="Mean similarity, exact-match rate and mean distance of a checkpoint.")
+    ev = sub.add_parser(
+        "evaluate",
+        help="score a checkpoint on a split",
+        description="Mean similarity, exact-match rate and mean distance of a checkpoint.",
+    )
     ev.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
     ev.add_argument("--split", choices=["train", "test", "all"], default="test", help="split to evaluate on (default: test)")
     ev.add_argument("--sample", action="store_true", help="sample actions instead of greedy decoding")
     ev.add_argument("--episodes", type=int, default=None, help="evaluate only the first N pairs (default: all)")
 
-    gen = sub.add_parser("generate", help="write text for a prompt", description="Greedy (or sampled) generation from a checkpoint.")
+    gen = sub.add_parser(
+        "generate", help="write text for a prompt", description="Greedy (or sampled) generation from a checkpoint."
+    )
     gen.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
     gen.add_argument("--prompt", required=True, help="the prompt text")
     gen.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
 
     bench = sub.add_parser(
-        "bench", help="compare agents on tasks", description="Train agents x tasks x seeds at one env-step budget and score them on held-out "
+        "bench",
+        help="compare agents on tasks",
+        description="Train agents x tasks x seeds at one env-step budget and score them on held-out "
         "prompts; writes a markdown table, JSON and learning-curve plots. (The env speed benchmark is benchmarks/env_speed.py.)",
     )
-    bench.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="quick (a few minutes) or full (default: quick)")
+    bench.add_argument(
+        "--preset", choices=sorted(PRESETS), default="quick", help="quick (a few minutes) or full (default: quick)"
+    )
     bench.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
     bench.add_argument("--full", dest="preset", action="store_const", const="full", help="same as --preset full")
-    bench.add_argument("--name", default=None, help="results go to agents_<name>.* (default: the preset, +'-custom' if changed)")
-    bench.add_argument("--agents", nargs="+", metavar="AGENT", help=f"agents to run: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own (default: the preset's)")
-    bench.add_argument("--tasks", nargs="+", choices=TASKS, help="tasks (default: the preset's)")
+    bench.add_argument(
+        "--name", default=None, help="results go to agents_<name>.* (default: the preset, +'-custom' if changed)"
+    )
+    bench.add_argument(
+        "--agents",
+        nargs="+",
+        metavar="AGENT",
+        help=f"agents to run: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own (default: the preset's)",
+    )
+    bench.add_argument("--tasks", nargs="+", choices=list(TASKS), help="tasks (default: the preset's)")
     bench.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
     bench.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
     bench.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
-    bench.add_argument("--out", default="benchmarks/results", help="folder for agents_<preset>.md/.json/.png (default: benchmarks/results)")
+    bench.add_argument(
+        "--out", default="benchmarks/results", help="folder for agents_<preset>.md/.json/.png (default: benchmarks/results)"
+    )
     return parser
 
 
@@ -150,7 +186,13 @@ def command_bench(args, argv) -> None:
     from pathlib import Path
 
     spec = PRESETS[args.preset]
-    changes = {"agents": args.agents, "tasks": args.tasks, "seeds": args.seeds, "budget": args.steps, "eval_points": args.eval_points}
+    changes = {
+        "agents": args.agents,
+        "tasks": args.tasks,
+        "seeds": args.seeds,
+        "budget": args.steps,
+        "eval_points": args.eval_points,
+    }
     changes = {k: v for k, v in changes.items() if v is not None}
     if changes:
         spec = dataclasses.replace(spec, name=f"{spec.name}-custom", **changes)

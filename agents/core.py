@@ -52,7 +52,13 @@ class TrainConfig:
     eval_episodes: int = 200
 
     def env_kwargs(self) -> dict:
-        return dict(task=self.task, task_options=self.task_options or None, tokenizer=self.tokenizer, reward=self.reward, metric=self.metric)
+        return dict(
+            task=self.task,
+            task_options=self.task_options or None,
+            tokenizer=self.tokenizer,
+            reward=self.reward,
+            metric=self.metric,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -158,7 +164,9 @@ class OnPolicyAlgorithm:
             if self.config.eval_every and self.iteration % self.config.eval_every == 0:
                 from agents.evaluation import evaluate_policy
 
-                row["eval_similarity"] = evaluate_policy(self.policy, self.config, "test", episodes=self.config.eval_episodes)["mean_similarity"]
+                row["eval_similarity"] = evaluate_policy(self.policy, self.config, "test", episodes=self.config.eval_episodes)[
+                    "mean_similarity"
+                ]
             self.finish_iteration(row, logger, bar, reward=f"{row['mean_return']:.3f}", sim=f"{row['mean_similarity']:.3f}")
 
     def progress(self) -> tuple[int, int]:
@@ -249,7 +257,9 @@ class OnPolicyAlgorithm:
         if tokenizer_from_dict(data["tokenizer"]).to_dict() != self.task.tokenizer.to_dict():
             raise CheckpointError(f"{path}: the checkpoint's vocabulary differs from task {self.config.task!r}'s")
         if data["policy_config"] != self.policy.describe():
-            raise CheckpointError(f"{path}: policy {data['policy_config']} does not match this config's {self.policy.describe()}")
+            raise CheckpointError(
+                f"{path}: policy {data['policy_config']} does not match this config's {self.policy.describe()}"
+            )
 
     def load_weights(self, path) -> None:
         """Start from the weights of another run (pre-training, say); the optimizer starts fresh."""

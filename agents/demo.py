@@ -40,7 +40,9 @@ def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     left.plot([r["iteration"] for r in pretrain_history], [r["loss"] for r in pretrain_history], marker="o")
     left.set(title="pre-training", xlabel="epoch", ylabel="teacher-forced loss (nats/token)")
-    right.plot([r["env_steps"] for r in ppo_history], [r["mean_similarity"] for r in ppo_history], label="training episodes (sampled)")
+    right.plot(
+        [r["env_steps"] for r in ppo_history], [r["mean_similarity"] for r in ppo_history], label="training episodes (sampled)"
+    )
     right.set(title="PPO fine-tuning", xlabel="env steps", ylabel="mean similarity")
     right.legend()
     fig.tight_layout()
@@ -61,14 +63,23 @@ PRETRAIN_EPOCHS = 8
 
 
 def pretrain_config(task: str, epochs: int, seed: int, run_dir: str | None) -> PretrainConfig:
-    return PretrainConfig(task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir, policy=LANGUAGE_POLICY)
+    return PretrainConfig(
+        task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir, policy=LANGUAGE_POLICY
+    )
 
 
 def finetune_config(task: str, steps: int, seed: int, pretrained: str, run_dir: str | None) -> PPOConfig:
     """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
     return PPOConfig(
-        task=task, total_env_steps=steps, learning_rate=3e-4, kl_coef=0.02, entropy_coef=0.0, seed=seed,
-        init_checkpoint=pretrained, run_dir=run_dir, policy=LANGUAGE_POLICY,
+        task=task,
+        total_env_steps=steps,
+        learning_rate=3e-4,
+        kl_coef=0.02,
+        entropy_coef=0.0,
+        seed=seed,
+        init_checkpoint=pretrained,
+        run_dir=run_dir,
+        policy=LANGUAGE_POLICY,
     )
 
 
@@ -96,7 +107,9 @@ def main(argv=None) -> None:
     ppo.learn(progress=True)
     finetuned = show("pre-trained + PPO", ppo.policy, ppo.config, prompts, targets)
 
-    print(f"\nheld-out similarity: untrained {untrained:.3f} -> pre-trained {pretrained:.3f} -> + PPO {finetuned:.3f} ({finetuned - pretrained:+.3f} from RL)")
+    print(
+        f"\nheld-out similarity: untrained {untrained:.3f} -> pre-trained {pretrained:.3f} -> + PPO {finetuned:.3f} ({finetuned - pretrained:+.3f} from RL)"
+    )
     print(f"training speed: {ppo.history[-1]['env_steps_per_s']:.0f} env steps/s")
     plot = save_plot(pre.history, ppo.history, run / "learning_curve.png")
     if plot:

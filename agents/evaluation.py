@@ -12,7 +12,15 @@ from textgen_env.tokenizers import BOS_ID, EOS_ID
 from textgen_env.vector import TextGenerationVectorEnv
 
 
-def evaluate_policy(policy: ActorCritic, config, split: str = "test", greedy: bool = True, episodes: int | None = None, batch_size: int = 256, seed: int = 0) -> dict:
+def evaluate_policy(
+    policy: ActorCritic,
+    config,
+    split: str = "test",
+    greedy: bool = True,
+    episodes: int | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict:
     """Run the policy on the split's pairs (all of them, or the first `episodes`)."""
     probe = TextGenerationVectorEnv(num_envs=1, split=split, **config.env_kwargs())
     count = len(probe.task.dataset) if episodes is None else min(episodes, len(probe.task.dataset))
@@ -49,14 +57,15 @@ def generate_texts(policy: ActorCritic, task: TextTask, prompts: list[str], gree
     encoded = [task.tokenizer.encode(p) for p in prompts]
     for prompt, ids in zip(prompts, encoded):
         if len(ids) > task.max_prompt_tokens:
-            raise ValueError(f"prompt {prompt!r} has {len(ids)} tokens, more than this policy's max_prompt_tokens={task.max_prompt_tokens}")
+            raise ValueError(
+                f"prompt {prompt!r} has {len(ids)} tokens, more than this policy's max_prompt_tokens={task.max_prompt_tokens}"
+            )
     memory = policy.encode(torch.from_numpy(task.pad_prompts(encoded)))
     tokens = torch.full((len(prompts),), BOS_ID, dtype=torch.long)
     state, steps = None, []
     writing = torch.ones(len(prompts), dtype=torch.bool)
-    action_masks = torch.from_numpy(task.valid_actions).expand(len(prompts), -1).clone()
     for step in range(task.max_new_tokens):
-        action_masks[:, EOS_ID] = step >= task.min_new_tokens
+        action_masks = torch.from_numpy(task.rules.action_mask_table[step]).expand(len(prompts), -1)
         logits, _, state = policy.step(tokens, state, memory)
         tokens, _ = select_actions(logits, action_masks, greedy)
         steps.append(torch.where(writing, tokens, EOS_ID))

@@ -59,7 +59,9 @@ class PPO(OnPolicyAlgorithm):
         rewards, kl_to_reference = batch.rewards, 0.0
         if self.reference_policy is not None:
             with torch.no_grad():
-                reference_log_probs, _, _ = self.reference_policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+                reference_log_probs, _, _ = self.reference_policy.evaluate(
+                    batch.prompts, batch.inputs, batch.actions, batch.action_masks
+                )
             kl = (batch.log_probs - reference_log_probs) * batch.mask
             rewards = rewards - cfg.kl_coef * kl
             kl_to_reference = float(masked_mean(kl, batch.mask))
@@ -80,7 +82,10 @@ class PPO(OnPolicyAlgorithm):
                     mean = (mb_advantages * weights).sum()
                     std = ((mb_advantages - mean) ** 2 * weights).sum().sqrt()
                     mb_advantages = (mb_advantages - mean) / (std + 1e-8)
-                policy_loss = (torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)) * weights).sum()
+                policy_loss = (
+                    torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
+                    * weights
+                ).sum()
                 value_error = (values - mb_returns) ** 2
                 if cfg.clip_value:
                     clipped = mb.values + (values - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
@@ -93,7 +98,13 @@ class PPO(OnPolicyAlgorithm):
                 stats["clip_fraction"] = float((((ratio - 1).abs() > cfg.clip_coef) * weights).sum())
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
-        stats.update(policy_loss=policy_loss.item(), value_loss=value_loss.item(), entropy=mean_entropy.item(), grad_norm=grad_norm, kl_to_reference=kl_to_reference)
+        stats.update(
+            policy_loss=policy_loss.item(),
+            value_loss=value_loss.item(),
+            entropy=mean_entropy.item(),
+            grad_norm=grad_norm,
+            kl_to_reference=kl_to_reference,
+        )
         return stats
 
 

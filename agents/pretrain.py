@@ -41,8 +41,7 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray) -> dict[str, torch
         inputs[row, 0] = BOS_ID
         inputs[row, 1 : len(sequence)] = sequence[:-1]
         mask[row, : len(sequence)] = True
-    action_masks = np.broadcast_to(task.valid_actions, (n, steps, task.vocab_size)).copy()
-    action_masks[:, :, EOS_ID] = np.arange(steps) >= task.min_new_tokens
+    action_masks = np.broadcast_to(task.rules.action_masks(np.arange(steps)), (n, steps, task.vocab_size))
     return {
         "prompts": torch.from_numpy(task.prompt_matrix[indices]),
         "inputs": torch.from_numpy(inputs),
@@ -71,7 +70,9 @@ class Pretrain(OnPolicyAlgorithm):
             losses = []
             for start in range(0, len(order), cfg.batch_size):
                 batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size])
-                log_probs, _, _ = self.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
+                log_probs, _, _ = self.policy.evaluate(
+                    batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"]
+                )
                 loss = -masked_mean(log_probs, batch["mask"])
                 self.clip_and_step(loss)
                 losses.append(loss.item())

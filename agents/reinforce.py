@@ -62,7 +62,9 @@ class Reinforce(OnPolicyAlgorithm):
             return torch.zeros_like(returns)
         if kind == "mean":
             b = torch.full_like(returns, self.running_mean)
-            self.running_mean = self.config.mean_decay * self.running_mean + (1 - self.config.mean_decay) * float(masked_mean(returns, batch.mask))
+            self.running_mean = self.config.mean_decay * self.running_mean + (1 - self.config.mean_decay) * float(
+                masked_mean(returns, batch.mask)
+            )
             return b
         if kind == "value":
             return values.detach()
@@ -87,7 +89,12 @@ class Reinforce(OnPolicyAlgorithm):
             value_loss = masked_mean((values - returns) ** 2, batch.mask)
             loss = loss + self.config.value_coef * value_loss
         grad_norm = self.clip_and_step(loss)
-        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": masked_mean(entropy, batch.mask).item(), "grad_norm": grad_norm}
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": masked_mean(entropy, batch.mask).item(),
+            "grad_norm": grad_norm,
+        }
 
     def extra_state(self) -> dict:
         return {"running_mean": self.running_mean}

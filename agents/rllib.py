@@ -44,6 +44,8 @@ def ppo_config(env_config: dict | None = None, num_env_runners: int = 2, **train
     return (
         PPOConfig()
         .environment(ENV_NAME, env_config=dict(env_config or {}))
-        .env_runners(num_env_runners=num_env_runners, env_to_module_connector=lambda env, spaces, device: FlattenObservations())
+        .env_runners(
+            num_env_runners=num_env_runners, env_to_module_connector=lambda env, spaces, device: FlattenObservations()
+        )
         .training(**training)
     )

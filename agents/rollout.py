@@ -56,25 +56,44 @@ def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool
     tokens = torch.full((n,), BOS_ID, dtype=torch.long)
     state = None
     alive = np.ones(n, dtype=bool)
-    similarity, distance, exact = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
-    texts = [""] * n
+    similarity, distance = np.zeros(n), np.zeros(n)
+    final_generated = np.zeros_like(obs["generated"])
     columns = {k: [] for k in ("inputs", "actions", "action_masks", "mask", "rewards", "log_probs", "values")}
     for _ in range(env.task.max_new_tokens + 1):
         action_masks = torch.from_numpy(env.action_masks())
         logits, values, state = policy.step(tokens, state, memory)
         actions, log_probs = select_actions(logits, action_masks, greedy)
-        _, rewards, terminated, truncated, info = env.step(actions.numpy())
-        for key, value in zip(columns, (tokens, actions, action_masks, torch.from_numpy(alive.copy()), torch.from_numpy(rewards).float(), log_probs.gather(1, actions[:, None])[:, 0], values)):
+        next_obs, rewards, terminated, truncated, info = env.step(actions.numpy())
+        for key, value in zip(
+            columns,
+            (
+                tokens,
+                actions,
+                action_masks,
+                torch.from_numpy(alive.copy()),
+                torch.from_numpy(rewards).float(),
+                log_probs.gather(1, actions[:, None])[:, 0],
+                values,
+            ),
+        ):
             columns[key].append(value)
         ended = alive & terminated
-        for i in np.flatnonzero(ended):
-            similarity[i], distance[i] = info["similarity"][i], info["distance"][i]
-            texts[i] = info["generated_text"][i]
-            exact[i] = info["generated_text"][i] == info["target_text"][i]
+        similarity[ended], distance[ended] = info["similarity"][ended], info["distance"][ended]
+        final_generated[ended] = next_obs["generated"][ended]
         alive &= ~(terminated | truncated)
         tokens = actions
         if not alive.any():
             break
     stacked = {k: torch.stack(v, dim=1) for k, v in columns.items()}
     stacked["rewards"] = stacked["rewards"] * stacked["mask"]
-    return EpisodeBatch(prompts=torch.from_numpy(obs["prompt"]), indices=np.asarray(indices), similarity=similarity, distance=distance, exact=exact, texts=texts, **stacked)
+    texts = [env.tokenizer.decode(row) for row in final_generated]
+    exact = similarity == 1.0  # normalized Levenshtein similarity is 1 exactly when the texts are equal
+    return EpisodeBatch(
+        prompts=torch.from_numpy(obs["prompt"]),
+        indices=np.asarray(indices),
+        similarity=similarity,
+        distance=distance,
+        exact=exact,
+        texts=texts,
+        **stacked,
+    )

@@ -34,9 +34,14 @@ def from_scratch(task: str, steps: int = 1_000_000) -> dict:
     agent = PPO(config)
     agent.learn()
     result = evaluate_policy(agent.policy, config, "test")
-    return {"task": task, "env_steps": agent.env_steps, "wall_s": time.perf_counter() - started,
-            "heldout_similarity_greedy": result["mean_similarity"], "heldout_exact_rate": result["exact_rate"],
-            "train_env_steps_per_s": agent.history[-1]["env_steps_per_s"]}
+    return {
+        "task": task,
+        "env_steps": agent.env_steps,
+        "wall_s": time.perf_counter() - started,
+        "heldout_similarity_greedy": result["mean_similarity"],
+        "heldout_exact_rate": result["exact_rate"],
+        "train_env_steps_per_s": agent.history[-1]["env_steps_per_s"],
+    }
 
 
 def pretrain_then_finetune(steps: int = 400_000) -> dict:
@@ -47,17 +52,31 @@ def pretrain_then_finetune(steps: int = 400_000) -> dict:
     ppo = PPO(finetune_config("continue", steps, seed=0, pretrained="runs/quality/pretrain/checkpoint.pt", run_dir=None))
     ppo.learn()
     finetuned = evaluate_policy(ppo.policy, ppo.config, "test")
-    return {"task": "continue", "pretrained_heldout_similarity": pretrained["mean_similarity"], "finetuned_heldout_similarity": finetuned["mean_similarity"],
-            "pretrained_exact_rate": pretrained["exact_rate"], "finetuned_exact_rate": finetuned["exact_rate"],
-            "ppo_env_steps": ppo.env_steps, "train_env_steps_per_s": ppo.history[-1]["env_steps_per_s"]}
+    return {
+        "task": "continue",
+        "pretrained_heldout_similarity": pretrained["mean_similarity"],
+        "finetuned_heldout_similarity": finetuned["mean_similarity"],
+        "pretrained_exact_rate": pretrained["exact_rate"],
+        "finetuned_exact_rate": finetuned["exact_rate"],
+        "ppo_env_steps": ppo.env_steps,
+        "train_env_steps_per_s": ppo.history[-1]["env_steps_per_s"],
+    }
 
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "ppo-copy"
-    jobs = {"ppo-copy": lambda: from_scratch("copy"), "ppo-reverse": lambda: from_scratch("reverse"), "continue": pretrain_then_finetune}
+    jobs = {
+        "ppo-copy": lambda: from_scratch("copy"),
+        "ppo-reverse": lambda: from_scratch("reverse"),
+        "continue": pretrain_then_finetune,
+    }
     if name not in jobs:
         raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(jobs)}")
-    result = {"command": f"python benchmarks/agent_quality.py {name}", "torch_threads": torch.get_num_threads(), **jobs[name]()}
+    result = {
+        "command": f"python benchmarks/agent_quality.py {name}",
+        "torch_threads": torch.get_num_threads(),
+        **jobs[name](),
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"agent_quality_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -76,7 +76,9 @@ def single_env_ratio(steps: int, rounds: int) -> dict:
     cartpole = gym.make("CartPole-v1")
     actions = np.random.default_rng(0).integers(2, ours.action_space.n, size=steps).tolist()  # EOS included
     cart_actions = np.random.default_rng(0).integers(0, 2, size=steps).tolist()
-    ratio, t_ours, t_ref = median_ratio(lambda: time_single(ours, actions), lambda: time_single(cartpole, cart_actions), rounds)
+    ratio, t_ours, t_ref = median_ratio(
+        lambda: time_single(ours, actions), lambda: time_single(cartpole, cart_actions), rounds
+    )
     return {"ratio_step_cost_vs_cartpole": ratio, "textgen_us_per_step": t_ours * 1e6, "cartpole_us_per_step": t_ref * 1e6}
 
 
@@ -92,7 +94,9 @@ def length_scaling(lengths, steps: int, rounds: int, num_envs: int | None) -> di
             costs[length] = min(time_single(env, actions) for _ in range(rounds))
         else:
             env = gym.make_vec("TextGeneration-v0", num_envs=num_envs, **kwargs)
-            batches = np.random.default_rng(0).integers(4, env.single_action_space.n, size=(max(10, steps // num_envs), num_envs))
+            batches = np.random.default_rng(0).integers(
+                4, env.single_action_space.n, size=(max(10, steps // num_envs), num_envs)
+            )
             costs[length] = min(time_vector(env, batches) for _ in range(rounds))
     slope = float(np.polyfit(np.log(list(costs)), np.log(list(costs.values())), 1)[0])
     base = costs[lengths[0]]
@@ -106,8 +110,14 @@ def vector_vs_cartpole(sizes, steps: int, rounds: int, backend: str = "auto") ->
         cartpole = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
         batches = np.random.default_rng(0).integers(2, ours.single_action_space.n, size=(max(20, steps // n), n))
         cart_batches = np.random.default_rng(0).integers(0, 2, size=(max(20, steps // n), n))
-        ratio, t_ours, t_ref = median_ratio(lambda: time_vector(ours, batches), lambda: time_vector(cartpole, cart_batches), rounds)
-        out[str(n)] = {"throughput_ratio_vs_cartpole_vector": 1 / ratio, "textgen_env_steps_per_s": 1 / t_ours, "cartpole_env_steps_per_s": 1 / t_ref}
+        ratio, t_ours, t_ref = median_ratio(
+            lambda: time_vector(ours, batches), lambda: time_vector(cartpole, cart_batches), rounds
+        )
+        out[str(n)] = {
+            "throughput_ratio_vs_cartpole_vector": 1 / ratio,
+            "textgen_env_steps_per_s": 1 / t_ours,
+            "cartpole_env_steps_per_s": 1 / t_ref,
+        }
     return out
 
 
@@ -116,7 +126,12 @@ def native_vs_sync(n: int, steps: int, rounds: int) -> dict:
     sync = gym.make_vec("TextGeneration-v0", num_envs=n, vectorization_mode="sync")
     batches = np.random.default_rng(0).integers(2, native.single_action_space.n, size=(max(10, steps // n), n))
     ratio, t_sync, t_native = median_ratio(lambda: time_vector(sync, batches), lambda: time_vector(native, batches), rounds)
-    return {"num_envs": n, "speedup_native_vs_sync": ratio, "native_env_steps_per_s": 1 / t_native, "sync_env_steps_per_s": 1 / t_sync}
+    return {
+        "num_envs": n,
+        "speedup_native_vs_sync": ratio,
+        "native_env_steps_per_s": 1 / t_native,
+        "sync_env_steps_per_s": 1 / t_sync,
+    }
 
 
 def peak_memory(n: int, steps: int) -> dict:
@@ -146,15 +161,25 @@ def to_markdown(results: dict) -> str:
     ]
     for n, row in v.items():
         goal = ">= 1.0" if n == "256" else ""
-        lines.append(f"| native vector env ({results['backend']}) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | {goal} |")
+        lines.append(
+            f"| native vector env ({results['backend']}) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | {goal} |"
+        )
     for n, row in results.get("vector_vs_cartpole_numpy", {}).items():
-        lines.append(f"| native vector env (numpy backend, without numba) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | |")
-    lines.append(f"| native vector env / SyncVectorEnv of TextGeneration-v0, N={sync['num_envs']} | {sync['speedup_native_vs_sync']:.1f}x | >= 30x |")
+        lines.append(
+            f"| native vector env (numpy backend, without numba) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | |"
+        )
+    lines.append(
+        f"| native vector env / SyncVectorEnv of TextGeneration-v0, N={sync['num_envs']} | {sync['speedup_native_vs_sync']:.1f}x | >= 30x |"
+    )
     for label, key in (("single env", "length_scaling_single"), ("vector env N=256", "length_scaling_vector")):
         scaling = results[key]
         rel = ", ".join(f"{k}: {x:.2f}" for k, x in scaling["relative_cost"].items())
-        lines.append(f"| {label} cost per step vs target length (relative to 16 tokens: {rel}) | exponent {scaling['growth_exponent']:.2f} | <= 1 |")
-    lines.append(f"| peak traced memory, native vector env N={mem['num_envs']} | {mem['peak_traced_mib']:.1f} MiB ({mem['per_env_kib']:.1f} KiB per env) | |")
+        lines.append(
+            f"| {label} cost per step vs target length (relative to 16 tokens: {rel}) | exponent {scaling['growth_exponent']:.2f} | <= 1 |"
+        )
+    lines.append(
+        f"| peak traced memory, native vector env N={mem['num_envs']} | {mem['peak_traced_mib']:.1f} MiB ({mem['per_env_kib']:.1f} KiB per env) | |"
+    )
     return "\n".join(lines) + "\n"
 
 

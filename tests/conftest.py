@@ -2,9 +2,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import textgen_env  # noqa: F401
+import textgen_env
 
-BUILTIN_TASKS = ("continue", "copy", "reverse")
+BUILTIN_TASKS = tuple(textgen_env.TASKS)
 
 
 def assert_same(a, b, path="value"):

@@ -9,8 +9,8 @@ from rapidfuzz.distance import Levenshtein
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents import bench  # noqa: E402
-from agents.bench import BenchAgent, BenchSpec, interval, make_agent, run_benchmark, run_cell  # noqa: E402
+from agents import bench
+from agents.bench import BenchAgent, BenchSpec, interval, make_agent, run_benchmark, run_cell
 
 
 class EchoAgent:
@@ -38,12 +38,16 @@ def test_a_third_party_agent_joins_by_module_and_class():
     from textgen_env.task import TextTask
 
     task = TextTask(task="reverse", split="test")
-    expected = np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(task.dataset.prompts[:50], task.target_texts[:50])])
+    expected = np.mean(
+        [Levenshtein.normalized_similarity(p, t) for p, t in zip(task.dataset.prompts[:50], task.target_texts[:50])]
+    )
     assert reverse["similarity"] == pytest.approx(expected)
 
 
 def test_run_benchmark_writes_table_json_and_plots(tmp_path):
-    spec = BenchSpec(["ours-ppo", "test_bench:EchoAgent"], ["copy"], [0, 1], budget=600, eval_points=2, eval_episodes=20, name="tiny")
+    spec = BenchSpec(
+        ["ours-ppo", "test_bench:EchoAgent"], ["copy"], [0, 1], budget=600, eval_points=2, eval_episodes=20, name="tiny"
+    )
     result = run_benchmark(spec, tmp_path, "test", log=lambda *_: None)
     summary = {r["agent"]: r for r in result["summary"]}
     assert summary["test_bench:EchoAgent"]["similarity"] == 1.0 and summary["test_bench:EchoAgent"]["similarity_ci95"] == 0.0
@@ -87,7 +91,15 @@ def test_interval():
 
 
 def test_ppo_comparison_lines():
-    row = dict(similarity=0.5, similarity_ci95=0.0, exact_rate=0.0, steps_to_goal=None, seeds=1, seeds_reaching_goal=0, train_seconds=1.0)
+    row = dict(
+        similarity=0.5,
+        similarity_ci95=0.0,
+        exact_rate=0.0,
+        steps_to_goal=None,
+        seeds=1,
+        seeds_reaching_goal=0,
+        train_seconds=1.0,
+    )
     rows = [
         {**row, "task": "copy", "agent": "ours-ppo", "env_steps_per_s": 9000.0, "similarity": 0.45},
         {**row, "task": "copy", "agent": "sb3-ppo", "env_steps_per_s": 2000.0, "similarity": 0.15},
@@ -95,4 +107,6 @@ def test_ppo_comparison_lines():
     ]
     assert bench.ppo_comparison(rows)[-2:] == ["|---|---|---|", "| copy | 4.5x | +0.300 |"]
     assert bench.ppo_comparison(rows[2:]) == []
-    assert "ours-ppo vs sb3-ppo" in bench.to_markdown(BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test")
+    assert "ours-ppo vs sb3-ppo" in bench.to_markdown(
+        BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test"
+    )

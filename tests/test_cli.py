@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.cli import main  # noqa: E402
+from agents.cli import main
 
 TINY = ["--task", "copy", "--num-envs", "16"]
 
@@ -25,13 +25,30 @@ def test_train_evaluate_generate_resume(tmp_path, capsys):
     text = capsys.readouterr().out.strip()
     assert set(text) <= set("abcdefghijklmnopqrstuvwxyz") and len(text) <= 8
     main(["train", "--agent", "ppo", "--resume", f"{run}/checkpoint.pt"])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-2])["iteration"] == last["iteration"]  # budget already spent
+    assert (
+        json.loads(capsys.readouterr().out.strip().splitlines()[-2])["iteration"] == last["iteration"]
+    )  # budget already spent
 
 
 def test_pretrain_then_finetune_with_reinforce(tmp_path, capsys):
     pre = str(tmp_path / "pre")
     main(["pretrain", "--epochs", "1", "--run-dir", pre, *TINY])
-    main(["train", "--agent", "reinforce", "--baseline", "self_critical", "--steps", "200", "--init", f"{pre}/checkpoint.pt", "--run-dir", str(tmp_path / "rl"), *TINY])
+    main(
+        [
+            "train",
+            "--agent",
+            "reinforce",
+            "--baseline",
+            "self_critical",
+            "--steps",
+            "200",
+            "--init",
+            f"{pre}/checkpoint.pt",
+            "--run-dir",
+            str(tmp_path / "rl"),
+            *TINY,
+        ]
+    )
     assert (tmp_path / "rl" / "progress.csv").read_text().startswith("iteration,env_steps,mean_return")
 
 
@@ -46,14 +63,36 @@ def test_errors_name_the_bad_value(tmp_path):
 
 
 def test_every_option_has_help():
-    out = subprocess.run([sys.executable, "-m", "agents", "train", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "agents", "train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for option in ("--agent", "--steps", "--baseline", "--kl-coef", "--resume", "--task", "--seed", "--init"):
         assert option in out
     assert "default: ppo" in out
 
 
 def test_bench_command_with_a_custom_grid(tmp_path, capsys):
-    main(["bench", "--quick", "--agents", "test_bench:EchoAgent", "--tasks", "copy", "--seeds", "0", "1", "--steps", "100", "--eval-points", "1", "--name", "echo", "--out", str(tmp_path)])
+    main(
+        [
+            "bench",
+            "--quick",
+            "--agents",
+            "test_bench:EchoAgent",
+            "--tasks",
+            "copy",
+            "--seeds",
+            "0",
+            "1",
+            "--steps",
+            "100",
+            "--eval-points",
+            "1",
+            "--name",
+            "echo",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     table = (tmp_path / "agents_echo.md").read_text()
     assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) |" in table
     assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")

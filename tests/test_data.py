@@ -3,8 +3,16 @@ import json
 import numpy as np
 import pytest
 
-from textgen_env import CharTokenizer, HuggingFaceTokenizer, TextGenerationEnv, WordTokenizer, load_pairs, load_tokenizer, make_task
-from textgen_env.datasets import corpus_sentences
+from textgen_env import (
+    CharTokenizer,
+    HuggingFaceTokenizer,
+    TextGenerationEnv,
+    WordTokenizer,
+    load_pairs,
+    load_tokenizer,
+    make_task,
+)
+from textgen_env.tasks import corpus_sentences
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 
@@ -29,7 +37,9 @@ def test_decode_padded_equals_decode_of_each_row(cls):
     tok = cls.from_texts(["the cat sleeps . a dog runs"])
     rng = np.random.default_rng(0)
     ids = rng.integers(4, tok.vocab_size, size=(8, 9))
-    ids[np.arange(9) >= np.array([0, 1, 3, 9, 5, 2, 6, 7])[:, None]] = PAD_ID  # padded past each length, as the vector env keeps rows
+    ids[np.arange(9) >= np.array([0, 1, 3, 9, 5, 2, 6, 7])[:, None]] = (
+        PAD_ID  # padded past each length, as the vector env keeps rows
+    )
     ids[3, 4] = ids[4, 0] = UNK_ID  # written for invalid actions: decodes as "<unk>"
     assert "<unk>" in tok.decode_padded(ids)[3]
     specials = ids.copy()
@@ -44,7 +54,7 @@ def test_decode_padded_equals_decode_of_each_row(cls):
 
 
 def test_decode_padded_with_multi_character_tokens():
-    tok = CharTokenizer(["ab", "c"])  # a loaded vocabulary need not hold single characters
+    tok = CharTokenizer(["<pad>", "<bos>", "<eos>", "<unk>", "ab", "c"])  # a loaded vocabulary need not hold single characters
     assert tok.decode_padded(np.array([[4, 5, 4], [5, PAD_ID, PAD_ID]])) == ["abcab", "c"]
 
 
@@ -77,8 +87,6 @@ def test_hugging_face_adapter_with_a_locally_trained_tokenizer():
     env = TextGenerationEnv(tokenizer=tok)
     obs, info = env.reset(seed=0)
     assert env.action_space.n == hf.get_vocab_size() and info["distance"] > 0
-    with pytest.raises(ValueError, match="lacks special tokens"):
-        HuggingFaceTokenizer(tokenizers.Tokenizer(tokenizers.models.WordLevel({"a": 0}, unk_token="a")))
 
 
 def test_builtin_tasks_are_deterministic_and_well_formed():
@@ -87,12 +95,13 @@ def test_builtin_tasks_are_deterministic_and_well_formed():
     assert all(p == t for p, t in zip(copy.prompts, copy.targets))
     assert all(t == p[::-1] for p, t in zip(reverse.prompts, reverse.targets))
     assert all(3 <= len(p) <= 8 for p in copy.prompts)
-    short = make_task("copy", num_examples=10, min_length=2, max_length=2, alphabet="xy", seed=5)
-    assert len(short) == 10 and set("".join(short.prompts)) <= {"x", "y"}
+    short = make_task("copy", num_examples=4, min_length=2, max_length=2, alphabet="xy", seed=5)
+    assert len(short) == 4 and set("".join(short.prompts)) <= {"x", "y"}
     sentences = corpus_sentences()
     assert len(sentences) >= 300 and len(set(sentences)) == len(sentences)
     cont = make_task("continue")
     assert all((p + t) in sentences for p, t in zip(cont.prompts, cont.targets))
+    assert make_task("continue", prompt_fraction=0.8).prompts != cont.prompts
 
 
 def test_split_is_deterministic_disjoint_and_complete():
@@ -106,7 +115,7 @@ def test_split_is_deterministic_disjoint_and_complete():
 def test_user_files(tmp_path):
     (tmp_path / "d.txt").write_text("the cat sat on the mat\nthe dog ran away fast\n")
     (tmp_path / "d.jsonl").write_text('{"prompt": "ab", "target": "ba"}\n\n{"prompt": "cd", "target": "dc"}\n')
-    (tmp_path / "d.csv").write_text("prompt,target\nab,ba\n\"c,d\",dc\n")
+    (tmp_path / "d.csv").write_text('prompt,target\nab,ba\n"c,d",dc\n')
     (tmp_path / "d.tsv").write_text("target\tprompt\nba\tab\n")
     assert load_pairs(tmp_path / "d.txt")[0].prompt == "the cat sat "
     assert load_pairs(tmp_path / "d.txt")[0].target == "on the mat"
@@ -138,8 +147,8 @@ def test_malformed_files_name_file_and_line(tmp_path, name, content, message):
 def test_unreadable_and_missing_files(tmp_path):
     with pytest.raises(ValueError, match="cannot read dataset file"):
         load_pairs(tmp_path / "missing.jsonl")
-    (tmp_path / "latin.txt").write_bytes(b"caf\xe9 au lait\n")
-    with pytest.raises(ValueError, match="latin.txt: cannot read"):
+    (tmp_path / "latin.txt").write_bytes(b"a fine line\ncaf\xe9 au lait\n")
+    with pytest.raises(ValueError, match=r"latin.txt:2: not valid UTF-8 \(byte 0xe9 at column 4\)"):
         load_pairs(tmp_path / "latin.txt")
     with pytest.raises(ValueError, match="item 1 is"):
         TextGenerationEnv(dataset=[("a", "b"), ("only one",)])

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 
@@ -13,9 +14,15 @@ from conftest import BUILTIN_TASKS, play
 
 @pytest.mark.parametrize("task", BUILTIN_TASKS)
 @pytest.mark.parametrize("flat", [False, True])
-def test_gymnasium_and_sb3_env_checkers_pass(task, flat):
+def test_gymnasium_env_checker_passes(task, flat):
+    # Made by gym.make, so that the checker also renders in every mode the metadata lists.
+    gym_check_env(gym.make("TextGeneration-v0", task=task, flat_observation=flat, render_mode="rgb_array").unwrapped)
+
+
+@pytest.mark.parametrize("task", BUILTIN_TASKS)
+@pytest.mark.parametrize("flat", [False, True])
+def test_sb3_env_checker_passes(task, flat):
     sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker", reason="install the 'sb3' extra").check_env
-    gym_check_env(TextGenerationEnv(task=task, flat_observation=flat), skip_render_check=True)
     sb3_check_env(TextGenerationEnv(task=task, flat_observation=flat), warn=False)
 
 
@@ -23,7 +30,7 @@ def test_default_env_is_char_level_dense_levenshtein_continue():
     env = gym.make("TextGeneration-v0").unwrapped
     assert env.task.dataset.name == "continue[train]"
     assert isinstance(env.tokenizer, textgen_env.CharTokenizer)
-    assert env.reward_mode == "dense" and env.metric.name == "levenshtein"
+    assert env.task.reward.name == "dense" and env.metric.name == "levenshtein"
     assert env.task.max_new_tokens == max(len(t) for t in textgen_env.make_task("continue").targets)
 
 
@@ -51,7 +58,9 @@ def test_perfect_generation_scores_zero_and_ends_on_eos(copy_env):
     rewards, info, done = play(copy_env, target + [EOS_ID])
     assert done and rewards == [0.0] * (len(target) + 1)
     assert info["distance"] == 0 and info["similarity"] == 1.0
-    assert info["generated_text"] == info["target_text"] == copy_env.unwrapped.tokenizer.decode(target)
+    assert (
+        copy_env.unwrapped.generated_text() == copy_env.unwrapped.target_text() == copy_env.unwrapped.tokenizer.decode(target)
+    )
 
 
 def test_wrong_token_is_charged_at_once_and_early_stop_for_what_is_missing(copy_env):
@@ -71,7 +80,7 @@ def test_budget_end_is_a_termination_with_terminal_reward():
     a = env.unwrapped.tokenizer.encode("a")[0]
     rewards, info, done = play(env, [a] * 5)
     assert done and len(rewards) == 5
-    assert "similarity" in info
+    assert info["similarity"] == pytest.approx(1 - 4 / 5)  # 'aaaaa' against 'abc': 4 edits, 5 tokens
     assert sum(rewards) == pytest.approx(-info["distance"] / 3)
 
 
@@ -125,7 +134,9 @@ def test_seed_api_returns_the_split_texts():
     train = TextGenerationEnv(task="continue", split="train")
     test = TextGenerationEnv(task="continue", split="test")
     assert len(train.get_text_data()) == len(train.get_target_texts()) > len(test.get_text_data()) > 0
-    assert not set(zip(train.get_text_data(), train.get_target_texts())) & set(zip(test.get_text_data(), test.get_target_texts()))
+    assert not set(zip(train.get_text_data(), train.get_target_texts())) & set(
+        zip(test.get_text_data(), test.get_target_texts())
+    )
     assert train.observation_space == test.observation_space
 
 
@@ -142,7 +153,14 @@ def test_word_tokenizer_env_counts_words():
         ({"metric": "cosine"}, "metric='cosine'"),
         ({"reward": "shaped"}, "reward='shaped'"),
         ({"split": "validation"}, "split='validation'"),
-        ({"render_mode": "rgb_array"}, "render_mode='rgb_array'"),
+        ({"render_mode": "video"}, "render_mode='video'"),
+        ({"flat_observation": "false"}, "flat_observation='false'"),
+        ({"task": "copy", "task_options": {"colour": 1}}, "task 'copy' does not take options ['colour']"),
+        ({"task": "continue", "task_options": {"prompt_fraction": 1.5}}, "prompt_fraction=1.5"),
+        (
+            {"dataset": [("a", "b")], "task_options": {"min_length": 2}},
+            "task_options ['min_length'] do not apply to a dataset",
+        ),
         ({"tokenizer": "bpe"}, "tokenizer='bpe'"),
         ({"max_new_tokens": 0}, "max_new_tokens=0"),
         ({"min_new_tokens": 500}, "min_new_tokens=500"),
@@ -181,9 +199,23 @@ def test_bad_reset_options(copy_env):
         copy_env.reset(options={"prompt": "a", "target": "a" * 100})
 
 
-def test_unsupported_render_mode_lets_sb3_fall_back():
+def test_unsupported_render_mode_is_a_type_and_value_error():
     from textgen_env.task import UnsupportedRenderMode
 
-    with pytest.raises(TypeError, match="render_mode='rgb_array'"):
-        TextGenerationEnv(render_mode="rgb_array")
+    with pytest.raises(TypeError, match="render_mode='video'"):
+        TextGenerationEnv(render_mode="video")
     assert issubclass(UnsupportedRenderMode, ValueError)
+
+
+def test_rgb_array_frame_colours_the_alignment():
+    from textgen_env.rendering import CELL
+
+    env = TextGenerationEnv(task="copy", render_mode="rgb_array")
+    env.reset(options={"prompt": "abc", "target": "abc"})
+    for ch in "axc":
+        env.step(env.tokenizer.encode(ch)[0])
+    frame = env.render()
+    width = max(env.task.max_prompt_tokens, env.task.max_new_tokens)
+    assert frame.shape == (3 * CELL, width * CELL, 3) and frame.dtype == np.uint8
+    middle = [tuple(frame[CELL + 2, k * CELL + 2]) for k in range(4)]
+    assert middle == [(60, 180, 75), (220, 50, 47), (60, 180, 75), (45, 45, 45)]  # match, wrong, match, not written

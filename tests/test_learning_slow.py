@@ -4,8 +4,8 @@ import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.evaluation import evaluate_policy  # noqa: E402
-from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.evaluation import evaluate_policy
+from agents.ppo import PPO, PPOConfig
 
 
 @pytest.mark.slow

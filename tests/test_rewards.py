@@ -37,7 +37,9 @@ def run_episode(env, target, tokens, stop):
 
 
 def make_env(metric, reward):
-    return TextGenerationEnv(dataset=[("x", ALPHABET)], split="all", metric=metric, reward=reward, max_new_tokens=16, min_new_tokens=0)
+    return TextGenerationEnv(
+        dataset=[("x", ALPHABET)], split="all", metric=metric, reward=reward, max_new_tokens=16, min_new_tokens=0
+    )
 
 
 @pytest.mark.parametrize("metric", ALL_METRICS, ids=lambda m: getattr(m, "__name__", m))
@@ -83,11 +85,12 @@ def test_incremental_dense_reward_is_the_change_in_best_reachable_distance(episo
 @given(episode=episodes)
 def test_inverse_and_exact_modes(episode):
     target, tokens, stop = episode
-    inverse, distances, info = run_episode(make_env("levenshtein", "inverse"), target, tokens, stop)
+    env = make_env("levenshtein", "inverse")
+    inverse, distances, info = run_episode(env, target, tokens, stop)
     assert inverse[:-1] == [0.0] * (len(inverse) - 1)
     assert inverse[-1] == pytest.approx(1 / (1 + info["distance"]))
     exact = run_episode(make_env("levenshtein", "exact"), target, tokens, stop)[0]
-    assert exact[-1] == float(info["generated_text"] == target)
+    assert exact[-1] == float(env.generated_text() == target)
 
 
 def test_reward_range_of_a_worst_case_episode():

@@ -7,7 +7,7 @@ pytest.importorskip("ray.rllib", reason="install the 'rllib' extra (make test-rl
 
 from agents.rllib import ppo_config  # noqa: E402
 
-TINY = {"task": "copy", "task_options": {"num_examples": 64, "min_length": 2, "max_length": 3, "alphabet": "abc"}}
+TINY = {"task": "copy", "task_options": {"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}}
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,23 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from textgen_env import EOS_ID, REWARD_MODES, compiled
+from textgen_env import EOS_ID, REWARD_MODES
+from textgen_env.kernels import numba_batch
 from textgen_env.vector import TextGenerationVectorEnv
 
 from conftest import BUILTIN_TASKS, assert_same
 
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
-NEEDS_NUMBA = pytest.mark.skipif(not compiled.AVAILABLE, reason="numba is not installed (the 'fast' extra): only the numpy backend is tested")
+NEEDS_NUMBA = pytest.mark.skipif(
+    not numba_batch.AVAILABLE, reason="numba is not installed (the 'fast' extra): only the numpy backend is tested"
+)
 BACKENDS = ["numpy", pytest.param("numba", marks=NEEDS_NUMBA)]
 
 
 def make_pair(num_envs, mode, backend="auto", **kwargs):
-    sync = gym.make_vec("TextGeneration-v0", num_envs=num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kwargs)
+    sync = gym.make_vec(
+        "TextGeneration-v0", num_envs=num_envs, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kwargs
+    )
     native = gym.make_vec("TextGeneration-v0", num_envs=num_envs, autoreset_mode=mode, backend=backend, **kwargs)
     return sync, native
 
@@ -51,7 +56,16 @@ def test_native_equals_sync_for_every_task_and_reward(mode, task, reward, backen
 
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
-@pytest.mark.parametrize("kwargs", [{"metric": "osa"}, {"metric": "jaro_winkler", "reward": "inverse"}, {"max_episode_steps": 6}, {"flat_observation": True}, {"task": "copy", "min_new_tokens": 3}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"metric": "osa"},
+        {"metric": "jaro_winkler", "reward": "inverse"},
+        {"max_episode_steps": 6},
+        {"flat_observation": True},
+        {"task": "copy", "min_new_tokens": 3},
+    ],
+)
 def test_native_equals_sync_for_other_metrics_and_options(mode, kwargs):
     sync, native = make_pair(4, mode, **kwargs)
     assert compare_runs(sync, native, steps=120, seed=3) > 10
@@ -88,7 +102,9 @@ def test_vector_conventions():
     env.step(np.full(8, 5))
     assert env.unwrapped.action_masks()[:, EOS_ID].all()
     env.close()
-    env.close()
+    assert env.unwrapped.closed
+    env.close()  # closing twice is allowed, as Gymnasium's envs allow it
+    assert env.unwrapped.closed
 
 
 def test_render_chosen_envs():
@@ -96,7 +112,7 @@ def test_render_chosen_envs():
     env.reset(seed=0)
     frames = env.render()
     assert len(frames) == 2 and frames[0].startswith("env 1:") and "target" in frames[1]
-    assert env.get_target_texts()[env._pair[3]] in frames[1]
+    assert env.get_target_texts()[env.episodes.pair[3]] in frames[1]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -104,7 +120,9 @@ def test_render_chosen_envs():
 def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric):
     # Targets longer than any prefix the policy writes, and episodes that write past the target.
     dataset = [("p", t) for t in ["a", "ab" * 32, "ab" * 32 + "c", "abc"]]
-    sync, native = make_pair(6, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=70)
+    sync, native = make_pair(
+        6, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=70
+    )
     assert compare_runs(sync, native, steps=300, seed=5, eos_rate=0.02) > 10
 
 
@@ -112,15 +130,15 @@ def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric)
 def test_match_masks_and_the_scanning_fallback(monkeypatch):
     dataset = [("p", "ab" * 40 + "c"), ("q", "ba"), ("r", "c" * 64)]  # 2 words, 1 word, exactly 1 word
     task = TextGenerationVectorEnv(4, dataset=dataset, split="all", max_new_tokens=81).task
-    masks = compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
+    masks = numba_batch.match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
     assert masks.shape == (3, task.vocab_size, 2)
     for pair in range(3):
         for token in range(task.vocab_size):
             expected = sum(1 << j for j, t in enumerate(task.target_ids[pair]) if t == token)
             assert int(masks[pair, token, 0]) | int(masks[pair, token, 1]) << 64 == expected
-    assert compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).size == 0
+    assert numba_batch.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).size == 0
     # Without a table the kernel scans each target: still identical to SyncVectorEnv.
-    monkeypatch.setattr(compiled, "match_masks", lambda *args: np.zeros((0, 0, 0), dtype=np.uint64))
+    monkeypatch.setattr(numba_batch, "match_masks", lambda *args: np.zeros((0, 0, 0), dtype=np.uint64))
     sync, native = make_pair(4, AutoresetMode.NEXT_STEP, "numba", task="reverse")
     assert compare_runs(sync, native, steps=150, seed=2) > 10
 
@@ -131,14 +149,16 @@ def test_backends_on_targets_of_several_words(backend, metric):
     # 130 and 200 tokens: three and four 64-bit words, with carries between them.
     rng = np.random.default_rng(1)
     dataset = [("p", "".join(rng.choice(list("abc"), size=n))) for n in (130, 200, 7)]
-    sync, native = make_pair(4, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=200)
+    sync, native = make_pair(
+        4, AutoresetMode.NEXT_STEP, backend, dataset=dataset, split="all", metric=metric, max_new_tokens=200
+    )
     assert compare_runs(sync, native, steps=500, seed=6, eos_rate=0.01) >= 4
 
 
 def test_backend_choice():
     assert TextGenerationVectorEnv(2, backend="numpy").backend == "numpy"
     assert TextGenerationVectorEnv(2, metric="osa").backend == "numpy"  # no compiled kernel for osa
-    assert TextGenerationVectorEnv(2).backend == ("numba" if compiled.AVAILABLE else "numpy")
+    assert TextGenerationVectorEnv(2).backend == ("numba" if numba_batch.AVAILABLE else "numpy")
     with pytest.raises(ValueError, match="backend='cuda': allowed values are"):
         TextGenerationVectorEnv(2, backend="cuda")
     with pytest.raises(ValueError, match="backend='numba'"):

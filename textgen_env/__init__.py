@@ -2,13 +2,26 @@
 
 ``import textgen_env`` registers ``TextGeneration-v0``; ``gym.make`` gives the single
 env and ``gym.make_vec`` the native batched one.
+
+Where things live:
+
+- ``env.py``, ``vector.py``: the single env and the batched one.
+- ``task.py``: :class:`TextTask`, the resolved task both envs share, and
+  :class:`EpisodeRules`: the episode rules (valid actions, pair draws, score scales).
+- ``rewards.py``: the reward-mode table and the metrics.
+- ``kernels/``: the incremental edit distances, one file per place they run
+  (``bitrow`` for the single env, ``numpy_batch`` and ``numba_batch`` for the vector env).
+- ``tokenizers.py``, ``datasets.py`` (user files, splits), ``tasks.py`` (the built-in
+  task suite), ``rendering.py``.
 """
 
 from gymnasium.envs.registration import register, registry
 
-from textgen_env.datasets import TextDataset, TextPair, load_pairs, make_task
+from textgen_env.datasets import TextDataset, TextPair, load_pairs
 from textgen_env.env import TextGenerationEnv
 from textgen_env.rewards import METRICS, REWARD_MODES, Metric
+from textgen_env.task import UNMATCHABLE, EpisodeRules, TextTask
+from textgen_env.tasks import TASKS, corpus_sentences, make_task
 from textgen_env.tokenizers import (
     BOS_ID,
     EOS_ID,
@@ -19,9 +32,11 @@ from textgen_env.tokenizers import (
     Tokenizer,
     WordTokenizer,
     load_tokenizer,
+    tokenizer_from_dict,
 )
+from textgen_env.vector import TextGenerationVectorEnv
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 ENV_ID = "TextGeneration-v0"
 
@@ -39,16 +54,23 @@ __all__ = [
     "METRICS",
     "PAD_ID",
     "REWARD_MODES",
+    "TASKS",
     "UNK_ID",
+    "UNMATCHABLE",
     "CharTokenizer",
+    "EpisodeRules",
     "HuggingFaceTokenizer",
     "Metric",
     "TextDataset",
     "TextGenerationEnv",
+    "TextGenerationVectorEnv",
     "TextPair",
+    "TextTask",
     "Tokenizer",
     "WordTokenizer",
+    "corpus_sentences",
     "load_pairs",
     "load_tokenizer",
     "make_task",
+    "tokenizer_from_dict",
 ]

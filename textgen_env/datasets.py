@@ -1,32 +1,37 @@
-"""Prompt/target pairs: the built-in tasks, user files, and the train/test split.
+"""Prompt/target pairs: user files and lists, and the deterministic train/test split.
 
-Built-in tasks (deterministic for a given `seed`):
+User data is a list of ``(prompt, target)`` pairs, or a UTF-8 file (a byte-order
+mark at its start is skipped; lines end at ``\\n`` or ``\\r\\n`` and nowhere else):
 
-- ``copy``: the target repeats a random string given as the prompt.
-- ``reverse``: the target is the prompt's random string reversed.
-- ``continue``: the prompt is the start of an English sentence from the shipped
-  corpus (``data/sentences.txt``), the target is the rest of it.
+- ``.txt``: one text per line, split into prompt and continuation at a word
+  boundary (``prompt_fraction`` of the words go to the prompt); whitespace is kept
+  as written. Blank lines are skipped.
+- ``.jsonl``: ``{"prompt": ..., "target": ...}`` per line. Blank lines are skipped.
+- ``.csv``: a header naming the columns ``prompt`` and ``target`` (others are
+  ignored), then one row per pair, read with the ``csv`` module's rules: a quoted
+  field may hold commas, quotes (doubled) and newlines.
+- ``.tsv``: the same columns separated by tabs, with no quoting at all: every
+  character between two tabs belongs to the field, quotes included.
 
-User data: a list of ``(prompt, target)`` pairs, or a file: ``.txt`` (one text per
-line, split into prompt and continuation at a word boundary), ``.jsonl``
-(``{"prompt": ..., "target": ...}`` per line), ``.csv`` / ``.tsv`` (columns
-``prompt`` and ``target``).
+A malformed line raises a ``ValueError`` naming the file and the line.
+The built-in tasks live in :mod:`textgen_env.tasks`; :func:`textgen_env.task.resolve_dataset`
+turns the env's arguments into one dataset.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
-import string
+import re
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
 SPLITS = ("train", "test", "all")
-TASKS = ("copy", "reverse", "continue")
 FILE_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv")
+TEST_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -58,20 +63,27 @@ class TextDataset:
     def targets(self) -> list[str]:
         return [p.target for p in self.pairs]
 
-    def split(self, split: str, test_fraction: float = 0.2, seed: int = 0) -> TextDataset:
+    def split(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> TextDataset:
         """A deterministic train/test split: the same pairs land in the same split every time."""
+        if split == "all" and test_fraction == TEST_FRACTION and seed == 0:
+            return self
+        chosen = self.split_indices(split, test_fraction, seed)
+        return TextDataset([self.pairs[i] for i in chosen], name=f"{self.name}[{split}]")
+
+    def split_indices(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> list[int]:
+        """The positions of `split`'s pairs in this dataset, in order."""
         if split not in SPLITS:
             raise ValueError(f"split={split!r}: allowed values are {list(SPLITS)}")
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction={test_fraction!r}: must be between 0 and 1")
         if split == "all":
-            return self
+            return list(range(len(self.pairs)))
         order = np.random.default_rng(seed).permutation(len(self.pairs))
         n_test = max(1, int(round(test_fraction * len(self.pairs)))) if len(self.pairs) > 1 else 0
-        chosen = sorted(order[:n_test]) if split == "test" else sorted(order[n_test:])
+        chosen = sorted(order[:n_test].tolist()) if split == "test" else sorted(order[n_test:].tolist())
         if not chosen:
             raise ValueError(f"{self.name}: split {split!r} is empty ({len(self.pairs)} pairs in all)")
-        return TextDataset([self.pairs[i] for i in chosen], name=f"{self.name}[{split}]")
+        return chosen
 
 
 def _as_pair(item, source: str, position: int) -> TextPair:
@@ -82,114 +94,145 @@ def _as_pair(item, source: str, position: int) -> TextPair:
     return TextPair(item[0], item[1])
 
 
+def check_prompt_fraction(prompt_fraction) -> float:
+    if isinstance(prompt_fraction, bool) or not isinstance(prompt_fraction, (int, float)) or not 0.0 < prompt_fraction < 1.0:
+        raise ValueError(f"prompt_fraction={prompt_fraction!r}: must be a number strictly between 0 and 1")
+    return float(prompt_fraction)
+
+
+_WORD = re.compile(r"\S+")
+
+
 def split_text(text: str, prompt_fraction: float = 0.5) -> TextPair:
-    """Split one text at a word boundary: the first words are the prompt, the rest the target."""
-    words = text.split()
+    """Split one text at a word boundary, keeping its whitespace: the first words (and the
+    whitespace after them) are the prompt, the rest the target."""
+    words = [m.start() for m in _WORD.finditer(text)]
     if len(words) < 2:
         raise ValueError(f"text {text!r} has fewer than two words; it cannot be split into prompt and continuation")
-    cut = min(len(words) - 1, max(1, int(round(len(words) * prompt_fraction))))
-    return TextPair(" ".join(words[:cut]) + " ", " ".join(words[cut:]))
+    cut = min(len(words) - 1, max(1, int(round(len(words) * check_prompt_fraction(prompt_fraction)))))
+    return TextPair(text[: words[cut]], text[words[cut] :])
 
 
-def random_strings(count: int, min_length: int, max_length: int, alphabet: str, seed: int) -> list[str]:
-    if not (isinstance(min_length, int) and isinstance(max_length, int) and 1 <= min_length <= max_length):
-        raise ValueError(f"min_length={min_length!r}, max_length={max_length!r}: need integers with 1 <= min_length <= max_length")
-    if not alphabet or len(set(alphabet)) != len(alphabet):
-        raise ValueError(f"alphabet={alphabet!r}: must be a non-empty string of distinct characters")
-    if not (isinstance(count, int) and count >= 1):
-        raise ValueError(f"num_examples={count!r}: must be a positive integer")
-    rng = np.random.default_rng(seed)
-    letters = np.array(list(alphabet))
-    lengths = rng.integers(min_length, max_length + 1, size=count)
-    return ["".join(rng.choice(letters, size=n)) for n in lengths]
+def read_lines(path: str) -> list[str]:
+    """The file's lines, split on ``\\n`` (a ``\\r`` before it dropped) and nowhere else, BOM skipped."""
+    text = read_text(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def corpus_sentences() -> list[str]:
-    text = resources.files("textgen_env").joinpath("data/sentences.txt").read_text(encoding="utf-8")
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def make_task(
-    name: str,
-    num_examples: int = 1000,
-    min_length: int = 3,
-    max_length: int = 8,
-    alphabet: str = string.ascii_lowercase,
-    prompt_fraction: float = 0.4,
-    seed: int = 0,
-) -> TextDataset:
-    """Build a built-in task. `num_examples`, lengths and `alphabet` apply to copy/reverse."""
-    if name == "copy":
-        return TextDataset([(s, s) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "copy")
-    if name == "reverse":
-        return TextDataset([(s, s[::-1]) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "reverse")
-    if name == "continue":
-        return TextDataset([split_text(s, prompt_fraction) for s in corpus_sentences()], "continue")
-    raise ValueError(f"task={name!r}: allowed values are {list(TASKS)}")
+def read_text(path: str) -> str:
+    """The file as UTF-8 text (a leading byte-order mark skipped); bad bytes are named by line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read dataset file ({e.strerror or e})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ValueError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x} at column {column}); save the file as UTF-8"
+        ) from None
 
 
 def load_pairs(path: str | os.PathLike, prompt_fraction: float = 0.5) -> TextDataset:
-    """Read a dataset file; a malformed line raises an error naming the file and line."""
+    """Read a dataset file (see the module docstring for the formats)."""
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in FILE_SUFFIXES:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; allowed: {list(FILE_SUFFIXES)}")
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read dataset file ({e})") from None
-    pairs = []
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a dataset file")
     if suffix == ".txt":
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                try:
-                    pairs.append(split_text(line, prompt_fraction))
-                except ValueError as e:
-                    raise ValueError(f"{path}:{number}: {e}") from None
+        check_prompt_fraction(prompt_fraction)
+        pairs = _txt_pairs(path, prompt_fraction)
     elif suffix == ".jsonl":
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-            pairs.append(_record_pair(record, path, number))
+        pairs = _jsonl_pairs(path)
+    elif suffix == ".csv":
+        pairs = _csv_pairs(path)
     else:
-        reader = csv.reader(lines, delimiter="\t" if suffix == ".tsv" else ",")
-        header = next(reader, None)
-        if header is None or "prompt" not in header or "target" not in header:
-            raise ValueError(f"{path}:1: header must name the columns 'prompt' and 'target', got {header!r}")
-        p, t = header.index("prompt"), header.index("target")
-        for row in reader:
-            number = reader.line_num
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}:{number}: expected {len(header)} columns, got {len(row)}: {row!r}")
-            pairs.append(_record_pair({"prompt": row[p], "target": row[t]}, path, number))
+        pairs = _tsv_pairs(path)
     if not pairs:
         raise ValueError(f"{path}: the dataset file holds no (prompt, target) pairs")
     return TextDataset(pairs, name=os.path.basename(path))
+
+
+def _txt_pairs(path: str, prompt_fraction: float) -> list[TextPair]:
+    pairs = []
+    for number, line in enumerate(read_lines(path), start=1):
+        if line.strip():
+            try:
+                pairs.append(split_text(line, prompt_fraction))
+            except ValueError as e:
+                raise ValueError(f"{path}:{number}: {e}") from None
+    return pairs
+
+
+def _jsonl_pairs(path: str) -> list[TextPair]:
+    pairs = []
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        pairs.append(_record_pair(record, path, number))
+    return pairs
+
+
+def _columns(header: list[str], path: str) -> tuple[int, int]:
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{path}:1: duplicate column names {duplicates} in the header {header!r}")
+    if "prompt" not in header or "target" not in header:
+        raise ValueError(f"{path}:1: header must name the columns 'prompt' and 'target', got {header!r}")
+    return header.index("prompt"), header.index("target")
+
+
+def _csv_pairs(path: str) -> list[TextPair]:
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        p, t = _columns(header, path)
+        pairs, start = [], reader.line_num + 1
+        for row in reader:
+            if row:
+                if len(row) != len(header):
+                    raise ValueError(f"{path}:{start}: expected {len(header)} columns, got {len(row)}: {row!r}")
+                pairs.append(TextPair(row[p], row[t]))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise ValueError(
+            f"{path}:{reader.line_num}: malformed CSV ({e}); quote fields holding commas, quotes or newlines"
+        ) from None
+    return pairs
+
+
+def _tsv_pairs(path: str) -> list[TextPair]:
+    lines = read_lines(path)
+    if not lines:
+        return []
+    header = lines[0].split("\t")
+    p, t = _columns(header, path)
+    pairs = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        row = line.split("\t")
+        if len(row) != len(header):
+            raise ValueError(f"{path}:{number}: expected {len(header)} tab-separated columns, got {len(row)}: {row!r}")
+        pairs.append(TextPair(row[p], row[t]))
+    return pairs
 
 
 def _record_pair(record, path: str, number: int) -> TextPair:
     if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not isinstance(record.get("target"), str):
         raise ValueError(f"{path}:{number}: expected string fields 'prompt' and 'target', got {record!r}")
     return TextPair(record["prompt"], record["target"])
-
-
-def resolve_dataset(task: str | None, dataset, task_options: dict | None) -> TextDataset:
-    """The env's `task` / `dataset` arguments to a full (unsplit) dataset."""
-    if dataset is None:
-        return make_task(task if task is not None else "continue", **(task_options or {}))
-    if task is not None:
-        raise ValueError(f"give either task= or dataset=, not both (task={task!r})")
-    if isinstance(dataset, TextDataset):
-        return dataset
-    if isinstance(dataset, (str, os.PathLike)):
-        return load_pairs(dataset)
-    if isinstance(dataset, (list, tuple)):
-        return TextDataset(dataset, name="pairs")
-    raise TypeError(f"dataset={dataset!r}: allowed are a list of (prompt, target) pairs, a file path, or a TextDataset")

@@ -6,11 +6,11 @@ Its *score* is the negative distance, scaled so that it is comparable across
 targets: ``score = -distance / max(1, len(target))`` for metrics that count edits
 (levenshtein, indel, osa, damerau_levenshtein, lcs, hamming) and
 ``score = -distance`` for jaro_winkler (already in [0, 1]) and user callables.
-A perfect generation scores 0.
+A perfect generation scores 0. The scale is :meth:`Metric.scale`, the one place
+that rule lives.
 
-Reward modes (``reward=``):
+Reward modes (``reward=``), the table :data:`REWARD_MODES`:
 
-- ``"sparse"``: 0 on every step, the score on the last one.
 - ``"dense"``: a reward on every step, ``potential(after) - potential(before)``,
   with potential 0 before the first token and the score after the last. So the
   dense rewards of an episode always sum to its sparse reward.
@@ -20,6 +20,7 @@ Reward modes (``reward=``):
   levenshtein), and stopping early is charged for what is missing. For the other
   metrics the potential compares the generation with the target prefix of the same
   length, ``-distance(generated, target[:len(generated)])``, scaled as the score.
+- ``"sparse"``: 0 on every step, the score on the last one.
 - ``"inverse"``: ``1 / (1 + distance)`` on the last step (the raw, unscaled
   distance), 0 before: in (0, 1], 1 for a perfect generation.
 - ``"exact"``: 1 on the last step if the generation equals the target, else 0.
@@ -28,55 +29,128 @@ Reward ranges: sparse and dense episode returns lie in
 ``[-max(max_new_tokens, len(target)) / len(target), 0]`` for the edit-counting
 metrics and in ``[-1, 0]`` for jaro_winkler; a dense levenshtein step before the
 last is 0 or ``-1/len(target)``.
+
+To add a reward mode: add a row to :data:`REWARD_MODES` (its code and terminal
+reward) and the same code's branch in :mod:`textgen_env.kernels.numba_batch`
+(``_terminal_reward``); both envs and the numpy batch read the table.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz.distance import OSA, DamerauLevenshtein, Hamming, Indel, JaroWinkler, LCSseq, Levenshtein
 
-from textgen_env.distance import INCREMENTAL_SUBSTITUTION_COST
-
-REWARD_MODES = ("dense", "sparse", "inverse", "exact")
-
 DistanceFn = Callable[[Sequence[int], Sequence[int]], float]
+
+
+# -- reward modes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardMode:
+    """How an episode is rewarded: `dense` modes also pay on the steps before the last."""
+
+    name: str
+    code: int  # the compiled kernel's branch for this mode
+    dense: bool
+    terminal: Callable  # (score, distance, exact, potential_before) -> the last step's reward, scalars or arrays
+
+    def __reduce__(self):  # the table's functions are lambdas: pickle by name
+        return (reward_mode, (self.name,))
+
+
+REWARD_MODES: dict[str, RewardMode] = {
+    mode.name: mode
+    for mode in (
+        RewardMode("dense", 0, True, lambda score, distance, exact, before: score - before),
+        RewardMode("sparse", 1, False, lambda score, distance, exact, before: score),
+        RewardMode("inverse", 2, False, lambda score, distance, exact, before: 1.0 / (1.0 + distance)),
+        RewardMode("exact", 3, False, lambda score, distance, exact, before: np.asarray(exact, dtype=np.float64)),
+    )
+}
+
+
+def reward_mode(reward) -> RewardMode:
+    if not isinstance(reward, str) or reward not in REWARD_MODES:
+        raise ValueError(f"reward={reward!r}: allowed values are {list(REWARD_MODES)}")
+    return REWARD_MODES[reward]
+
+
+# -- metrics ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Metric:
-    """A distance between token sequences and how it turns into a score."""
+    """A distance between token sequences and how it turns into a score.
+
+    ``substitution_cost`` is set for the metrics the incremental kernels update one
+    token at a time (1 for levenshtein, 2 for indel: a substitution is a deletion
+    plus an insertion); the others are recomputed with rapidfuzz.
+    """
 
     name: str
     distance: DistanceFn
     counts_edits: bool
-
-    @property
-    def substitution_cost(self) -> int | None:
-        """The DP kernel's substitution cost where the metric is updated incrementally, else None."""
-        return INCREMENTAL_SUBSTITUTION_COST.get(self.name)
+    substitution_cost: int | None = None
+    builtin: bool = False
 
     def scale(self, target_length: int) -> float:
+        """What a distance is divided by to give the score: the one home of that rule."""
         return float(max(1, target_length)) if self.counts_edits else 1.0
 
+    def measure(self, generated: Sequence[int], target: Sequence[int]):
+        """The distance, an int for edit counts; a user callable's value is checked and named when bad."""
+        value = self.distance(generated, target)
+        if not self.builtin:
+            value = self._checked(value, generated, target)
+        return int(value) if self.counts_edits else float(value)
+
     def score(self, generated: Sequence[int], target: Sequence[int]) -> float:
-        return -float(self.distance(generated, target)) / self.scale(len(target))
+        return -float(self.measure(generated, target)) / self.scale(len(target))
 
     def prefix_potential(self, generated: Sequence[int], target: Sequence[int]) -> float:
         """The dense potential of metrics without an incremental kernel."""
-        return -float(self.distance(generated, target[: len(generated)])) / self.scale(len(target))
+        return -float(self.measure(generated, target[: len(generated)])) / self.scale(len(target))
+
+    def _checked(self, value, generated, target) -> float:
+        if (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, float, np.integer, np.floating))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(
+                f"metric {self.name!r} returned {value!r} for generated={list(generated)!r}, target={list(target)!r};"
+                " a distance must be a finite number >= 0"
+            )
+        return float(value)
+
+    def __reduce__(self):
+        # Built-in metrics pickle by name (rapidfuzz's functions do not pickle); callables as themselves.
+        if self.builtin:
+            return (resolve_metric, (self.name,))
+        return (Metric, (self.name, self.distance, self.counts_edits, self.substitution_cost, self.builtin))
+
+
+def _hamming(generated: Sequence[int], target: Sequence[int]) -> int:
+    return Hamming.distance(generated, target, pad=True)
 
 
 METRICS: dict[str, Metric] = {
-    "levenshtein": Metric("levenshtein", Levenshtein.distance, True),
-    "indel": Metric("indel", Indel.distance, True),
-    "osa": Metric("osa", OSA.distance, True),
-    "damerau_levenshtein": Metric("damerau_levenshtein", DamerauLevenshtein.distance, True),
-    "lcs": Metric("lcs", LCSseq.distance, True),
-    "hamming": Metric("hamming", lambda a, b: Hamming.distance(a, b, pad=True), True),
-    "jaro_winkler": Metric("jaro_winkler", JaroWinkler.distance, False),
+    m.name: m
+    for m in (
+        Metric("levenshtein", Levenshtein.distance, True, substitution_cost=1, builtin=True),
+        Metric("indel", Indel.distance, True, substitution_cost=2, builtin=True),
+        Metric("osa", OSA.distance, True, builtin=True),
+        Metric("damerau_levenshtein", DamerauLevenshtein.distance, True, builtin=True),
+        Metric("lcs", LCSseq.distance, True, builtin=True),
+        Metric("hamming", _hamming, True, builtin=True),
+        Metric("jaro_winkler", JaroWinkler.distance, False, builtin=True),
+    )
 }
 
 
@@ -86,30 +160,21 @@ def resolve_metric(metric) -> Metric:
         return metric
     if isinstance(metric, str):
         if metric not in METRICS:
-            raise ValueError(f"metric={metric!r}: allowed values are {sorted(METRICS)} or a callable (generated, target) -> distance")
+            raise ValueError(
+                f"metric={metric!r}: allowed values are {sorted(METRICS)} or a callable (generated, target) -> distance"
+            )
         return METRICS[metric]
     if callable(metric):
-        return Metric(getattr(metric, "__name__", "custom"), metric, False)
+        return Metric(getattr(metric, "__name__", type(metric).__name__), metric, False)
     raise TypeError(f"metric={metric!r}: allowed values are {sorted(METRICS)} or a callable (generated, target) -> distance")
-
-
-def check_reward_mode(reward: str) -> str:
-    if reward not in REWARD_MODES:
-        raise ValueError(f"reward={reward!r}: allowed values are {list(REWARD_MODES)}")
-    return reward
-
-
-def terminal_reward(mode: str, score, distance, exact, potential_before):
-    """The reward of an episode's last step; scalars or arrays (one entry per env)."""
-    if mode == "dense":
-        return score - potential_before
-    if mode == "sparse":
-        return score
-    if mode == "inverse":
-        return 1.0 / (1.0 + distance)
-    return np.asarray(exact, dtype=np.float64)
 
 
 def similarity(generated: Sequence[int], target: Sequence[int]) -> float:
     """Normalized Levenshtein similarity in [0, 1]: the headline metric of evaluations."""
     return float(Levenshtein.normalized_similarity(generated, target))
+
+
+def similarity_from_distance(distance, generated_length, target_length):
+    """:func:`similarity` from a Levenshtein distance already at hand, ``1 - d / max(lengths)``
+    (1 for two empty sequences); scalars or arrays."""
+    return 1.0 - distance / np.maximum(np.maximum(generated_length, target_length), 1)

@@ -1,45 +1,102 @@
-"""The resolved task both envs share: data split, tokenizer, token limits, spaces.
+"""The resolved task both envs share, and the episode rules, each written once.
 
-The single env and the vector env take the same arguments; this module turns them
-into validated, pre-encoded arrays once, so that neither env tokenizes in `step`.
+The single env and the vector env take the same arguments; :class:`TextTask` turns
+them into validated, pre-encoded arrays once, so that neither env tokenizes in
+``step``. The rules of an episode live here and in :mod:`textgen_env.rewards`, and
+every other place (both envs, the numpy and numba batches, pre-training and
+decoding in ``agents``) reads them from here:
+
+- which actions are valid after ``n`` generated tokens: :class:`EpisodeRules`
+  (``action_mask_table``; EOS only after ``min_new_tokens``, never PAD, BOS, UNK);
+- how a uniform draw picks a pair: :meth:`TextTask.draw_indices`;
+- the score scale of each pair: :attr:`TextTask.pair_scales` (from ``Metric.scale``);
+- that a target token no action can produce never matches: :data:`UNMATCHABLE`.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 from gymnasium import spaces
 
-from textgen_env.datasets import TextDataset, resolve_dataset
-from textgen_env.distance import TARGET_PAD
-from textgen_env.rewards import Metric, check_reward_mode, resolve_metric
+from textgen_env.datasets import TextDataset, load_pairs
+from textgen_env.rewards import Metric, RewardMode, resolve_metric, reward_mode
+from textgen_env.tasks import DEFAULT_TASK, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
 
-RENDER_MODES = ("ansi", "human")
+RENDER_MODES = ("ansi", "human", "rgb_array")
+TARGET_PAD = -1  # past the end of a target in a padded matrix
+UNMATCHABLE = -2  # a target token no action can produce (unknown to the tokenizer, or special): never matched
 
 
 class UnsupportedRenderMode(ValueError, TypeError):
-    """A render_mode this env does not have.
-
-    Also a TypeError because Stable-Baselines3's ``make_vec_env`` asks every env for
-    ``render_mode="rgb_array"`` and retries without one only on TypeError.
-    """
+    """A render_mode this env does not have (a TypeError too, as Gymnasium's wrappers expect)."""
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_integer(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
     return int(value)
 
 
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r}: must be True or False")
+    return bool(value)
+
+
+class EpisodeRules:
+    """Which actions are valid when, for a vocabulary and a token budget.
+
+    Ordinary tokens (ids >= 4) are always valid; PAD, BOS and UNK never are; EOS
+    is valid once ``min_new_tokens`` tokens are out, and emitting it ends the
+    episode. Row ``n`` of :attr:`action_mask_table` holds the valid actions after
+    ``n`` generated tokens (``0 <= n <= max_new_tokens``).
+    """
+
+    def __init__(self, vocab_size: int, min_new_tokens: int, max_new_tokens: int):
+        self.vocab_size = check_integer("vocab_size", vocab_size, 5)
+        self.max_new_tokens = check_integer("max_new_tokens", max_new_tokens, 1)
+        self.min_new_tokens = check_integer("min_new_tokens", min_new_tokens, 0)
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens={min_new_tokens} exceeds max_new_tokens={max_new_tokens}")
+        self.producible = np.ones(self.vocab_size, dtype=bool)  # the tokens an action writes
+        self.producible[[PAD_ID, BOS_ID, EOS_ID, UNK_ID]] = False
+        table = np.broadcast_to(self.producible, (self.max_new_tokens + 1, self.vocab_size)).copy()
+        table[:, EOS_ID] = np.arange(self.max_new_tokens + 1) >= self.min_new_tokens
+        table.flags.writeable = False
+        self.action_mask_table = table
+
+    def action_masks(self, generated_lengths) -> np.ndarray:
+        """The valid actions of each episode, given how many tokens each has generated: (..., vocab_size)."""
+        return self.action_mask_table[np.minimum(generated_lengths, self.max_new_tokens)]
+
+    def matchable(self, target_ids: list[int]) -> list[int]:
+        """`target_ids` with every token no action can produce replaced by :data:`UNMATCHABLE`."""
+        producible = self.producible
+        return [t if producible[t] else UNMATCHABLE for t in target_ids]
+
+
 class TextTask:
-    """Everything about an env that does not change between episodes."""
+    """Everything about an env that does not change between episodes.
+
+    Takes the env's arguments (see :class:`~textgen_env.env.TextGenerationEnv`).
+    Public attributes the agents use: ``dataset`` (this split), ``tokenizer``,
+    ``vocab_size``, ``rules`` (:class:`EpisodeRules`), ``metric``, ``reward``,
+    ``max_prompt_tokens``, ``max_new_tokens``, ``min_new_tokens``, ``prompt_ids`` and
+    ``target_ids`` (per pair; unmatchable target tokens as :data:`UNMATCHABLE`),
+    ``target_texts``, ``target_lengths``, ``prompt_matrix``, ``unknown_prompt_tokens``
+    and ``unmatchable_target_tokens``.
+    """
 
     def __init__(
         self,
         task: str | None = None,
         dataset=None,
         split: str = "train",
-        tokenizer="char",
+        tokenizer=None,
         reward: str = "dense",
         metric="levenshtein",
         max_prompt_tokens: int | None = None,
@@ -49,55 +106,97 @@ class TextTask:
         flat_observation: bool = False,
         task_options: dict | None = None,
     ):
-        full = resolve_dataset(task, dataset, task_options)
-        self.dataset: TextDataset = full.split(split)
-        self.split = split
-        self.reward_mode = check_reward_mode(reward)
-        self.metric: Metric = resolve_metric(metric)
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise UnsupportedRenderMode(f"render_mode={render_mode!r}: allowed values are {list(RENDER_MODES)} or None")
         self.render_mode = render_mode
-        self.flat_observation = bool(flat_observation)
+        self.flat_observation = check_bool("flat_observation", flat_observation)
+        self.reward: RewardMode = reward_mode(reward)
+        self.metric: Metric = resolve_metric(metric)
+        full = resolve_dataset(task, dataset, task_options)
+        chosen = full.split_indices(split)
+        self.dataset: TextDataset = full.split(split)
+        self.split = split
 
         # The vocabulary and the limits come from the whole dataset, so that the
         # train and test envs of one task share their spaces and one policy fits both.
+        if tokenizer is None:
+            tokenizer = task_spec(task or DEFAULT_TASK).tokenizer if dataset is None else "char"
         self.tokenizer: Tokenizer = build_tokenizer(tokenizer, full.prompts + full.targets)
         self.vocab_size = int(self.tokenizer.vocab_size)
-        encode = self.tokenizer.encode
-        all_prompts = [encode(p) for p in full.prompts]
-        all_targets = [encode(t) for t in full.targets]
-        if max_prompt_tokens is None:
-            max_prompt_tokens = max(1, max(len(p) for p in all_prompts))
-        if max_new_tokens is None:
-            max_new_tokens = max(1, max(len(t) for t in all_targets))
-        self.max_prompt_tokens = _check_int("max_prompt_tokens", max_prompt_tokens, 1)
-        self.max_new_tokens = _check_int("max_new_tokens", max_new_tokens, 1)
-        self.min_new_tokens = _check_int("min_new_tokens", min_new_tokens, 0)
-        if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(f"min_new_tokens={min_new_tokens} exceeds max_new_tokens={max_new_tokens}")
+        all_prompts = [self.encode(p, f"{full.name} prompt {i}") for i, p in enumerate(full.prompts)]
+        all_targets = [self.encode(t, f"{full.name} target {i}") for i, t in enumerate(full.targets)]
+        self.max_prompt_tokens = (
+            max(1, max(map(len, all_prompts)))
+            if max_prompt_tokens is None
+            else check_integer("max_prompt_tokens", max_prompt_tokens, 1)
+        )
+        budget = max(1, max(map(len, all_targets))) if max_new_tokens is None else max_new_tokens
+        self.rules = EpisodeRules(self.vocab_size, min_new_tokens, budget)
+        self.max_new_tokens, self.min_new_tokens = self.rules.max_new_tokens, self.rules.min_new_tokens
 
-        self.prompt_ids = [encode(p) for p in self.dataset.prompts]
-        self.target_ids = [encode(t) for t in self.dataset.targets]
-        for i, (prompt, target) in enumerate(zip(self.prompt_ids, self.target_ids)):
+        prompt_ids, raw_targets = [all_prompts[i] for i in chosen], [all_targets[i] for i in chosen]
+        for i, (prompt, target) in enumerate(zip(prompt_ids, raw_targets)):
             self.check_lengths(prompt, target, f"{self.dataset.name} pair {i}")
-        self.target_texts = [self.tokenizer.decode(t) for t in self.target_ids]
+        self.prompt_ids = prompt_ids
+        self.target_ids = [self.rules.matchable(t) for t in raw_targets]
+        self.target_texts = [self.tokenizer.decode(t) for t in raw_targets]
+        self.unknown_prompt_tokens = sum(p.count(UNK_ID) for p in prompt_ids)
+        self.unmatchable_target_tokens = sum(t.count(UNMATCHABLE) for t in self.target_ids)
+        if self.unmatchable_target_tokens:
+            warnings.warn(
+                f"{self.dataset.name}: {self.unmatchable_target_tokens} target tokens cannot be produced by any action"
+                " (unknown to the tokenizer, or special tokens); they always count as errors",
+                stacklevel=3,
+            )
         self.target_lengths = np.array([len(t) for t in self.target_ids], dtype=np.int64)
         self.prompt_matrix = self.pad_prompts(self.prompt_ids)
         self.target_matrix = np.full((len(self.target_ids), self.max_new_tokens), TARGET_PAD, dtype=np.int32)
         for i, target in enumerate(self.target_ids):
             self.target_matrix[i, : len(target)] = target
+        self.pair_scales = np.array([self.metric.scale(n) for n in self.target_lengths.tolist()], dtype=np.float64)
 
         self.action_space = spaces.Discrete(self.vocab_size)
         self.observation_space = self.make_observation_space()
-        # Valid actions: every ordinary token, and EOS once min_new_tokens are out.
-        self.valid_actions = np.ones(self.vocab_size, dtype=bool)
-        self.valid_actions[[PAD_ID, BOS_ID, UNK_ID, EOS_ID]] = False
+
+    # -- encoding -----------------------------------------------------------------------
+
+    def encode(self, text: str, where: str) -> list[int]:
+        """The tokenizer's ids for `text`, each checked to lie in the vocabulary (once, here)."""
+        ids = self.tokenizer.encode(text)
+        if not isinstance(ids, list):
+            ids = list(ids)
+        for token in ids:
+            if (
+                isinstance(token, (bool, np.bool_))
+                or not isinstance(token, (int, np.integer))
+                or not 0 <= token < self.vocab_size
+            ):
+                raise ValueError(
+                    f"{where}: the tokenizer encoded {text!r} to id {token!r}, outside its vocabulary [0, {self.vocab_size})"
+                )
+        return [int(t) for t in ids]
 
     def check_lengths(self, prompt: list[int], target: list[int], where: str) -> None:
         if len(prompt) > self.max_prompt_tokens:
             raise ValueError(f"{where}: prompt has {len(prompt)} tokens, more than max_prompt_tokens={self.max_prompt_tokens}")
         if len(target) > self.max_new_tokens:
             raise ValueError(f"{where}: target has {len(target)} tokens, more than max_new_tokens={self.max_new_tokens}")
+
+    def encode_pair(self, prompt, target) -> tuple[list[int], list[int]]:
+        """A (prompt, target) given through reset options, encoded, checked, its target made matchable."""
+        if not isinstance(prompt, str) or not isinstance(target, str):
+            raise ValueError(f"options 'prompt' and 'target' must both be strings, got {prompt!r} and {target!r}")
+        prompt_ids, target_ids = self.encode(prompt, "options['prompt']"), self.encode(target, "options['target']")
+        self.check_lengths(prompt_ids, target_ids, "reset options")
+        matchable = self.rules.matchable(target_ids)
+        unknown = matchable.count(UNMATCHABLE)
+        if unknown:
+            warnings.warn(
+                f"options['target']={target!r}: {unknown} of its tokens cannot be produced by any action;"
+                " they always count as errors",
+                stacklevel=4,
+            )
+        return prompt_ids, matchable
 
     def pad_prompts(self, prompts: list[list[int]]) -> np.ndarray:
         matrix = np.full((len(prompts), self.max_prompt_tokens), PAD_ID, dtype=np.int64)
@@ -115,19 +214,39 @@ class TextTask:
             }
         )
 
-    def encode_pair(self, prompt, target) -> tuple[list[int], list[int]]:
-        """Encode a (prompt, target) given through reset options, checking it fits the spaces."""
-        if not isinstance(prompt, str) or not isinstance(target, str):
-            raise ValueError(f"options 'prompt' and 'target' must both be strings, got {prompt!r} and {target!r}")
-        prompt_ids, target_ids = self.tokenizer.encode(prompt), self.tokenizer.encode(target)
-        self.check_lengths(prompt_ids, target_ids, "reset options")
-        return prompt_ids, target_ids
+    # -- choosing pairs ---------------------------------------------------------------------
 
     def check_index(self, index) -> int:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.dataset):
+        if (
+            isinstance(index, (bool, np.bool_))
+            or not isinstance(index, (int, np.integer))
+            or not 0 <= index < len(self.dataset)
+        ):
             raise ValueError(f"options['index']={index!r}: must be an integer in [0, {len(self.dataset)})")
         return int(index)
 
-    def draw_index(self, uniform: float) -> int:
-        """The pair index for a uniform draw in [0, 1); both envs draw indices this way."""
-        return min(int(uniform * len(self.dataset)), len(self.dataset) - 1)
+    def draw_indices(self, uniforms):
+        """The pair indices of uniform draws in [0, 1): both envs pick pairs this way."""
+        size = len(self.dataset)
+        return np.minimum((np.asarray(uniforms) * size).astype(np.int64), size - 1)
+
+
+def resolve_dataset(task: str | None, dataset, task_options: dict | None) -> TextDataset:
+    """The env's `task` / `dataset` / `task_options` arguments as a full (unsplit) dataset."""
+    if task_options is not None and not isinstance(task_options, dict):
+        raise ValueError(f"task_options={task_options!r}: must be a dict of option names to values")
+    if dataset is None:
+        return make_task(task if task is not None else DEFAULT_TASK, **(task_options or {}))
+    if task is not None:
+        raise ValueError(f"give either task= or dataset=, not both (task={task!r})")
+    options = dict(task_options or {})
+    unknown = sorted(set(options) - {"prompt_fraction"})
+    if unknown:
+        raise ValueError(f"task_options {unknown} do not apply to a dataset; a .txt file takes 'prompt_fraction'")
+    if isinstance(dataset, TextDataset):
+        return dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        return load_pairs(dataset, **options)
+    if isinstance(dataset, (list, tuple)):
+        return TextDataset(dataset, name="pairs")
+    raise TypeError(f"dataset={dataset!r}: allowed are a list of (prompt, target) pairs, a file path, or a TextDataset")

@@ -1,4 +1,4 @@
-"""TextGeneration-v0, batched: all episodes advance together in numpy arrays."""
+"""TextGeneration-v0, batched: every episode advances together, in numpy or in one compiled call."""
 
 from __future__ import annotations
 
@@ -9,18 +9,228 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from textgen_env import compiled
-from textgen_env import distance as kernels
-from textgen_env.rendering import render_episode
-from textgen_env.rewards import similarity, terminal_reward
-from textgen_env.task import RENDER_MODES, TextTask
-from textgen_env.tokenizers import EOS_ID, UNK_ID
+from textgen_env.env import check_reset_options, check_seed
+from textgen_env.kernels import numba_batch, numpy_batch
+from textgen_env.kernels.numba_batch import Episodes, Pairs, Rules, StepOutput
+from textgen_env.rendering import render_rgb, render_text
+from textgen_env.rewards import similarity, similarity_from_distance
+from textgen_env.task import RENDER_MODES, TARGET_PAD, TextTask, check_integer
+from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 
-# Uniform draws kept ready per env, so that picking the next pair at an autoreset
-# needs no Python loop; each env's buffer is refilled from its own generator, which
-# yields exactly the draws the single env would make one reset at a time.
-_DRAWS_PER_REFILL = 64
 BACKENDS = ("auto", "numba", "numpy")
+INFO_KEYS = ("distance", "index", "invalid_action", "similarity")
+# Pairs drawn ahead per env, so that an autoreset picks its pair with no Python loop;
+# each env's block is refilled from its own generator, with exactly the draws the
+# single env would make one reset at a time.
+_DRAWS_PER_REFILL = 64
+
+
+class PairDraws:
+    """Each env's next pairs, drawn ahead in blocks from its own generator through ``TextTask.draw_indices``."""
+
+    def __init__(self, task: TextTask, num_envs: int):
+        self.task = task
+        self.generators: list[np.random.Generator] = []
+        self.next_pairs = np.zeros((num_envs, _DRAWS_PER_REFILL), dtype=np.int64)
+        self.position = np.zeros(num_envs, dtype=np.int64)
+
+    @property
+    def seeded(self) -> bool:
+        return bool(self.generators)
+
+    def seed(self, seed) -> None:
+        n = len(self.position)
+        if seed is None:
+            seeds = [None] * n
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+            check_seed(seed)
+            seeds = [int(seed) + i for i in range(n)]
+        elif isinstance(seed, (list, tuple, np.ndarray)):
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ValueError(f"seed list has {len(seeds)} entries; num_envs={n}")
+            for s in seeds:
+                check_seed(s)
+        else:
+            raise ValueError(f"seed={seed!r}: must be None, a non-negative integer, or a list of {n} of them")
+        self.generators = [seeding.np_random(s)[0] for s in seeds]
+        for i in range(n):
+            self.next_pairs[i] = self.task.draw_indices(self.generators[i].random(_DRAWS_PER_REFILL))
+        self.position[:] = 0
+
+    def take(self, envs: np.ndarray) -> np.ndarray:
+        """The next pair of each env in `envs` (indices), consumed."""
+        positions = self.position[envs]
+        self.position[envs] = positions + 1
+        pairs = self.next_pairs[envs, positions]
+        self.refill_used_up(envs)
+        return pairs
+
+    def refill_used_up(self, envs: np.ndarray) -> None:
+        for i in envs[self.position[envs] == _DRAWS_PER_REFILL]:
+            self.next_pairs[i] = self.task.draw_indices(self.generators[i].random(_DRAWS_PER_REFILL))
+            self.position[i] = 0
+
+
+class _Backend:
+    """What both backends share: the env they step, and the similarities of ended episodes."""
+
+    name = ""
+
+    def __init__(self, env: TextGenerationVectorEnv):
+        self.env, self.task, self.episodes = env, env.task, env.episodes
+        self.metric = self.task.metric
+
+    def final_similarities(self, ended: np.ndarray, distances: np.ndarray) -> np.ndarray:
+        """The similarity of each episode in `ended`, 0 elsewhere (from the distances for Levenshtein)."""
+        ep = self.episodes
+        if self.metric.name == "levenshtein":
+            return np.where(ended, similarity_from_distance(distances, ep.lengths, ep.target_lengths), 0.0)
+        values = np.zeros(len(ended))
+        for i in ended.nonzero()[0].tolist():
+            values[i] = similarity(self.env.generated_ids(i), self.env.target_ids(i))
+        return values
+
+
+class NumpyBackend(_Backend):
+    """The step in numpy: DP rows for Levenshtein and Indel, one rapidfuzz call per env for other metrics."""
+
+    name = "numpy"
+
+    def __init__(self, env: TextGenerationVectorEnv):
+        super().__init__(env)
+        self.incremental = self.metric.substitution_cost is not None
+        n, width = env.num_envs, self.task.max_new_tokens
+        self.rows = numpy_batch.initial_rows((n,), width)
+        self.offsets = numpy_batch.reachable_offsets(np.zeros(n, dtype=np.int64), width)
+        self.env_ids = np.arange(n)
+
+    def start(self, envs: np.ndarray) -> None:
+        """Fresh DP state for `envs`, whose targets were just set."""
+        self.rows[:, envs] = 0
+        self.offsets[:, envs] = numpy_batch.reachable_offsets(self.episodes.target_lengths[envs], self.task.max_new_tokens)
+
+    def restart(self, envs: np.ndarray) -> None:
+        """Begin the next drawn pair in each env of `envs` (autoresets)."""
+        self.env.begin_episodes(envs, self.env.draws.take(envs))
+
+    def advance(self, actions: np.ndarray, resetting: np.ndarray) -> StepOutput:
+        """One step: the envs in `resetting` start a new episode, the others take their action."""
+        ep, task, rules = self.episodes, self.task, self.task.rules
+        active = ~resetting
+        valid = rules.action_mask_table[np.minimum(ep.lengths, task.max_new_tokens), actions]
+        stop = active & valid & (actions == EOS_ID)
+        invalid = active & ~valid
+        appending = active & ~stop
+        self.append(appending, np.where(valid, actions, UNK_ID))
+        ep.elapsed[active] += 1
+        terminated = stop | (appending & (ep.lengths >= task.max_new_tokens))
+        truncated = np.zeros(len(actions), dtype=bool)
+        if self.env.max_episode_steps is not None:
+            truncated = active & (ep.elapsed >= self.env.max_episode_steps)
+
+        distances = self.distances(active)
+        rewards = np.zeros(len(actions))
+        if task.reward.dense:
+            going_on = active & ~terminated
+            potential = self.dense_potentials(going_on)
+            rewards = np.where(going_on, potential - ep.potential, 0.0)
+            ep.potential[:] = np.where(going_on, potential, ep.potential)
+        similarities = np.zeros(len(actions))
+        if np.count_nonzero(terminated):
+            exact = None
+            if task.reward.name == "exact":
+                positions = np.arange(task.max_new_tokens)
+                exact = (ep.lengths == ep.target_lengths) & np.all(
+                    (ep.generated == ep.targets.T) | (positions >= ep.target_lengths[:, None]), axis=1
+                )
+            final = task.reward.terminal(-distances / ep.scales, distances, exact, ep.potential)
+            rewards = np.where(terminated, final, rewards)
+            similarities = self.final_similarities(terminated, distances)
+        if np.count_nonzero(resetting):
+            envs = resetting.nonzero()[0]
+            self.restart(envs)
+            distances[envs] = self.distances(resetting)[envs]
+        return StepOutput(rewards + 0.0, similarities, distances, terminated, truncated, invalid)
+
+    def append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
+        ep = self.episodes
+        envs = mask.nonzero()[0]
+        ep.generated[envs, ep.lengths[envs]] = tokens[envs]
+        ep.lengths[envs] += 1
+        if self.incremental and len(envs):
+            # Advancing every row is cheaper than selecting; the rows of envs that append nothing are put back.
+            kept = (~mask).nonzero()[0]
+            saved = self.rows[:, kept]
+            self.rows = numpy_batch.advance_rows(self.rows, ep.targets, tokens, self.metric.substitution_cost)
+            self.rows[:, kept] = saved
+
+    def distances(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Each env's distance to its target (only the envs in `mask` are computed for non-incremental metrics)."""
+        ep = self.episodes
+        if self.incremental:
+            return numpy_batch.distance_at(self.rows, ep.target_lengths).astype(np.int64)
+        values = np.zeros(len(ep.lengths), dtype=np.int64 if self.metric.counts_edits else np.float64)
+        for i in (self.env_ids if mask is None else mask.nonzero()[0]).tolist():
+            values[i] = self.metric.measure(self.env.generated_ids(i), self.env.target_ids(i))
+        return values
+
+    def dense_potentials(self, mask: np.ndarray) -> np.ndarray:
+        if self.incremental:
+            return -numpy_batch.best_reachable(self.rows, self.offsets) / self.episodes.scales
+        values = np.zeros(len(mask))
+        for i in mask.nonzero()[0].tolist():
+            values[i] = self.metric.prefix_potential(self.env.generated_ids(i), self.env.target_ids(i))
+        return values
+
+
+class NumbaBackend(_Backend):
+    """The step as one compiled call (:mod:`textgen_env.kernels.numba_batch`); Levenshtein and Indel."""
+
+    name = "numba"
+
+    def __init__(self, env: TextGenerationVectorEnv):
+        super().__init__(env)
+        task = self.task
+        rules = Rules(
+            task.rules.action_mask_table,
+            task.max_new_tokens,
+            env.max_episode_steps or 0,
+            self.metric.substitution_cost,
+            task.reward.code,
+            EOS_ID,
+            UNK_ID,
+        )
+        masks = numba_batch.match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
+        pairs = Pairs(task.prompt_matrix, task.target_matrix, task.target_lengths, task.pair_scales, masks)
+        # Made once: the kernels update these arrays in place.
+        self.arguments = tuple(rules), tuple(pairs), tuple(self.episodes)
+
+    def start(self, envs: np.ndarray) -> None:
+        numba_batch.reset_columns(envs, self.episodes.columns, self.episodes.target_lengths)
+
+    def restart(self, envs: np.ndarray) -> None:
+        if numba_batch.start_episodes(envs, *self.arguments[1:]):
+            self.env.draws.refill_used_up(envs)
+
+    def advance(self, actions: np.ndarray, resetting: np.ndarray) -> StepOutput:
+        n = len(actions)
+        floats = np.empty((2, n))
+        flags = np.empty((3, n), dtype=bool)
+        out = StepOutput(floats[0], floats[1], np.empty(n, dtype=np.int64), flags[0], flags[1], flags[2])
+        used_up = numba_batch.advance_episodes(actions, resetting, *self.arguments, tuple(out))
+        if used_up < 0:
+            self.env.reject_out_of_range(actions)
+        if used_up:
+            self.env.draws.refill_used_up(resetting.nonzero()[0])
+        if self.metric.name != "levenshtein" and np.count_nonzero(out.terminated):
+            out.similarities[:] = self.final_similarities(out.terminated, out.distances)
+        return out
+
+    def distances(self, mask: np.ndarray | None = None) -> np.ndarray:
+        values = np.empty(len(self.episodes.lengths), dtype=np.int64)
+        numba_batch.current_distances(self.episodes.lengths, self.episodes.columns, self.episodes.target_lengths, values)
+        return values
 
 
 class TextGenerationVectorEnv(VectorEnv):
@@ -28,20 +238,14 @@ class TextGenerationVectorEnv(VectorEnv):
 
     Takes every argument of :class:`~textgen_env.env.TextGenerationEnv`, plus
     ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
-    ``max_episode_steps`` (truncation, as ``TimeLimit`` does) and ``render_indices``
+    ``max_episode_steps`` (truncation, as ``TimeLimit`` does), ``render_indices``
     (the envs that :meth:`render` shows; all by default) and ``backend``: "auto"
-    (the default) steps Levenshtein/Indel envs with the compiled kernels of
-    :mod:`textgen_env.compiled` when numba is installed (the ``fast`` extra) and
-    with numpy otherwise; "numba" or "numpy" asks for one. Beyond the single env's
-    reset options, ``options={"index": array}`` gives each env its own pair. For the
-    same seeds and actions it returns exactly what ``SyncVectorEnv`` over single
-    envs returns.
-
-    Levenshtein and Indel distances are updated by the batched row kernel of
-    :mod:`textgen_env.distance` (or its compiled twin) with no Python loop over
-    envs; the other metrics call rapidfuzz once per env and step. The texts of
-    finished episodes in ``info`` are decoded together, with the tokenizer's
-    ``decode_padded`` where it has one.
+    (the default) steps Levenshtein/Indel envs in one compiled call when numba is
+    installed (the ``fast`` extra) and in numpy otherwise; "numba" or "numpy" asks
+    for one. Beyond the single env's reset options, ``options={"index": array}``
+    gives each env its own pair. For the same seeds and actions it returns exactly
+    what ``SyncVectorEnv`` over single envs returns, infos included: every key on
+    every step, with Gymnasium's ``_key`` masks.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -50,41 +254,47 @@ class TextGenerationVectorEnv(VectorEnv):
         self,
         num_envs: int = 1,
         *,
+        task: str | None = None,
+        dataset=None,
+        split: str = "train",
+        tokenizer=None,
+        reward: str = "dense",
+        metric="levenshtein",
+        max_prompt_tokens: int | None = None,
+        max_new_tokens: int | None = None,
+        min_new_tokens: int = 1,
+        render_mode: str | None = None,
+        flat_observation: bool = False,
+        task_options: dict | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         max_episode_steps: int | None = None,
-        render_mode: str | None = None,
         render_indices: Sequence[int] | None = None,
         backend: str = "auto",
-        **task_kwargs,
     ):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r}: must be a positive integer")
-        modes = {AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP}
-        try:
-            autoreset_mode = AutoresetMode(autoreset_mode)
-        except ValueError:
-            autoreset_mode = None
-        if autoreset_mode not in modes:
-            raise ValueError(f"autoreset_mode: allowed values are {[m.value for m in modes]}")
-        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1):
-            raise ValueError(f"max_episode_steps={max_episode_steps!r}: must be a positive integer or None")
-
+        self.num_envs = check_integer("num_envs", num_envs, 1)
+        self.autoreset_mode = _check_autoreset_mode(autoreset_mode)
+        self.max_episode_steps = (
+            None if max_episode_steps is None else check_integer("max_episode_steps", max_episode_steps, 1)
+        )
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}: allowed values are {list(BACKENDS)}")
-
-        self.task = TextTask(render_mode=render_mode, **task_kwargs)
-        incremental = self.task.metric.substitution_cost is not None
-        if backend == "numba" and not (compiled.AVAILABLE and incremental):
-            why = "numba is not installed: pip install 'textgen-env[fast]'" if not compiled.AVAILABLE else f"metric {self.task.metric.name!r} has no compiled kernel (levenshtein and indel do)"
-            raise ValueError(f"backend='numba': {why}")
-        self._compiled = backend != "numpy" and compiled.AVAILABLE and incremental
-        self.backend = "numba" if self._compiled else "numpy"
-        self.num_envs = int(num_envs)
+        self.task = TextTask(
+            task=task,
+            dataset=dataset,
+            split=split,
+            tokenizer=tokenizer,
+            reward=reward,
+            metric=metric,
+            max_prompt_tokens=max_prompt_tokens,
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            render_mode=render_mode,
+            flat_observation=flat_observation,
+            task_options=task_options,
+        )
         self.render_mode = render_mode
-        self.render_indices = list(range(self.num_envs)) if render_indices is None else [int(i) for i in render_indices]
-        self.metadata = {**self.metadata, "autoreset_mode": autoreset_mode}
-        self.autoreset_mode = autoreset_mode
-        self.max_episode_steps = max_episode_steps
+        self.render_indices = _check_render_indices(render_indices, self.num_envs)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.tokenizer = self.task.tokenizer
         self.metric = self.task.metric
         self.single_action_space = self.task.action_space
@@ -92,100 +302,88 @@ class TextGenerationVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
-        n, width = self.num_envs, self.task.max_new_tokens
-        self._env_ids = np.arange(n)
-        self._every_env = np.ones(n, dtype=bool)
-        self._columns = np.arange(width)
-        self._pair = np.zeros(n, dtype=np.int64)
-        self._prompts = np.zeros((n, self.task.max_prompt_tokens), dtype=np.int64)
-        self._generated = np.zeros((n, width), dtype=np.int64)
-        self._lengths = np.zeros(n, dtype=np.int64)
-        self._targets = np.full((width, n), kernels.TARGET_PAD, dtype=np.int32)  # position-first, as the kernels want
-        self._target_lengths = np.zeros(n, dtype=np.int64)
-        self._scales = np.ones(n)
-        if self._compiled:  # each backend keeps the DP state its kernels work on
-            self._bits = np.zeros((2, n, -(-width // compiled.WORD) or 1), dtype=np.uint64)
-        else:
-            self._rows = kernels.initial_rows((n,), width)
-            self._offsets = kernels.reachable_offsets(self._target_lengths, width)
-        self._potential = np.zeros(n)
-        self._elapsed = np.zeros(n, dtype=np.int64)
-        self._needs_reset = np.zeros(n, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
+        compiled = _choose_compiled(backend, self.metric)
+        self.draws = PairDraws(self.task, self.num_envs)
+        self.episodes = self._empty_episodes(words=-(-self.task.max_new_tokens // numba_batch.WORD) if compiled else 0)
+        self._backend = NumbaBackend(self) if compiled else NumpyBackend(self)
+        self.backend = self._backend.name
         self._custom_pair: tuple[list[int], list[int]] | None = None
-        self._target_text_table = np.array(self.task.target_texts, dtype=object)
-        self._generators: list[np.random.Generator] = []
-        self._draws = np.zeros((n, _DRAWS_PER_REFILL))
-        self._draw_position = np.zeros(n, dtype=np.int64)
-        self._closed = False
-        if self._compiled:
-            self._step_arguments, self._reset_arguments = self._compiled_arguments()
+        self._needs_reset = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
+
+    def _empty_episodes(self, words: int) -> Episodes:
+        n, task = self.num_envs, self.task
+        return Episodes(
+            pair=np.zeros(n, dtype=np.int64),
+            prompts=np.zeros((n, task.max_prompt_tokens), dtype=np.int64),
+            generated=np.zeros((n, task.max_new_tokens), dtype=np.int64),
+            lengths=np.zeros(n, dtype=np.int64),
+            elapsed=np.zeros(n, dtype=np.int64),
+            targets=np.full((task.max_new_tokens, n), TARGET_PAD, dtype=np.int32),
+            target_lengths=np.zeros(n, dtype=np.int64),
+            scales=np.ones(n),
+            potential=np.zeros(n),
+            columns=np.zeros((2, n, words), dtype=np.uint64),
+            next_pairs=self.draws.next_pairs,
+            draw_position=self.draws.position,
+        )
 
     # -- Gymnasium API -------------------------------------------------------------
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        if seed is not None or not self._generators:
-            self._seed_generators(seed)
-        options = options or {}
-        unknown = set(options) - {"index", "prompt", "target"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; allowed: 'index', or 'prompt' with 'target'")
-        everyone = np.ones(self.num_envs, dtype=bool)
-        draws = self._next_draws(everyone)
+        options = check_reset_options(options)
+        if seed is not None or not self.draws.seeded:
+            self.draws.seed(seed)
+        everyone = np.arange(self.num_envs)
+        drawn = self.draws.take(everyone)  # drawn even when options choose, so seeds stay aligned
         self._custom_pair = None
         if "prompt" in options or "target" in options:
             self._custom_pair = self.task.encode_pair(options.get("prompt"), options.get("target"))
             pairs = np.full(self.num_envs, -1)
         elif "index" in options:
-            # A native extension: an array gives one pair index per env.
-            indices = np.broadcast_to(np.asarray(options["index"], dtype=object), (self.num_envs,)).tolist()
-            pairs = np.array([self.task.check_index(i) for i in indices], dtype=np.int64)
+            pairs = self._index_option(options["index"])
         else:
-            pairs = self._pairs_for(draws)
-        self._start_episodes(everyone, pairs)
+            pairs = drawn
+        self.begin_episodes(everyone, pairs)
         self._needs_reset = np.zeros(self.num_envs, dtype=bool)
-        return self._observations(), self._reset_infos(everyone)
+        return self._observations(), self._infos(
+            self._backend.distances(), np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs)
+        )
 
     def step(self, actions):
-        if not self._generators:
+        if not self.draws.seeded:
             raise RuntimeError("step() called before reset(); call reset() first")
-        actions = self._check_actions(actions, check_range=not self._compiled)  # the kernel checks the range
-        resetting = self._needs_reset  # NEXT_STEP: envs whose episode ended last step start over now
-        infos = {}
-        advance = self._advance_compiled if self._compiled else self._advance
-        rewards, terminated, truncated, distances, invalid, similarities = advance(actions, resetting)
-        done = terminated | truncated
-
-        # Every env reports a distance (a restarted one, its reset's).
-        # (np.count_nonzero tests a mask several times faster than .any(): this is the hot path.)
-        step_infos = {"distance": distances.astype(self._distance_type, copy=False), "_distance": self._every_env.copy()}
-        if np.count_nonzero(invalid):
-            step_infos["invalid_action"], step_infos["_invalid_action"] = invalid, invalid.copy()
-        if np.count_nonzero(terminated):
-            self._add_end_infos(step_infos, terminated, similarities)
-
+        actions = self._check_actions(actions)
+        out = self._backend.advance(actions, self._needs_reset)  # NEXT_STEP: envs that ended last step start over now
+        done = out.terminated | out.truncated
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            if done.any():
-                final_obs = self._observations()
-                infos["final_obs"] = np.full(self.num_envs, None, dtype=object)
-                for i in np.flatnonzero(done):
-                    infos["final_obs"][i] = _select(final_obs, i)
-                infos["_final_obs"] = done.copy()
-                infos["final_info"] = _mask_infos(step_infos, done)
-                infos["_final_info"] = done.copy()
-                step_infos = _mask_infos(step_infos, ~done)
-                self._reset_finished(done)
-                _merge(step_infos, self._reset_infos(done))
+            infos = self._same_step_autoreset(done, out)
         else:
-            if np.count_nonzero(resetting):  # restarted by _advance: their reset's info
-                step_infos["index"], step_infos["_index"] = self._pair * resetting, resetting.copy()  # 0 where not reset
             self._needs_reset = done
-        infos.update(step_infos)  # keys apart from SAME_STEP's final_obs/final_info
-        return self._observations(), rewards, terminated, truncated, infos
+            infos = self._infos(out.distances, out.invalid, out.similarities)
+        return self._observations(), out.rewards, out.terminated, out.truncated, infos
 
     def render(self):
         if self.render_mode is None:
             return None
-        frames = tuple(self._render_env(i) for i in self.render_indices)
+        if self.render_mode == "rgb_array":
+            width = max(self.task.max_prompt_tokens, self.task.max_new_tokens)
+            return tuple(
+                render_rgb(self._prompt_ids(i), self.generated_ids(i), self.target_ids(i), width) for i in self.render_indices
+            )
+        distances = self._backend.distances()
+        frames = tuple(
+            f"env {i}:\n"
+            + render_text(
+                self.tokenizer,
+                self._prompt_ids(i),
+                self.generated_ids(i),
+                self.target_ids(i),
+                distances[i],
+                self.metric.name,
+                bool(self._needs_reset[i]),
+            )
+            for i in self.render_indices
+        )
         if self.render_mode == "human":
             print("\n".join(frames))
             return None
@@ -193,14 +391,20 @@ class TextGenerationVectorEnv(VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """(num_envs, vocab_size) boolean mask of the valid actions."""
-        masks = np.broadcast_to(self.task.valid_actions, (self.num_envs, self.task.vocab_size)).copy()
-        masks[:, EOS_ID] = self._lengths >= self.task.min_new_tokens
-        return masks
+        return self.task.rules.action_masks(self.episodes.lengths)
 
-    def close_extras(self, **kwargs):
-        self._closed = True
+    # -- texts and the seed API ---------------------------------------------------------
 
-    # -- seed API ------------------------------------------------------------------
+    def generated_texts(self) -> list[str]:
+        """Each env's text generated so far (in NEXT_STEP mode, a finished episode's until the next step)."""
+        decode_padded = getattr(self.tokenizer, "decode_padded", None)
+        if decode_padded is not None:  # rows are PAD past their length; unsigned, so no id is negative
+            return decode_padded(self.episodes.generated.view(np.uint64))
+        return [self.tokenizer.decode(self.generated_ids(i)) for i in range(self.num_envs)]
+
+    def target_texts(self) -> list[str]:
+        """Each env's current target text."""
+        return [self._target_text(i) for i in range(self.num_envs)]
 
     def get_text_data(self) -> list[str]:
         return self.task.dataset.prompts
@@ -208,281 +412,147 @@ class TextGenerationVectorEnv(VectorEnv):
     def get_target_texts(self) -> list[str]:
         return self.task.dataset.targets
 
-    # -- batched episode state -----------------------------------------------------
+    # -- episodes -------------------------------------------------------------------
 
-    @property
-    def _distance_type(self):
-        return int if self.metric.counts_edits else float
-
-    def _seed_generators(self, seed) -> None:
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed list has {len(seeds)} entries; num_envs={self.num_envs}")
-        self._generators = [seeding.np_random(s)[0] for s in seeds]
-        for i, generator in enumerate(self._generators):
-            self._draws[i] = generator.random(_DRAWS_PER_REFILL)
-        self._draw_position[:] = 0
-
-    def _next_draws(self, mask: np.ndarray) -> np.ndarray:
-        envs = np.flatnonzero(mask)
-        positions = self._draw_position[envs]
-        self._draw_position[envs] = positions + 1
-        draws = self._draws[envs, positions]
-        self._refill_emptied(envs)
-        return draws
-
-    def _refill_emptied(self, envs: np.ndarray) -> None:
-        """Refill the draw buffers of `envs` that are used up, so a position is always valid."""
-        for i in envs[self._draw_position[envs] == _DRAWS_PER_REFILL]:
-            self._draws[i] = self._generators[i].random(_DRAWS_PER_REFILL)
-            self._draw_position[i] = 0
-
-    def _pairs_for(self, draws: np.ndarray) -> np.ndarray:
-        size = len(self.task.dataset)
-        return np.minimum((draws * size).astype(np.int64), size - 1)
-
-    def _advance(self, actions: np.ndarray, resetting: np.ndarray):
-        """One step: the envs in `resetting` start a new episode, the others take their action.
-
-        Returns (rewards, terminated, truncated, distances, invalid, similarities):
-        a restarted env's distance is its reset's; similarities (of finished
-        episodes) only for Levenshtein, else None.
-        """
-        active = ~resetting
-        stop = active & (actions == EOS_ID) & (self._lengths >= self.task.min_new_tokens)
-        invalid = active & ~stop & ~self.task.valid_actions[actions]
-        appending = active & ~stop
-        self._append(appending, np.where(invalid, UNK_ID, actions))
-        self._elapsed += active
-        terminated = stop | (appending & (self._lengths >= self.task.max_new_tokens))
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        if self.max_episode_steps is not None:
-            truncated = active & (self._elapsed >= self.max_episode_steps)
-
-        distances = self._distances(active)
-        rewards = np.zeros(self.num_envs)
-        if self.task.reward_mode == "dense":
-            potential = self._dense_potentials(active & ~terminated)
-            rewards = np.where(active & ~terminated, potential - self._potential, 0.0)
-            self._potential = np.where(active & ~terminated, potential, self._potential)
-        if terminated.any():
-            exact = None
-            if self.task.reward_mode == "exact":
-                exact = (self._lengths == self._target_lengths) & np.all(
-                    (self._generated == self._targets.T) | (self._columns >= self._target_lengths[:, None]), axis=1
-                )
-            scores = -distances / self._scales
-            final = terminal_reward(self.task.reward_mode, scores, distances, exact, self._potential)
-            rewards = np.where(terminated, final, rewards)
-        rewards = rewards + 0.0
-        similarities = None
-        if self.metric.name == "levenshtein":
-            # rapidfuzz's normalized similarity, 1 - d / max(len) (1 for two empty texts), from the distances at hand
-            longest = np.maximum(np.maximum(self._lengths, self._target_lengths), 1)
-            similarities = np.where(terminated, 1.0 - distances / longest, 0.0)
-        if resetting.any():
-            self._reset_finished(resetting)
-            distances = np.where(resetting, self._distances(resetting), distances)
-        return rewards, terminated, truncated, distances, invalid, similarities
-
-    def _advance_compiled(self, actions: np.ndarray, resetting: np.ndarray):
-        """:meth:`_advance` as one call of the compiled kernel."""
-        n = self.num_envs
-        rewards, similarities = np.empty((2, n))
-        distances = np.empty(n, dtype=np.int64)  # edit counts, as the info reports them
-        terminated, truncated, invalid = np.empty((3, n), dtype=bool)
-        emptied = compiled.advance_episodes(actions, resetting, *self._step_arguments, rewards, terminated, truncated, distances, invalid, similarities)
-        if emptied < 0:
-            self._reject_out_of_range(actions)
-        if emptied:
-            self._refill_emptied(np.flatnonzero(resetting))
-        return rewards, terminated, truncated, distances, invalid, similarities if self.metric.name == "levenshtein" else None
-
-    def _compiled_arguments(self) -> tuple[tuple, tuple]:
-        """What the compiled kernels take besides each call's own arrays: (step's, reset's).
-
-        Made once: in the compiled backend these arrays are only ever updated in place.
-        """
-        task = self.task
-        episode = (self._prompts, self._pair, self._draws, self._draw_position, task.prompt_matrix, task.target_matrix, task.target_lengths, self.metric.counts_edits)
-        state = (self._generated, self._lengths, self._elapsed, self._bits, self._targets, self._target_lengths, self._scales, self._potential, episode)
-        settings = (task.valid_actions, task.min_new_tokens, task.max_new_tokens, self.max_episode_steps or 0, self.metric.substitution_cost, compiled.REWARD_CODES[task.reward_mode])
-        return (*settings, compiled.match_masks(task.target_matrix, task.target_lengths, task.vocab_size), *state), state
-
-    def _reset_finished(self, mask: np.ndarray) -> None:
-        if not self._compiled:
-            self._start_episodes(mask, self._pairs_for(self._next_draws(mask)))
-            return
-        envs = np.flatnonzero(mask)
-        if compiled.start_episodes(envs, *self._reset_arguments):
-            self._refill_emptied(envs)
-
-    def _start_episodes(self, mask: np.ndarray, pairs: np.ndarray) -> None:
-        envs = np.flatnonzero(mask)
-        self._pair[envs] = pairs
+    def begin_episodes(self, envs: np.ndarray, pairs: np.ndarray) -> None:
+        """Start pair ``pairs[k]`` in env ``envs[k]`` (-1: the pair set by reset options)."""
+        ep, task = self.episodes, self.task
+        ep.pair[envs] = pairs
         if self._custom_pair is not None and (pairs < 0).any():
             prompt, target = self._custom_pair
-            self._prompts[envs] = self.task.pad_prompts([prompt])[0]
-            self._targets[:, envs] = kernels.TARGET_PAD
-            self._targets[: len(target), envs] = np.asarray(target)[:, None]
-            self._target_lengths[envs] = len(target)
+            ep.prompts[envs] = task.pad_prompts([prompt])[0]
+            ep.targets[:, envs] = TARGET_PAD
+            ep.targets[: len(target), envs] = np.asarray(target, dtype=np.int32)[:, None]
+            ep.target_lengths[envs] = len(target)
+            ep.scales[envs] = self.metric.scale(len(target))
         else:
-            self._prompts[envs] = self.task.prompt_matrix[pairs]
-            self._targets[:, envs] = self.task.target_matrix[pairs].T
-            self._target_lengths[envs] = self.task.target_lengths[pairs]
-        self._generated[envs] = 0
-        self._lengths[envs] = 0
-        self._elapsed[envs] = 0
-        self._potential[envs] = 0.0
-        if self._compiled:
-            compiled.reset_columns(envs, self._bits, self._target_lengths)
-        else:
-            self._rows[:, envs] = 0
-            self._offsets[:, envs] = kernels.reachable_offsets(self._target_lengths[envs], self.task.max_new_tokens)
-        self._scales[envs] = np.maximum(1, self._target_lengths[envs]) if self.metric.counts_edits else 1.0
+            ep.prompts[envs] = task.prompt_matrix[pairs]
+            ep.targets[:, envs] = task.target_matrix[pairs].T
+            ep.target_lengths[envs] = task.target_lengths[pairs]
+            ep.scales[envs] = task.pair_scales[pairs]
+        ep.generated[envs] = PAD_ID
+        ep.lengths[envs] = 0
+        ep.elapsed[envs] = 0
+        ep.potential[envs] = 0.0
+        self._backend.start(envs)
 
-    def _append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
-        envs = np.flatnonzero(mask)
-        self._generated[envs, self._lengths[envs]] = tokens[envs]
-        self._lengths[envs] += 1
-        if self.metric.substitution_cost is not None and len(envs):
-            # Advancing every row is cheaper than selecting; rows of envs that append
-            # nothing are put back (those about to reset need no care: reset rewrites them).
-            kept = np.flatnonzero(~mask & ~self._needs_reset)
-            saved = self._rows[:, kept]
-            self._rows = kernels.advance_rows(self._rows, self._targets, tokens, self.metric.substitution_cost)
-            self._rows[:, kept] = saved
+    def generated_ids(self, i: int) -> list[int]:
+        return self.episodes.generated[i, : self.episodes.lengths[i]].tolist()
 
-    def _distances(self, mask: np.ndarray) -> np.ndarray:
-        if self._compiled:
-            values = np.empty(self.num_envs)
-            compiled.current_distances(self._lengths, self._bits, self._target_lengths, values)
-            return values
-        if self.metric.substitution_cost is not None:
-            return kernels.distance_at(self._rows, self._target_lengths).astype(np.float64)
-        values = np.zeros(self.num_envs)
-        for i in np.flatnonzero(mask):
-            values[i] = self.metric.distance(self._generated_ids(i), self._target_ids(i))
-        return values
-
-    def _dense_potentials(self, mask: np.ndarray) -> np.ndarray:
-        if self.metric.substitution_cost is not None:
-            return -kernels.best_reachable(self._rows, self._offsets) / self._scales
-        values = np.zeros(self.num_envs)
-        for i in np.flatnonzero(mask):
-            values[i] = self.metric.prefix_potential(self._generated_ids(i), self._target_ids(i))
-        return values
-
-    def _generated_ids(self, i: int) -> list[int]:
-        return self._generated[i, : self._lengths[i]].tolist()
-
-    def _target_ids(self, i: int) -> list[int]:
-        pair = self._pair[i]
+    def target_ids(self, i: int) -> list[int]:
+        pair = self.episodes.pair[i]
         return self._custom_pair[1] if pair < 0 else self.task.target_ids[pair]
 
-    def _target_text(self, i: int) -> str:
-        pair = self._pair[i]
-        return self.tokenizer.decode(self._custom_pair[1]) if pair < 0 else self.task.target_texts[pair]
-
     def _prompt_ids(self, i: int) -> list[int]:
-        pair = self._pair[i]
+        pair = self.episodes.pair[i]
         return self._custom_pair[0] if pair < 0 else self.task.prompt_ids[pair]
 
+    def _target_text(self, i: int) -> str:
+        pair = self.episodes.pair[i]
+        return (
+            self.tokenizer.decode([t if t >= 0 else UNK_ID for t in self._custom_pair[1]])
+            if pair < 0
+            else self.task.target_texts[pair]
+        )
+
     def _observations(self):
+        ep = self.episodes
         if self.task.flat_observation:
-            return np.concatenate([self._prompts, self._generated], axis=1)
-        return {"prompt": self._prompts.copy(), "generated": self._generated.copy()}
+            return np.concatenate([ep.prompts, ep.generated], axis=1)
+        return {"prompt": ep.prompts.copy(), "generated": ep.generated.copy()}
 
     # -- infos, shaped as SyncVectorEnv shapes them ---------------------------------
 
-    def _reset_infos(self, mask: np.ndarray) -> dict:
-        """What the single env's reset() puts in info, for the envs in `mask`."""
+    def _infos(self, distances: np.ndarray, invalid: np.ndarray, similarities: np.ndarray) -> dict:
+        """Every key for every env, with Gymnasium's `_key` masks (all True: each env reports each key)."""
+        every = np.ones(self.num_envs, dtype=bool)
+        values = (distances, self.episodes.pair.copy(), invalid, similarities)
         infos = {}
-        _put(infos, "distance", self._distances(mask), mask, self._distance_type)
-        _put(infos, "index", self._pair, mask, int)
+        for key, value in zip(INFO_KEYS, values):
+            infos[key], infos[f"_{key}"] = value, every.copy()
         return infos
 
-    def _add_end_infos(self, infos: dict, mask: np.ndarray, similarities: np.ndarray | None) -> None:
-        """The texts and similarity of the episodes in `mask`, which just ended (similarities: when already known)."""
-        envs = mask.nonzero()[0]
-        generated_text = np.empty(self.num_envs, dtype=object)  # None where no episode ended
-        target_text = np.empty(self.num_envs, dtype=object)
-        decode_padded = getattr(self.tokenizer, "decode_padded", None)  # optional, batched
-        if decode_padded is not None:
-            # Rows are PAD past their length; as unsigned, the tokenizer knows no id is negative.
-            generated_text[envs] = decode_padded(self._generated[envs].view(np.uint64))
-        else:
-            generated_text[envs] = [self.tokenizer.decode(self._generated_ids(i)) for i in envs.tolist()]
-        if self._custom_pair is None:
-            target_text[envs] = self._target_text_table[self._pair[envs]]
-        else:
-            target_text[envs] = [self._target_text(i) for i in envs.tolist()]
-        if similarities is None:
-            similarities = np.zeros(self.num_envs)
-            for i in envs.tolist():
-                similarities[i] = similarity(self._generated_ids(i), self._target_ids(i))
-        infos["generated_text"], infos["_generated_text"] = generated_text, mask.copy()
-        infos["target_text"], infos["_target_text"] = target_text, mask.copy()
-        infos["similarity"], infos["_similarity"] = similarities, mask.copy()
+    def _same_step_autoreset(self, done: np.ndarray, out: StepOutput) -> dict:
+        """SAME_STEP: finished envs start over now; their last step's obs and info go under final_obs / final_info."""
+        if not np.count_nonzero(done):
+            return self._infos(out.distances, out.invalid, out.similarities)
+        envs = done.nonzero()[0]
+        final_obs = self._observations()
+        infos = {"final_obs": np.full(self.num_envs, None, dtype=object), "_final_obs": done.copy()}
+        for i in envs.tolist():
+            infos["final_obs"][i] = (
+                {k: v[i].copy() for k, v in final_obs.items()} if isinstance(final_obs, dict) else final_obs[i].copy()
+            )
+        final = {}
+        for key, value in zip(INFO_KEYS, (out.distances, self.episodes.pair, out.invalid, out.similarities)):
+            final[key] = np.where(done, value, np.zeros((), dtype=value.dtype))
+            final[f"_{key}"] = done.copy()
+        infos["final_info"], infos["_final_info"] = final, done.copy()
+        self._backend.restart(envs)
+        distances = np.where(done, self._backend.distances(done), out.distances)
+        infos.update(self._infos(distances, out.invalid & ~done, np.where(done, 0.0, out.similarities)))
+        return infos
 
-    def _render_env(self, i: int) -> str:
-        distance = self._distance_type(self._distances(self._env_ids == i)[i])
-        return f"env {i}:\n" + render_episode(self.tokenizer, self._prompt_ids(i), self._generated_ids(i), self._target_ids(i), distance, self.metric.name, bool(self._needs_reset[i]))
+    # -- argument checks ---------------------------------------------------------------
 
-    def _check_actions(self, actions, check_range: bool = True) -> np.ndarray:
+    def _index_option(self, index) -> np.ndarray:
+        """options['index']: one pair for every env, or an array of one pair per env."""
+        array = np.asarray(index, dtype=object)
+        if array.ndim > 1 or (array.ndim == 1 and len(array) != self.num_envs):
+            raise ValueError(
+                f"options['index'] has shape {array.shape}; give one index, or one per env: shape ({self.num_envs},)"
+            )
+        return np.array([self.task.check_index(i) for i in np.broadcast_to(array, (self.num_envs,)).tolist()], dtype=np.int64)
+
+    def _check_actions(self, actions) -> np.ndarray:
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"actions have shape {actions.shape}; expected ({self.num_envs},) for num_envs={self.num_envs}")
         if actions.dtype.kind not in "iu":
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
-        if check_range and (actions.min() < 0 or actions.max() >= self.task.vocab_size):
-            self._reject_out_of_range(actions)
+        if self.backend != "numba" and (
+            actions.min() < 0 or actions.max() >= self.task.vocab_size
+        ):  # the kernel checks its own
+            self.reject_out_of_range(actions)
         return actions.astype(np.int64, copy=False)
 
-    def _reject_out_of_range(self, actions: np.ndarray):
+    def reject_out_of_range(self, actions: np.ndarray):
         bad = (actions < 0) | (actions >= self.task.vocab_size)
-        raise ValueError(f"actions {actions[bad].tolist()} (envs {np.flatnonzero(bad).tolist()}) are outside Discrete({self.task.vocab_size})")
+        raise ValueError(
+            f"actions {actions[bad].tolist()} (envs {bad.nonzero()[0].tolist()}) are outside Discrete({self.task.vocab_size})"
+        )
 
 
-def _put(infos: dict, key: str, values: np.ndarray, mask: np.ndarray, kind: type) -> None:
-    """Add a batched info entry (zeros where `mask` is False), only if some env has it."""
-    if mask.any():
-        infos[key], infos[f"_{key}"] = np.where(mask, values, 0).astype(kind, copy=False), mask.copy()
+def _check_autoreset_mode(mode) -> AutoresetMode:
+    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    try:
+        mode = AutoresetMode(mode)
+    except ValueError:
+        mode = None
+    if mode not in allowed:
+        raise ValueError(f"autoreset_mode: allowed values are {[m.value for m in allowed]}")
+    return mode
 
 
-def _mask_infos(infos: dict, mask: np.ndarray) -> dict:
-    """The entries of `infos` restricted to the envs in `mask`, dropping keys none of them has."""
-    kept = {}
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        present = infos[f"_{key}"] & mask
-        if present.any():
-            array = np.zeros_like(value) if value.dtype != object else np.full(len(mask), None, dtype=object)
-            array[present] = value[present]
-            kept[key], kept[f"_{key}"] = array, present
-    return kept
+def _check_render_indices(render_indices, num_envs: int) -> list[int]:
+    if render_indices is None:
+        return list(range(num_envs))
+    if isinstance(render_indices, (str, bytes)) or not isinstance(render_indices, (Sequence, np.ndarray)):
+        raise ValueError(f"render_indices={render_indices!r}: must be a list of env indices in [0, {num_envs})")
+    indices = list(render_indices)
+    for i in indices:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)) or not 0 <= i < num_envs:
+            raise ValueError(f"render_indices={indices!r}: {i!r} is not an env index in [0, {num_envs})")
+    return [int(i) for i in indices]
 
 
-def _merge(infos: dict, more: dict) -> None:
-    """Merge batched infos, combining the masks of keys both hold."""
-    for key, value in more.items():
-        if key.startswith("_"):
-            continue
-        mask = more[f"_{key}"]
-        if key in infos:
-            infos[key] = np.where(mask, value, infos[key])
-            infos[f"_{key}"] = infos[f"_{key}"] | mask
-        else:
-            infos[key], infos[f"_{key}"] = value, mask.copy()
-
-
-def _select(observations, i: int):
-    if isinstance(observations, dict):
-        return {key: value[i].copy() for key, value in observations.items()}
-    return observations[i].copy()
+def _choose_compiled(backend: str, metric) -> bool:
+    incremental = metric.substitution_cost is not None
+    if backend == "numba" and not (numba_batch.AVAILABLE and incremental):
+        why = (
+            "numba is not installed: pip install 'textgen-env[fast]'"
+            if not numba_batch.AVAILABLE
+            else f"metric {metric.name!r} has no compiled kernel (levenshtein and indel do)"
+        )
+        raise ValueError(f"backend='numba': {why}")
+    return backend != "numpy" and numba_batch.AVAILABLE and incremental

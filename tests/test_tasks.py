@@ -1,0 +1,136 @@
+"""The built-in task suite: each generator's semantics, its options, and its deterministic split."""
+
+import numpy as np
+import pytest
+from rapidfuzz.distance import OSA
+
+from textgen_env import TASKS, TextGenerationEnv, TextTask, corpus_sentences, make_task
+from textgen_env.tasks import KEYBOARD_NEIGHBOURS, add_typos
+
+
+def test_the_ladder_holds_every_task_of_the_suite():
+    assert list(TASKS) == [
+        "copy",
+        "reverse",
+        "repeat",
+        "duplicate",
+        "sort",
+        "addition",
+        "spelling",
+        "reverse_words",
+        "continue",
+    ]
+    for name, spec in TASKS.items():
+        assert spec.summary  # each task's docstring says what it tests
+        env = TextGenerationEnv(task=name)
+        assert env.task.vocab_size > 4 and len(env.get_text_data()) > 10
+
+
+@pytest.mark.parametrize(
+    "name, rule",
+    [
+        ("copy", lambda p: p),
+        ("reverse", lambda p: p[::-1]),
+        ("repeat", lambda p: p + p),
+        ("duplicate", lambda p: "".join(c * 2 for c in p)),
+        ("sort", lambda p: "".join(sorted(p))),
+    ],
+)
+def test_string_tasks_follow_their_rule_and_lengths(name, rule):
+    data = make_task(name, num_examples=300, min_length=5, max_length=40, alphabet="xyz", seed=3)
+    assert all(t == rule(p) for p, t in zip(data.prompts, data.targets))
+    assert {len(p) for p in data.prompts} <= set(range(5, 41)) and len({len(p) for p in data.prompts}) > 20
+    assert set("".join(data.prompts)) == set("xyz")
+    if name in ("repeat", "duplicate"):
+        assert all(len(t) == 2 * len(p) for p, t in zip(data.prompts, data.targets))
+    if name == "sort":
+        assert all(list(t) == sorted(t) and sorted(p) == sorted(t) for p, t in zip(data.prompts, data.targets))
+
+
+def test_string_prompts_are_distinct_and_a_too_small_space_is_refused():
+    data = make_task("copy", num_examples=12, min_length=1, max_length=3, alphabet="ab")
+    assert len(set(data.prompts)) == len(data.prompts) == 12
+    with pytest.raises(ValueError, match="num_examples=20: there are only 14 distinct strings of 1 to 3 letters"):
+        make_task("copy", num_examples=20, min_length=1, max_length=3, alphabet="ab")
+    small = make_task("reverse", num_examples=14, min_length=1, max_length=3, alphabet="ab")
+    assert sorted(small.prompts) == sorted(
+        {"a", "b", "aa", "ab", "ba", "bb"} | {x + y + z for x in "ab" for y in "ab" for z in "ab"}
+    )
+
+
+def test_lengths_reach_64_tokens_and_beyond():
+    env = TextGenerationEnv(task="reverse", task_options={"min_length": 60, "max_length": 70, "num_examples": 50})
+    assert env.task.max_new_tokens == 70 and max(env.task.target_lengths) >= 64
+
+
+def test_addition_adds_with_distinct_pairs():
+    data = make_task("addition", num_examples=2000, min_digits=1, max_digits=3, seed=1)
+    assert len(set(data.prompts)) == 2000
+    for prompt, target in zip(data.prompts, data.targets):
+        a, b = prompt.split("+")
+        assert int(a) + int(b) == int(target) and 1 <= len(a) <= 3 and 1 <= len(b) <= 3
+    two_digit = make_task("addition", num_examples=100, min_digits=2, max_digits=2)
+    assert all(len(x) == 2 for p in two_digit.prompts for x in p.split("+"))
+    with pytest.raises(ValueError, match="num_examples=101: there are only 100 distinct pairs of 1- to 1-digit numbers"):
+        make_task("addition", num_examples=101, max_digits=1)
+
+
+def test_spelling_prompts_differ_from_the_clean_sentence_by_the_noise_only():
+    sentences = corpus_sentences()
+    data = make_task("spelling", noise=0.1, seed=0)
+    assert data.targets == sentences
+    rng = np.random.default_rng(0)
+    total_typos = total_characters = 0
+    for prompt, target in zip(data.prompts, data.targets):
+        noisy, typos = add_typos(target, rng, 0.1)  # the same draws the task made
+        assert noisy == prompt and OSA.distance(prompt, target) <= typos
+        total_typos += typos
+        total_characters += len(target)
+    assert 0.08 < total_typos / total_characters < 0.12
+    assert make_task("spelling", noise=0.0).prompts == sentences
+    assert all(v and letter not in v for letter, v in KEYBOARD_NEIGHBOURS.items()) and len(KEYBOARD_NEIGHBOURS) == 26
+
+
+def test_reverse_words_uses_the_word_tokenizer():
+    env = TextGenerationEnv(task="reverse_words", split="all")
+    assert env.tokenizer.kind == "word"
+    prompt, target = env.get_text_data()[0], env.get_target_texts()[0]
+    assert target.split() == prompt.split()[::-1]
+    assert env.task.target_ids[0] == env.tokenizer.encode(prompt)[::-1]
+    short = make_task("reverse_words", max_length=6)
+    assert all(len(p.split()) <= 6 for p in short.prompts) and len(short) < len(make_task("reverse_words"))
+
+
+@pytest.mark.parametrize(
+    "name, options, message",
+    [
+        (
+            "copy",
+            {"min_digits": 2},
+            r"task 'copy' does not take options \['min_digits'\];"
+            r" it takes \['alphabet', 'max_length', 'min_length', 'num_examples', 'seed'\]",
+        ),
+        ("addition", {"alphabet": "ab"}, r"task 'addition' does not take options \['alphabet'\]"),
+        ("continue", {"seed": 1}, r"task 'continue' does not take options \['seed'\]"),
+        ("sort", {"min_length": 5, "max_length": 3}, "min_length=5 > max_length=3"),
+        ("repeat", {"alphabet": "aa"}, "alphabet='aa'"),
+        ("addition", {"max_digits": 0}, "max_digits=0"),
+        ("spelling", {"noise": 1.5}, "noise=1.5"),
+        ("reverse_words", {"min_length": 40}, "no corpus sentence has that many words"),
+        ("duplicate", {"num_examples": True}, "num_examples=True"),
+    ],
+)
+def test_options_are_validated_by_name(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        make_task(name, **options)
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_task_and_its_split_are_deterministic(name):
+    a, b = TextTask(task=name, split="test"), TextTask(task=name, split="test")
+    assert a.dataset.prompts == b.dataset.prompts and a.dataset.targets == b.dataset.targets
+    train = TextTask(task=name, split="train")
+    assert not set(train.dataset.pairs) & set(a.dataset.pairs)  # no pair in both splits
+    if "seed" in TASKS[name].options:
+        other = make_task(name, seed=1)
+        assert other.prompts != make_task(name).prompts

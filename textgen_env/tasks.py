@@ -1,0 +1,272 @@
+"""The built-in task suite: a ladder of text tasks whose targets follow from their prompts.
+
+Every task is deterministic for its options (``seed`` included), so its
+train/test split is too. Each one's docstring says what it tests; the table
+:data:`TASKS` lists them, from the easiest rung up:
+
+=================  ==========================================================  ==========
+task               target                                                      tokenizer
+=================  ==========================================================  ==========
+``copy``           the prompt (random letters)                                 char
+``reverse``        the prompt reversed                                         char
+``repeat``         the prompt written twice                                    char
+``duplicate``      every character of the prompt written twice                 char
+``sort``           the prompt's characters in sorted order                     char
+``addition``       the decimal sum of ``"a+b"``                                char
+``spelling``       a corpus sentence, given with typing noise                  char
+``reverse_words``  the words of a corpus sentence in reverse order             word
+``continue``       the rest of an English sentence (no single right answer)    char
+=================  ==========================================================  ==========
+
+Options a task does not take are an error that names them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from textgen_env.datasets import TextDataset, check_prompt_fraction, split_text
+
+DEFAULT_TASK = "continue"
+LOWERCASE = string.ascii_lowercase
+
+
+# -- option checks ------------------------------------------------------------------
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
+    return int(value)
+
+
+def _length_range(min_length, max_length, unit: str = "length") -> tuple[int, int]:
+    low, high = _integer(f"min_{unit}", min_length, 1), _integer(f"max_{unit}", max_length, 1)
+    if low > high:
+        raise ValueError(f"min_{unit}={low} > max_{unit}={high}: need min_{unit} <= max_{unit}")
+    return low, high
+
+
+def _alphabet(alphabet) -> list[str]:
+    if not isinstance(alphabet, str) or not alphabet or len(set(alphabet)) != len(alphabet):
+        raise ValueError(f"alphabet={alphabet!r}: must be a non-empty string of distinct characters")
+    return list(alphabet)
+
+
+def _rate(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}={value!r}: must be a number between 0 and 1")
+    return float(value)
+
+
+def random_strings(count: int, min_length: int, max_length: int, alphabet: str, seed: int) -> list[str]:
+    """`count` distinct strings of uniform random length and letters, reproducible from `seed`
+    (distinct, so that no string lands in both splits)."""
+    count = _integer("num_examples", count, 1)
+    low, high = _length_range(min_length, max_length)
+    letters = np.array(_alphabet(alphabet))
+    possible = sum(len(letters) ** n for n in range(low, high + 1))
+    if count > possible:
+        raise ValueError(
+            f"num_examples={count}: there are only {possible} distinct strings of {low} to {high} letters"
+            f" from alphabet={alphabet!r}"
+        )
+    rng = np.random.default_rng(_integer("seed", seed, 0))
+    drawn: dict[str, None] = {}
+    while len(drawn) < count:
+        for n in rng.integers(low, high + 1, size=count):
+            drawn.setdefault("".join(rng.choice(letters, size=n)))
+    return list(drawn)[:count]
+
+
+def corpus_sentences() -> list[str]:
+    """The shipped English corpus (``data/sentences.txt``): 400 sentences from a small grammar."""
+    text = resources.files("textgen_env").joinpath("data/sentences.txt").read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line.strip()]
+
+
+# -- the tasks ------------------------------------------------------------------------
+
+
+def copy(
+    *, num_examples: int = 1000, min_length: int = 3, max_length: int = 8, alphabet: str = LOWERCASE, seed: int = 0
+) -> TextDataset:
+    """Write the prompt again: tests attending to each prompt position in order."""
+    return TextDataset([(s, s) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "copy")
+
+
+def reverse(
+    *, num_examples: int = 1000, min_length: int = 3, max_length: int = 8, alphabet: str = LOWERCASE, seed: int = 0
+) -> TextDataset:
+    """Write the prompt backwards: tests attending to positions in reverse, counting from the end."""
+    return TextDataset([(s, s[::-1]) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "reverse")
+
+
+def repeat(
+    *, num_examples: int = 1000, min_length: int = 3, max_length: int = 8, alphabet: str = LOWERCASE, seed: int = 0
+) -> TextDataset:
+    """Write the prompt twice: tests knowing where the first pass ended (Gym's RepeatCopy)."""
+    return TextDataset([(s, s + s) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "repeat")
+
+
+def duplicate(
+    *, num_examples: int = 1000, min_length: int = 3, max_length: int = 8, alphabet: str = LOWERCASE, seed: int = 0
+) -> TextDataset:
+    """Write every character twice ("abc" -> "aabbcc"): tests keeping a count of two per position
+    (Gym's DuplicatedInput, inverted)."""
+    return TextDataset(
+        [(s, "".join(c + c for c in s)) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)],
+        "duplicate",
+    )
+
+
+def sort(
+    *, num_examples: int = 1000, min_length: int = 3, max_length: int = 8, alphabet: str = LOWERCASE, seed: int = 0
+) -> TextDataset:
+    """Write the prompt's characters in sorted order: tests a global, content-based order, not a positional one."""
+    return TextDataset(
+        [(s, "".join(sorted(s))) for s in random_strings(num_examples, min_length, max_length, alphabet, seed)], "sort"
+    )
+
+
+def addition(*, num_examples: int = 5000, min_digits: int = 1, max_digits: int = 2, seed: int = 0) -> TextDataset:
+    """Add two decimal numbers ("57+8" -> "65"): tests carrying, right to left, while writing left to right.
+
+    Both numbers have between `min_digits` and `max_digits` digits; the pairs are distinct
+    (so none is in both splits), drawn uniformly from all such pairs.
+    """
+    count = _integer("num_examples", num_examples, 1)
+    low, high = _length_range(min_digits, max_digits, "digits")
+    smallest = 0 if low == 1 else 10 ** (low - 1)
+    numbers = 10**high - smallest
+    if count > numbers * numbers:
+        raise ValueError(
+            f"num_examples={count}: there are only {numbers * numbers} distinct pairs of {low}- to {high}-digit numbers"
+        )
+    rng = np.random.default_rng(_integer("seed", seed, 0))
+    drawn = rng.choice(numbers * numbers, size=count, replace=False)
+    return TextDataset(
+        [(f"{smallest + a}+{smallest + b}", str(2 * smallest + a + b)) for a, b in zip(*np.divmod(drawn, numbers))], "addition"
+    )
+
+
+# Letters next to each letter on a QWERTY keyboard: the "fat finger" typo.
+_QWERTY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+KEYBOARD_NEIGHBOURS = {
+    letter: "".join(
+        other
+        for r, other_row in enumerate(_QWERTY_ROWS)
+        for c, other in enumerate(other_row)
+        if other != letter and abs(r - row_index) <= 1 and abs(c - column) <= 1
+    )
+    for row_index, row in enumerate(_QWERTY_ROWS)
+    for column, letter in enumerate(row)
+}
+TYPOS = ("drop", "double", "swap", "neighbour")
+
+
+def add_typos(text: str, rng: np.random.Generator, noise: float) -> tuple[str, int]:
+    """`text` with each character, at rate `noise`, dropped, doubled, swapped with the next one, or
+    replaced by a keyboard neighbour (letters only); with the number of typos made."""
+    out, typos, i = [], 0, 0
+    while i < len(text):
+        char = text[i]
+        if rng.random() >= noise:
+            out.append(char)
+            i += 1
+            continue
+        kind = TYPOS[int(rng.integers(len(TYPOS)))]
+        if kind == "swap" and i + 1 < len(text) and text[i + 1] != char:
+            out += [text[i + 1], char]
+            i += 2
+        elif kind == "neighbour" and char.lower() in KEYBOARD_NEIGHBOURS:
+            neighbours = KEYBOARD_NEIGHBOURS[char.lower()]
+            typo = neighbours[int(rng.integers(len(neighbours)))]
+            out.append(typo.upper() if char.isupper() else typo)
+            i += 1
+        elif kind == "double":
+            out += [char, char]
+            i += 1
+        else:  # drop (also where a swap or a neighbour does not apply)
+            i += 1
+        typos += 1
+    return "".join(out), typos
+
+
+def spelling(*, noise: float = 0.1, seed: int = 0) -> TextDataset:
+    """Correct typing noise: each corpus sentence, with characters dropped, doubled, swapped or
+    hit on a neighbouring key at rate `noise`, is the prompt; the clean sentence is the target.
+    Copying the prompt already scores high, so a policy must beat that baseline to show it corrects."""
+    noise = _rate("noise", noise)
+    rng = np.random.default_rng(_integer("seed", seed, 0))
+    return TextDataset([(add_typos(sentence, rng, noise)[0], sentence) for sentence in corpus_sentences()], "spelling")
+
+
+def reverse_words(*, min_length: int = 1, max_length: int = 64) -> TextDataset:
+    """Write a corpus sentence's words in reverse order (word tokens): tests reversal over a
+    vocabulary of words rather than letters. Lengths count words; sentences outside them are left out."""
+    low, high = _length_range(min_length, max_length)
+    pairs = []
+    for sentence in corpus_sentences():
+        words = sentence.rstrip(".").split()
+        if low <= len(words) <= high:
+            pairs.append((" ".join(words), " ".join(reversed(words))))
+    if not pairs:
+        raise ValueError(f"min_length={low}, max_length={high}: no corpus sentence has that many words")
+    return TextDataset(pairs, "reverse_words")
+
+
+def continue_(*, prompt_fraction: float = 0.4) -> TextDataset:
+    """Finish an English sentence from the shipped corpus, given its first words (`prompt_fraction`
+    of them). A sentence has many endings, so no policy reaches similarity 1 here."""
+    check_prompt_fraction(prompt_fraction)
+    return TextDataset([split_text(s, prompt_fraction) for s in corpus_sentences()], "continue")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    build: Callable[..., TextDataset]
+    tokenizer: str  # the tokenizer the task is meant for, used when the env is given none
+
+    @property
+    def options(self) -> dict:
+        """The task's options and their defaults."""
+        return {name: p.default for name, p in inspect.signature(self.build).parameters.items()}
+
+    @property
+    def summary(self) -> str:
+        return inspect.getdoc(self.build).split("\n")[0]
+
+
+TASKS: dict[str, TaskSpec] = {
+    "copy": TaskSpec(copy, "char"),
+    "reverse": TaskSpec(reverse, "char"),
+    "repeat": TaskSpec(repeat, "char"),
+    "duplicate": TaskSpec(duplicate, "char"),
+    "sort": TaskSpec(sort, "char"),
+    "addition": TaskSpec(addition, "char"),
+    "spelling": TaskSpec(spelling, "char"),
+    "reverse_words": TaskSpec(reverse_words, "word"),
+    "continue": TaskSpec(continue_, "char"),
+}
+
+
+def task_spec(name) -> TaskSpec:
+    if not isinstance(name, str) or name not in TASKS:
+        raise ValueError(f"task={name!r}: allowed values are {list(TASKS)}")
+    return TASKS[name]
+
+
+def make_task(name: str, **options) -> TextDataset:
+    """Build built-in task `name` with `options` (see each task's function for the ones it takes)."""
+    spec = task_spec(name)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise ValueError(f"task {name!r} does not take options {unknown}; it takes {sorted(spec.options)}")
+    return spec.build(**options)
