@@ -10,7 +10,7 @@ import numpy as np
 from textgen_env.kernels.bitrow import BitParallelRow
 from textgen_env.rendering import render_rgb, render_text
 from textgen_env.rewards import similarity
-from textgen_env.task import RENDER_MODES, TextTask
+from textgen_env.task import RENDER_MODES, TOKEN_DTYPE, TextTask
 from textgen_env.tokenizers import EOS_ID, UNK_ID
 
 RESET_OPTIONS = ("index", "prompt", "target")
@@ -281,9 +281,9 @@ class TextGenerationEnv(gym.Env):
         self._row = None
         if self.metric.substitution_cost is not None:
             self._row = BitParallelRow(target, self.metric.substitution_cost)
-        self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=np.int64)
+        self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=TOKEN_DTYPE)
         self._prompt_obs[: len(prompt)] = prompt
-        self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=np.int64)
+        self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=TOKEN_DTYPE)
 
     def _append(self, token: int) -> None:
         self._generated_obs[len(self._generated)] = token

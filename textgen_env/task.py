@@ -27,6 +27,7 @@ from textgen_env.tasks import DEFAULT_TASK, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
 
 RENDER_MODES = ("ansi", "human", "rgb_array")
+TOKEN_DTYPE = np.int32  # observations hold token ids: 4 bytes each halve what a step copies
 TARGET_PAD = -1  # past the end of a target in a padded matrix
 UNMATCHABLE = -2  # a target token no action can produce (unknown to the tokenizer, or special): never matched
 
@@ -199,18 +200,24 @@ class TextTask:
         return prompt_ids, matchable
 
     def pad_prompts(self, prompts: list[list[int]]) -> np.ndarray:
-        matrix = np.full((len(prompts), self.max_prompt_tokens), PAD_ID, dtype=np.int64)
+        matrix = np.full((len(prompts), self.max_prompt_tokens), PAD_ID, dtype=TOKEN_DTYPE)
         for i, prompt in enumerate(prompts):
             matrix[i, : len(prompt)] = prompt
         return matrix
 
     def make_observation_space(self) -> spaces.Space:
         if self.flat_observation:
-            return spaces.MultiDiscrete(np.full(self.max_prompt_tokens + self.max_new_tokens, self.vocab_size, dtype=np.int64))
+            return spaces.MultiDiscrete(
+                np.full(self.max_prompt_tokens + self.max_new_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
+            )
         return spaces.Dict(
             {
-                "prompt": spaces.MultiDiscrete(np.full(self.max_prompt_tokens, self.vocab_size, dtype=np.int64)),
-                "generated": spaces.MultiDiscrete(np.full(self.max_new_tokens, self.vocab_size, dtype=np.int64)),
+                "prompt": spaces.MultiDiscrete(
+                    np.full(self.max_prompt_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
+                ),
+                "generated": spaces.MultiDiscrete(
+                    np.full(self.max_new_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
+                ),
             }
         )
 

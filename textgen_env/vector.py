@@ -14,7 +14,7 @@ from textgen_env.kernels import numba_batch, numpy_batch
 from textgen_env.kernels.numba_batch import Episodes, Pairs, Rules, StepOutput
 from textgen_env.rendering import render_rgb, render_text
 from textgen_env.rewards import similarity, similarity_from_distance
-from textgen_env.task import RENDER_MODES, TARGET_PAD, TextTask, check_integer
+from textgen_env.task import RENDER_MODES, TARGET_PAD, TOKEN_DTYPE, TextTask, check_integer
 from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 
 BACKENDS = ("auto", "numba", "numpy")
@@ -219,6 +219,8 @@ class NumbaBackend(_Backend):
         flags = np.empty((3, n), dtype=bool)
         out = StepOutput(floats[0], floats[1], np.empty(n, dtype=np.int64), flags[0], flags[1], flags[2])
         used_up = numba_batch.advance_episodes(actions, resetting, *self.arguments, tuple(out))
+        if used_up == -2:
+            raise RuntimeError("the compiled step was asked to advance an episode that has ended without resetting it")
         if used_up < 0:
             self.env.reject_out_of_range(actions)
         if used_up:
@@ -314,8 +316,8 @@ class TextGenerationVectorEnv(VectorEnv):
         n, task = self.num_envs, self.task
         return Episodes(
             pair=np.zeros(n, dtype=np.int64),
-            prompts=np.zeros((n, task.max_prompt_tokens), dtype=np.int64),
-            generated=np.zeros((n, task.max_new_tokens), dtype=np.int64),
+            prompts=np.zeros((n, task.max_prompt_tokens), dtype=TOKEN_DTYPE),
+            generated=np.zeros((n, task.max_new_tokens), dtype=TOKEN_DTYPE),
             lengths=np.zeros(n, dtype=np.int64),
             elapsed=np.zeros(n, dtype=np.int64),
             targets=np.full((task.max_new_tokens, n), TARGET_PAD, dtype=np.int32),
@@ -399,7 +401,7 @@ class TextGenerationVectorEnv(VectorEnv):
         """Each env's text generated so far (in NEXT_STEP mode, a finished episode's until the next step)."""
         decode_padded = getattr(self.tokenizer, "decode_padded", None)
         if decode_padded is not None:  # rows are PAD past their length; unsigned, so no id is negative
-            return decode_padded(self.episodes.generated.view(np.uint64))
+            return decode_padded(self.episodes.generated.view(np.uint32))
         return [self.tokenizer.decode(self.generated_ids(i)) for i in range(self.num_envs)]
 
     def target_texts(self) -> list[str]:

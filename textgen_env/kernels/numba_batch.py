@@ -55,7 +55,7 @@ class Rules(NamedTuple):
 class Pairs(NamedTuple):
     """The task's (prompt, target) pairs, encoded."""
 
-    prompts: np.ndarray  # (pairs, max_prompt_tokens) int64
+    prompts: np.ndarray  # (pairs, max_prompt_tokens) int32
     targets: np.ndarray  # (pairs, max_new_tokens) int32, negative past the end
     target_lengths: np.ndarray  # (pairs,) int64
     scales: np.ndarray  # (pairs,) float64: the score scale of each pair
@@ -66,8 +66,8 @@ class Episodes(NamedTuple):
     """Each env's episode in progress."""
 
     pair: np.ndarray  # (n,) int64, -1 for a pair set by reset options
-    prompts: np.ndarray  # (n, max_prompt_tokens) int64
-    generated: np.ndarray  # (n, max_new_tokens) int64, PAD past the length
+    prompts: np.ndarray  # (n, max_prompt_tokens) int32
+    generated: np.ndarray  # (n, max_new_tokens) int32, PAD past the length
     lengths: np.ndarray  # (n,) int64
     elapsed: np.ndarray  # (n,) int64: steps taken (for max_episode_steps)
     targets: np.ndarray  # (max_new_tokens, n) int32, position-first
@@ -99,8 +99,9 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, out):
     Envs in `resetting` (NEXT_STEP autoresets) start their next drawn pair, as
     :func:`start_episodes` does, and report the distance of an empty generation;
     every other env takes its action. Returns how many draw buffers a reset used
-    up (the caller refills them), or -1, having changed nothing, if an action is
-    outside the vocabulary.
+    up (the caller refills them); -1, having changed nothing, if an action is
+    outside the vocabulary; -2 if an env whose episode has ended is neither reset
+    nor stopped (a caller's error: nothing is written past the episode's row).
     """
     action_masks, max_new_tokens, max_episode_steps, substitution_cost, reward_code, eos_id, unk_id = rules
     (
@@ -137,8 +138,10 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, out):
             continue
         target_length = target_lengths[i]
         length = lengths[i]
+        if length >= max_new_tokens:  # a finished episode not being reset: refuse, rather than write past its row
+            return -2
         action = actions[i]
-        valid = action_masks[min(length, max_new_tokens), action]
+        valid = action_masks[length, action]
         if valid and action == eos_id:
             terminated[i] = True
             distance, best = _distance_now(i, length, columns, target_length), 0
