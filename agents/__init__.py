@@ -1,5 +1,24 @@
-"""Reference agents for TextGeneration-v0: REINFORCE, A2C and PPO on one LSTM-attention policy."""
+"""Reference agents for TextGeneration-v0: REINFORCE, A2C and PPO on one LSTM-attention policy.
 
-from agents.policy import ActorCritic, PolicyConfig
+- ``agents.load(checkpoint)`` gives a trained policy with its tokenizer and env config;
+  ``agents.generate(checkpoint_or_policy, prompts, **decoding)`` writes texts with it.
+- ``agents.ALGORITHMS`` maps names to the algorithms (``agents.registry``).
+"""
 
-__all__ = ["ActorCritic", "PolicyConfig"]
+from agents.config import DecodingConfig, EnvConfig, PolicyConfig, TrainConfig
+from agents.inference import LoadedPolicy, generate, load
+from agents.policy import ActorCritic
+from agents.registry import ALGORITHMS, resume
+
+__all__ = [
+    "ALGORITHMS",
+    "ActorCritic",
+    "DecodingConfig",
+    "EnvConfig",
+    "LoadedPolicy",
+    "PolicyConfig",
+    "TrainConfig",
+    "generate",
+    "load",
+    "resume",
+]

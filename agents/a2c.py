@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.core import OnPolicyAlgorithm, TrainConfig
+from agents.config import TrainConfig, option
+from agents.core import OnPolicyAlgorithm
 from agents.returns import generalized_advantages, masked_mean
 from agents.rollout import EpisodeBatch
 
 
 @dataclass
 class A2CConfig(TrainConfig):
-    gae_lambda: float = 0.95
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
+    gae_lambda: float = option(0.95, "GAE lambda (1: Monte-Carlo, 0: one-step TD)")
+    value_coef: float = option(0.5, "weight of the value loss")
+    entropy_coef: float = option(0.01, "weight of the entropy bonus")
 
 
 class A2C(OnPolicyAlgorithm):
@@ -41,9 +42,3 @@ class A2C(OnPolicyAlgorithm):
             "entropy": mean_entropy.item(),
             "grad_norm": grad_norm,
         }
-
-
-def train(config: A2CConfig, progress: bool = False) -> A2C:
-    algorithm = A2C(config)
-    algorithm.learn(progress=progress)
-    return algorithm

@@ -1,4 +1,4 @@
-"""Agents side by side: a grid of agents x tasks x seeds at one env-step budget.
+"""Agents side by side: a grid of agents x tasks x seeds at a fixed env-step budget per task.
 
 Every agent, ours or a third party's, is driven through one small interface,
 :class:`BenchAgent`: set up on a task and seed, train for more env steps, then
@@ -6,10 +6,14 @@ write texts for prompts. The harness trains in chunks, scores greedy generations
 on the task's held-out split after each chunk (normalized Levenshtein similarity
 over tokens, as the env's ``info["similarity"]``, and exact matches), and reports
 per cell: final similarity and exact-match rate (mean over seeds with a 95%
-interval), env steps to reach 0.9 similarity, training wall time and env-steps/s.
+interval), env steps to reach 0.9 and 0.99 similarity, training wall time and
+env-steps/s. Two untrained baselines join any grid: ``copy-prompt`` writes the
+prompt back, ``random`` writes random tokens.
 
-To benchmark your own agent, write a class with the three methods of
-:class:`BenchAgent` and pass ``--agent your_module:YourClass``.
+A task is a built-in name, optionally with options (``reverse:max_length=16,seed=1``),
+or a dataset file. To benchmark your own agent, write a class with the three
+methods of :class:`BenchAgent` and pass ``--agents your_module:YourClass``
+(looked up in the current folder too, as ``python -m`` does).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import statistics
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,8 +33,9 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from textgen_env.task import TextTask
+from textgen_env.tasks import TASKS
 
-SIMILARITY_GOAL = 0.9
+THRESHOLDS = (0.9, 0.99)
 
 
 @runtime_checkable
@@ -46,29 +53,30 @@ class BenchAgent(Protocol):
 
 
 class ReferenceAgent:
-    """One of our algorithms (reinforce, a2c, ppo) as a BenchAgent."""
+    """One of our algorithms (reinforce, a2c, ppo) as a BenchAgent; `overrides` set config fields."""
 
     DEFAULTS = {"ppo": {}, "a2c": {"num_envs": 256}, "reinforce": {"num_envs": 256}}  # beyond each config's defaults
 
     def __init__(self, algorithm: str, **overrides):
-        from agents.cli import ALGORITHMS
+        from agents.registry import RL_ALGORITHMS
 
-        self.algorithm_class = ALGORITHMS[algorithm]
+        self.algorithm_class = RL_ALGORITHMS[algorithm]
         self.overrides = {**self.DEFAULTS[algorithm], **overrides}
 
     def setup(self, env_kwargs: dict, seed: int, budget: int) -> None:
-        config = self.algorithm_class.config_class(**env_kwargs, seed=seed, total_env_steps=budget, **self.overrides)
+        values = {k: v for k, v in env_kwargs.items() if v is not None}
+        values["task_options"] = values.get("task_options") or {}
+        config = self.algorithm_class.config_class(**values, seed=seed, total_env_steps=budget, **self.overrides)
         self.algorithm = self.algorithm_class(config)
-        self.task = TextTask(split="all", **config.env_kwargs())
 
     def train(self, env_steps: int) -> int:
         self.algorithm.learn(until=self.algorithm.env_steps + env_steps)
         return self.algorithm.env_steps
 
     def generate(self, prompts: list[str]) -> list[str]:
-        from agents.evaluation import generate_texts
+        from agents.decoding import generate_texts
 
-        return generate_texts(self.algorithm.policy, self.task, prompts)
+        return generate_texts(self.algorithm.policy, self.algorithm.task.tokenizer, self.algorithm.task.rules, prompts)
 
 
 class StableBaselinesAgent:
@@ -90,7 +98,7 @@ class StableBaselinesAgent:
             algorithm_class = getattr(stable_baselines3, self.algorithm)
         venv = make_vec_env("TextGeneration-v0", n_envs=self.n_envs, seed=seed, env_kwargs={**env_kwargs, "split": "train"})
         self.model = algorithm_class("MultiInputPolicy", venv, seed=seed, verbose=0)
-        self.writer = TextGenerationEnv(**env_kwargs, split="all")  # writes for any prompt, scored by the harness
+        self.writer = TextGenerationEnv(**{**env_kwargs, "split": "all"})  # writes for any prompt, scored by the harness
         self.masked = self.algorithm == "MaskablePPO"
 
     def train(self, env_steps: int) -> int:
@@ -105,20 +113,59 @@ class StableBaselinesAgent:
             while not done:
                 extra = {"action_masks": self.writer.action_masks()} if self.masked else {}
                 action, _ = self.model.predict(obs, deterministic=True, **extra)
-                obs, _, done, _, info = self.writer.step(int(action))
+                obs, _, done, _, _ = self.writer.step(int(action))
             texts.append(self.writer.generated_text())
+        return texts
+
+
+class CopyPromptAgent:
+    """The copy-the-input baseline: writes the prompt back, untrained."""
+
+    def setup(self, env_kwargs: dict, seed: int, budget: int) -> None:
+        self.used = 0
+
+    def train(self, env_steps: int) -> int:
+        self.used += env_steps  # nothing to learn: the budget is only counted
+        return self.used
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        return list(prompts)
+
+
+class RandomAgent(CopyPromptAgent):
+    """The random baseline: valid tokens drawn uniformly, EOS among them, untrained."""
+
+    def setup(self, env_kwargs: dict, seed: int, budget: int) -> None:
+        super().setup(env_kwargs, seed, budget)
+        self.task = TextTask(**{**env_kwargs, "split": "all"})
+        self.rng = np.random.default_rng(seed)
+
+    def generate(self, prompts: list[str]) -> list[str]:
+        rules, texts = self.task.rules, []
+        for _ in prompts:
+            ids = []
+            for step in range(rules.max_new_tokens):
+                token = int(self.rng.choice(np.flatnonzero(rules.action_mask_table[step])))
+                if token == 2:  # EOS
+                    break
+                ids.append(token)
+            texts.append(self.task.tokenizer.decode(ids))
         return texts
 
 
 EXTRAS = {"sb3-ppo": "sb3", "sb3-a2c": "sb3", "sb3-maskable-ppo": "sb3"}
 BUILTIN_AGENTS = {
     "ours-ppo": lambda: ReferenceAgent("ppo"),
+    "ours-ppo-curriculum": lambda: ReferenceAgent("ppo", curriculum=True),
     "ours-a2c": lambda: ReferenceAgent("a2c"),
     "ours-reinforce": lambda: ReferenceAgent("reinforce"),
     "sb3-ppo": lambda: StableBaselinesAgent("PPO"),
     "sb3-a2c": lambda: StableBaselinesAgent("A2C"),
     "sb3-maskable-ppo": lambda: StableBaselinesAgent("MaskablePPO"),
+    "copy-prompt": CopyPromptAgent,
+    "random": RandomAgent,
 }
+BASELINES = ("copy-prompt", "random")
 
 
 def agent_available(name: str) -> bool:
@@ -133,13 +180,15 @@ def agent_available(name: str) -> bool:
 
 
 def make_agent(name: str) -> BenchAgent:
-    """A built-in agent by name, or `module:Class` for your own."""
+    """A built-in agent by name, or `module:Class` for your own (found in the current folder too)."""
     if name in BUILTIN_AGENTS:
         if not agent_available(name):
             raise ValueError(f"agent {name!r} needs the '{EXTRAS[name]}' extra: pip install 'textgen-env[{EXTRAS[name]}]'")
         return BUILTIN_AGENTS[name]()
     if ":" in name:
         module, _, attribute = name.partition(":")
+        if os.getcwd() not in sys.path:  # as `python -m` does, so a module beside the user's data is found
+            sys.path.insert(0, os.getcwd())
         try:
             agent = getattr(importlib.import_module(module), attribute)()
         except (ImportError, AttributeError) as e:
@@ -150,20 +199,84 @@ def make_agent(name: str) -> BenchAgent:
     raise ValueError(f"agent {name!r}: allowed are {sorted(BUILTIN_AGENTS)} or 'module:Class'")
 
 
+def task_kwargs(task: str, env: dict) -> dict:
+    """The env arguments of a bench task: ``name``, ``name:key=value,...`` or a dataset file; `env` adds to them."""
+    from agents.cli import parse_option_value
+
+    name, _, options = task.partition(":")
+    if name in TASKS:
+        parsed = {}
+        for item in filter(None, options.split(",")):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"task {task!r}: options must be key=value, got {item!r}")
+            parsed[key] = parse_option_value(value)
+        return {**env, "task": name, "task_options": {**env.get("task_options", {}), **parsed}}
+    if not os.path.isfile(task):
+        raise ValueError(f"task {task!r}: neither a built-in task {list(TASKS)} nor a dataset file")
+    return {**env, "dataset": task}
+
+
 @dataclass
 class BenchSpec:
     agents: list[str]
     tasks: list[str]
     seeds: list[int]
-    budget: int
+    budget: int  # env steps per run, unless `budgets` names the task
     eval_points: int = 5
     eval_episodes: int | None = 100  # None: the whole held-out split
     name: str = "custom"
+    budgets: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)  # env arguments every task gets
+
+    def budget_of(self, task: str) -> int:
+        return self.budgets.get(task, self.budget)
 
 
+SUITE_TASKS = ["copy", "reverse", "repeat", "duplicate", "sort", "addition", "spelling", "reverse_words", "continue"]
+LADDER_LENGTHS = (8, 16, 32, 64)
 PRESETS = {
-    "quick": BenchSpec(list(BUILTIN_AGENTS), ["copy", "reverse"], [0, 1], 30_000, 3, 100, "quick"),
-    "full": BenchSpec(list(BUILTIN_AGENTS), ["copy", "reverse", "continue"], [0, 1, 2], 300_000, 10, None, "full"),
+    "quick": BenchSpec(
+        ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", "sb3-a2c", "sb3-maskable-ppo"],
+        ["copy", "reverse"],
+        [0, 1],
+        30_000,
+        3,
+        100,
+        "quick",
+    ),
+    "full": BenchSpec(
+        ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", "sb3-a2c", "sb3-maskable-ppo"],
+        ["copy", "reverse", "continue"],
+        [0, 1, 2],
+        300_000,
+        10,
+        None,
+        "full",
+    ),
+    "suite": BenchSpec(
+        ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", *BASELINES],
+        SUITE_TASKS,
+        [0, 1],
+        500_000,
+        5,
+        200,
+        "suite",
+        budgets={"repeat": 1_000_000, "duplicate": 1_000_000, "sort": 1_000_000, "addition": 2_000_000, "spelling": 1_000_000},
+    ),
+    "ladder": BenchSpec(
+        ["ours-ppo", "ours-ppo-curriculum"],
+        [f"reverse:min_length=3,max_length={n}" for n in LADDER_LENGTHS],
+        [0],
+        3_000_000,
+        15,
+        200,
+        "ladder",
+        budgets={
+            f"reverse:min_length=3,max_length={n}": b
+            for n, b in zip(LADDER_LENGTHS, (1_000_000, 2_000_000, 3_000_000, 3_000_000))
+        },
+    ),
 }
 
 
@@ -176,29 +289,31 @@ def score(texts: list[str], targets: list[str], tokenizer) -> tuple[float, float
 
 def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
     """Train one agent on one task with one seed; evaluate after each chunk of the budget."""
+    kwargs = task_kwargs(task, spec.env)
+    held_out = TextTask(**{**kwargs, "split": "test"})
     agent = make_agent(agent_name)
-    agent.setup({"task": task}, seed, spec.budget)
-    held_out = TextTask(task=task, split="test")
+    budget = spec.budget_of(task)
+    agent.setup(kwargs, seed, budget)
     count = len(held_out.dataset) if spec.eval_episodes is None else min(spec.eval_episodes, len(held_out.dataset))
     prompts, targets = held_out.dataset.prompts[:count], held_out.target_texts[:count]
     curve, used, train_seconds = [], 0, 0.0
     for point in range(1, spec.eval_points + 1):
         started = time.perf_counter()
-        used = agent.train(max(1, spec.budget * point // spec.eval_points - used))
+        used = agent.train(max(1, budget * point // spec.eval_points - used))
         train_seconds += time.perf_counter() - started
         similarity, exact = score(agent.generate(prompts), targets, held_out.tokenizer)
         curve.append({"env_steps": used, "similarity": similarity, "exact_rate": exact})
-    reached = next((p["env_steps"] for p in curve if p["similarity"] >= SIMILARITY_GOAL), None)
+    reached = {str(t): next((p["env_steps"] for p in curve if p["similarity"] >= t), None) for t in THRESHOLDS}
     return {
         "agent": agent_name,
         "task": task,
         "seed": seed,
         "similarity": curve[-1]["similarity"],
         "exact_rate": curve[-1]["exact_rate"],
-        "steps_to_goal": reached,
+        "steps_to": reached,
         "train_seconds": train_seconds,
         "env_steps": used,
-        "env_steps_per_s": used / train_seconds,
+        "env_steps_per_s": used / train_seconds if agent_name not in BASELINES else None,
         "curve": curve,
     }
 
@@ -220,44 +335,52 @@ def summarize(cells: list[dict]) -> list[dict]:
     for agent, task in dict.fromkeys((c["agent"], c["task"]) for c in cells):
         group = [c for c in cells if c["agent"] == agent and c["task"] == task]
         similarity, half_width = interval([c["similarity"] for c in group])
-        reached = [c["steps_to_goal"] for c in group if c["steps_to_goal"] is not None]
-        rows.append(
-            {
-                "agent": agent,
-                "task": task,
-                "seeds": len(group),
-                "similarity": similarity,
-                "similarity_ci95": half_width,
-                "exact_rate": statistics.fmean(c["exact_rate"] for c in group),
-                "steps_to_goal": statistics.fmean(reached) if reached else None,
-                "seeds_reaching_goal": len(reached),
-                "train_seconds": statistics.fmean(c["train_seconds"] for c in group),
-                "env_steps_per_s": statistics.fmean(c["env_steps_per_s"] for c in group),
-            }
-        )
+        row = {
+            "agent": agent,
+            "task": task,
+            "seeds": len(group),
+            "similarity": similarity,
+            "similarity_ci95": half_width,
+            "exact_rate": statistics.fmean(c["exact_rate"] for c in group),
+            "train_seconds": statistics.fmean(c["train_seconds"] for c in group),
+            "env_steps_per_s": statistics.fmean(c["env_steps_per_s"] for c in group)
+            if group[0]["env_steps_per_s"] is not None
+            else None,
+        }
+        for t in THRESHOLDS:
+            reached = [c["steps_to"][str(t)] for c in group if c["steps_to"][str(t)] is not None]
+            row[f"steps_to_{t}"] = statistics.fmean(reached) if reached else None
+            row[f"seeds_reaching_{t}"] = len(reached)
+        rows.append(row)
     return rows
 
 
+def _steps(row: dict, t: float) -> str:
+    if row[f"steps_to_{t}"] is None:
+        return f"not reached (0/{row['seeds']})"
+    return f"{row[f'steps_to_{t}']:,.0f} ({row[f'seeds_reaching_{t}']}/{row['seeds']})"
+
+
 def to_markdown(spec: BenchSpec, rows: list[dict], command: str) -> str:
+    budgets = ", ".join(f"{t} {spec.budget_of(t):,}" for t in spec.tasks) if spec.budgets else f"{spec.budget:,}"
     lines = [
         f"# Agents side by side ({spec.name})",
         "",
-        f"Command: `{command}`. Budget {spec.budget:,} env steps per run, seeds {spec.seeds}; greedy decoding on the held-out split"
-        f" ({'all' if spec.eval_episodes is None else spec.eval_episodes} prompts). Similarity: mean ± 95% interval over seeds.",
+        f"Command: `{command}`. Budget (env steps per run): {budgets}; seeds {spec.seeds};"
+        f" greedy decoding on the held-out split ({'all' if spec.eval_episodes is None else spec.eval_episodes} prompts)."
+        " Similarity: mean ± 95% interval over seeds."
+        " `copy-prompt` and `random` are untrained baselines.",
         "",
-        "| task | agent | similarity | exact | steps to 0.9 | train s | env steps/s |",
-        "|---|---|---|---|---|---|---|",
+        "| task | agent | similarity | exact | steps to 0.9 | steps to 0.99 | train s | env steps/s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["task"], -r["similarity"])):
-        goal = (
-            f"{r['steps_to_goal']:,.0f} ({r['seeds_reaching_goal']}/{r['seeds']})"
-            if r["steps_to_goal"] is not None
-            else f"not reached (0/{r['seeds']})"
-        )
+    for r in sorted(rows, key=lambda r: (spec.tasks.index(r["task"]) if r["task"] in spec.tasks else 0, -r["similarity"])):
+        speed = f"{r['env_steps_per_s']:,.0f}" if r["env_steps_per_s"] is not None else "-"
         lines.append(
-            f"| {r['task']} | {r['agent']} | {r['similarity']:.3f} ± {r['similarity_ci95']:.3f} | {r['exact_rate']:.1%} | {goal} | {r['train_seconds']:.0f} | {r['env_steps_per_s']:,.0f} |"
+            f"| {r['task']} | {r['agent']} | {r['similarity']:.3f} ± {r['similarity_ci95']:.3f} | {r['exact_rate']:.1%}"
+            f" | {_steps(r, 0.9)} | {_steps(r, 0.99)} | {r['train_seconds']:.0f} | {speed} |"
         )
-    return "\n".join(lines + ppo_comparison(rows)) + "\n"
+    return "\n".join(lines + ppo_comparison(rows) + baseline_comparison(rows)) + "\n"
 
 
 def ppo_comparison(rows: list[dict], ours: str = "ours-ppo", theirs: str = "sb3-ppo") -> list[str]:
@@ -281,13 +404,62 @@ def ppo_comparison(rows: list[dict], ours: str = "ours-ppo", theirs: str = "sb3-
     return lines
 
 
-def plot_curves(cells: list[dict], path_prefix: Path) -> list[Path]:
+def baseline_comparison(rows: list[dict]) -> list[str]:
+    """Per task: the best trained agent against the better untrained baseline (a margin of 0 or less: not learned)."""
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    lines = []
+    for task in tasks:
+        baselines = [r for r in rows if r["task"] == task and r["agent"] in BASELINES]
+        trained = [r for r in rows if r["task"] == task and r["agent"] not in BASELINES]
+        if not baselines or not trained:
+            continue
+        base, best = max(baselines, key=lambda r: r["similarity"]), max(trained, key=lambda r: r["similarity"])
+        margin = best["similarity"] - base["similarity"]
+        verdict = "learned past the baseline" if margin - best["similarity_ci95"] > 0 else "NOT clearly past the baseline"
+        lines.append(
+            f"| {task} | {best['agent']} {best['similarity']:.3f} ± {best['similarity_ci95']:.3f}"
+            f" | {base['agent']} {base['similarity']:.3f} | {margin:+.3f} | {verdict} |"
+        )
+    if not lines:
+        return []
+    return [
+        "",
+        "Best trained agent against the better untrained baseline:",
+        "",
+        "| task | best agent | baseline | margin | |",
+        "|---|---|---|---|---|",
+        *lines,
+    ]
+
+
+def steps_formatter():
+    """Tick labels 100K, 1.5M for env-step axes."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value, _):
+        for size, suffix in ((1e6, "M"), (1e3, "K")):
+            if abs(value) >= size:
+                return f"{value / size:g}{suffix}"
+        return f"{value:g}"
+
+    return FuncFormatter(label)
+
+
+def _pyplot(log):
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        log("no learning-curve plots: matplotlib is not installed (pip install 'textgen-env[plots]')")
+        return None
+    return plt
+
+
+def plot_curves(cells: list[dict], path_prefix: Path, log=print) -> list[Path]:
+    plt = _pyplot(log)
+    if plt is None:
         return []
     written = []
     for task in dict.fromkeys(c["task"] for c in cells):
@@ -298,16 +470,54 @@ def plot_curves(cells: list[dict], path_prefix: Path) -> list[Path]:
                 continue
             steps = [p["env_steps"] for p in group[0]["curve"]]
             mean = np.mean([[p["similarity"] for p in c["curve"]] for c in group], axis=0)
-            axis.plot(steps, mean, marker="o", label=agent)
-        axis.axhline(SIMILARITY_GOAL, color="grey", linestyle=":", linewidth=1)
+            style = {"linestyle": "--", "marker": None} if agent in BASELINES else {"marker": "o"}
+            axis.plot(steps, mean, label=agent, **style)
+        for t in THRESHOLDS:
+            axis.axhline(t, color="grey", linestyle=":", linewidth=1)
         axis.set(title=f"{task}: held-out similarity (greedy)", xlabel="env steps", ylabel="mean similarity", ylim=(0, 1.02))
+        axis.xaxis.set_major_formatter(steps_formatter())
         axis.legend(fontsize=8)
         fig.tight_layout()
-        path = Path(f"{path_prefix}_{task}.png")
+        path = Path(f"{path_prefix}_{_file_name(task)}.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _file_name(task: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in os.path.basename(task))
+
+
+def plot_ladder(rows: list[dict], path: Path, log=print) -> Path | None:
+    """Env steps to reach 0.9 and 0.99 against the max length of ``reverse:...max_length=N`` tasks, per agent."""
+    plt = _pyplot(log)
+    if plt is None:
+        return None
+    fig, axis = plt.subplots(figsize=(6, 4))
+    for agent in dict.fromkeys(r["agent"] for r in rows):
+        for t, style in zip(THRESHOLDS, ("-o", "--s")):
+            points = [
+                (int(r["task"].split("max_length=")[1].split(",")[0]), r[f"steps_to_{t}"])
+                for r in rows
+                if r["agent"] == agent and "max_length=" in r["task"]
+            ]
+            points = sorted((n, s) for n, s in points if s is not None)
+            if points:
+                axis.plot(*zip(*points), style, label=f"{agent}, to {t}")
+    axis.set(
+        title="reverse: env steps to a held-out similarity",
+        xlabel="max target length",
+        ylabel="env steps",
+        xscale="log",
+        yscale="log",
+    )
+    axis.yaxis.set_major_formatter(steps_formatter())
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print) -> dict:
@@ -319,9 +529,8 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print) -> di
         for agent in available:
             for seed in spec.seeds:
                 cell = run_cell(agent, task, seed, spec)
-                log(
-                    f"{task:9} {agent:17} seed {seed}: similarity {cell['similarity']:.3f}, {cell['env_steps_per_s']:,.0f} env steps/s"
-                )
+                speed = f", {cell['env_steps_per_s']:,.0f} env steps/s" if cell["env_steps_per_s"] is not None else ""
+                log(f"{task:9} {agent:17} seed {seed}: similarity {cell['similarity']:.3f}{speed}")
                 cells.append(cell)
     rows = summarize(cells)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -329,6 +538,9 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print) -> di
     result = {"command": command, "spec": asdict(spec), "summary": rows, "cells": cells}
     Path(f"{prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
     Path(f"{prefix}.md").write_text(to_markdown(spec, rows, command))
-    result["plots"] = [str(p) for p in plot_curves(cells, prefix)]
+    result["plots"] = [str(p) for p in plot_curves(cells, prefix, log)]
+    if any("max_length=" in t for t in spec.tasks):
+        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log)
+        result["plots"] += [str(ladder)] if ladder else []
     log(to_markdown(spec, rows, command))
     return result

@@ -1,190 +1,383 @@
-"""`textgen-rl` (also `python -m agents`): train, pretrain, evaluate, generate, bench."""
+"""`textgen-rl` (also `python -m agents`): train, pretrain, evaluate, generate, bench.
+
+Every option of ``train``, ``pretrain``, ``evaluate``, ``generate`` and ``bench`` that
+sets a config field is generated from the config dataclasses (:mod:`agents.config`
+and each algorithm's config): the field's name (or its ``flags``), type, allowed
+values, default and help come from there, so the command line can set every field
+and ``--help`` shows each default once. ``train --agent A --help`` lists agent A's.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from dataclasses import fields
+import typing
+from pathlib import Path
 
-from agents.a2c import A2C, A2CConfig
-from agents.bench import BUILTIN_AGENTS, EXTRAS, PRESETS, agent_available, run_benchmark
-from agents.checkpoint import CheckpointError, load_checkpoint
-from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain, PretrainConfig
-from agents.reinforce import BASELINES, Reinforce, ReinforceConfig
-from textgen_env.rewards import METRICS, REWARD_MODES
-from textgen_env.tasks import TASKS
+from agents.checkpoint import CheckpointError
+from agents.config import DecodingConfig, EnvConfig, PolicyConfig
+from agents.registry import ALGORITHMS, RL_ALGORITHMS
+from agents.rundir import RunDirError
 
-ALGORITHMS = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO, "pretrain": Pretrain}
-CONFIGS = {"reinforce": ReinforceConfig, "a2c": A2CConfig, "ppo": PPOConfig, "pretrain": PretrainConfig}
+PROG = "textgen-rl"
+RESUMABLE_OPTIONS = ("total_env_steps", "device")  # what --resume may change
 
 
-def add_task_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", choices=list(TASKS), default="copy", help="built-in task (default: copy)")
-    parser.add_argument("--tokenizer", choices=["char", "word"], default="char", help="token unit (default: char)")
-    parser.add_argument("--reward", choices=REWARD_MODES, default="dense", help="reward mode (default: dense)")
+class BooleanFlag(argparse.Action):
+    """``--name`` sets True, ``--no-name`` False (the same on every Python version)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        names = list(option_strings) + [f"--no-{s[2:]}" for s in option_strings]
+        super().__init__(names, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, not option_string.startswith("--no-"))
+
+
+def parse_option_value(text: str):
+    """A --task-option value: int, float or string, whichever parses first."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, parse_option_value(value)
+
+
+def _base_type(annotation):
+    """`int` for ``int | None``, and so on."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def _optional(annotation) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def _or_none(kind):
+    """A converter that also reads 'none' as None, for fields that may be None."""
+
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    convert.__name__ = kind.__name__  # argparse names the type in its errors
+    return convert
+
+
+def config_options(cls) -> list[tuple[str, dataclasses.Field, object]]:
+    """(dest, field, type) for every field of `cls`, nested dataclass fields flattened (dest ``policy.embed_dim``);
+    the type of a field that may be None reads 'none' too."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        kind = _base_type(hints[f.name])
+        if dataclasses.is_dataclass(kind):
+            out += [(f"{f.name}.{dest}", inner, inner_kind) for dest, inner, inner_kind in config_options(kind)]
+        else:
+            out.append((f.name, f, _or_none(kind) if _optional(hints[f.name]) and kind in (int, float) else kind))
+    return out
+
+
+def _default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), defaults: dict | None = None) -> None:
+    """One option per field of `cls` (all but `skip`); given options only land in the namespace."""
+    defaults = defaults or {}
+    group = parser.add_argument_group(f"{cls.__name__} options")
+    for dest, f, kind in config_options(cls):
+        if dest in skip or f.name in skip:
+            continue
+        meta = f.metadata
+        flags = meta.get("flags") or (f"--{f.name.replace('_', '-')}",)
+        default = defaults.get(dest, _default(f))
+        help_text = meta.get("help", "")
+        if "default:" not in help_text:
+            shown = "none" if default is None or default == {} else default
+            help_text += f" (default: {shown})"
+        kwargs = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text}
+        if kind is bool:
+            group.add_argument(*flags, action=BooleanFlag, **kwargs)
+        elif kind is dict:
+            group.add_argument(*flags, action="append", type=key_value, metavar="KEY=VALUE", **kwargs)
+        elif meta.get("choices"):
+            group.add_argument(*flags, type=kind, choices=meta["choices"], **kwargs)
+        else:
+            group.add_argument(*flags, type=kind, metavar=dest.split(".")[-1].upper(), **kwargs)
+
+
+def given(namespace: argparse.Namespace, cls) -> dict:
+    """The options of `cls` given on the command line, as field values (nested ones as dicts)."""
+    values: dict = {}
+    for dest, _, kind in config_options(cls):
+        if hasattr(namespace, dest):
+            value = getattr(namespace, dest)
+            if kind is dict:
+                value = dict(value)
+            outer, _, inner = dest.partition(".")
+            if inner:
+                values.setdefault(outer, {})[inner] = value
+            else:
+                values[outer] = value
+    return values
+
+
+def build_config(cls, values: dict):
+    """`cls` from field values (a nested PolicyConfig from its dict)."""
+    values = dict(values)
+    if isinstance(values.get("policy"), dict):
+        values["policy"] = PolicyConfig(**values["policy"])
+    if values.get("dataset") is not None and "task" not in values:
+        values["task"] = None  # a dataset replaces the default task
+    return cls(**values)
+
+
+def given_flags(namespace: argparse.Namespace, cls) -> list[tuple[str, str]]:
+    """(dest, option name) of the options of `cls` given on the command line."""
+    out = []
+    for dest, f, _ in config_options(cls):
+        if hasattr(namespace, dest):
+            out.append((dest, (f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",))[0]))
+    return out
+
+
+# -- the parsers ------------------------------------------------------------------------
+
+
+def _parser(description: str, **kwargs) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=PROG, description=description, allow_abbrev=False, **kwargs)
+
+
+def train_parser(agent: str) -> argparse.ArgumentParser:
+    parser = _parser(
+        "Train REINFORCE, A2C or PPO on a task or your own dataset.", usage=f"{PROG} train [--agent AGENT] [options]"
+    )
     parser.add_argument(
-        "--metric", choices=sorted(METRICS), default="levenshtein", help="distance metric (default: levenshtein)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of everything random (default: 0)")
-    parser.add_argument("--num-envs", type=int, default=None, help="episodes per batch (default: ppo 256, others 64)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: ppo 2e-3, others 1e-3)")
-    parser.add_argument(
-        "--run-dir", default=None, help="folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)"
+        "--agent",
+        choices=list(RL_ALGORITHMS),
+        default="ppo",
+        help="algorithm; --help after it lists its own options (default: ppo)",
     )
     parser.add_argument(
-        "--init", default=None, metavar="CHECKPOINT", help="start from these weights, e.g. a pre-trained policy"
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue a run from its checkpoint (the agent is read from it; --steps and --device may change)",
     )
-    parser.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints (default: 50)")
-
-
-def config_from_args(agent: str, args) -> object:
-    cls = CONFIGS[agent]
-    values = dict(
-        task=args.task,
-        tokenizer=args.tokenizer,
-        reward=args.reward,
-        metric=args.metric,
-        seed=args.seed,
-        num_envs=args.num_envs,
-        learning_rate=args.lr,
-        init_checkpoint=args.init,
-        checkpoint_every=args.checkpoint_every,
-        run_dir=args.run_dir or f"runs/{agent}-{args.task}-{args.seed}",
-    )
-    if agent == "pretrain":
-        values.update(epochs=args.epochs, batch_size=args.batch_size)
-    else:
-        values["total_env_steps"] = args.steps
-    if agent == "reinforce":
-        values["baseline"] = args.baseline
-    if agent == "ppo":
-        values["kl_coef"] = args.kl_coef
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in known and v is not None})
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textgen-rl", description="Train and use reference agents on TextGeneration-v0.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser(
-        "train", help="train an agent with RL", description="Train REINFORCE, A2C or PPO on a built-in task."
-    )
-    train.add_argument("--agent", choices=["reinforce", "a2c", "ppo"], default="ppo", help="algorithm (default: ppo)")
-    train.add_argument("--steps", type=int, default=200_000, help="env-step budget (default: 200000)")
-    train.add_argument("--baseline", choices=BASELINES, default="rloo", help="REINFORCE baseline (default: rloo)")
-    train.add_argument("--kl-coef", type=float, default=0.0, help="PPO: KL penalty towards the starting policy (default: 0)")
-    train.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
-    add_task_options(train)
-
-    pre = sub.add_parser(
-        "pretrain", help="supervised pre-training", description="Teacher-forced pre-training on the task's targets."
-    )
-    pre.add_argument("--epochs", type=int, default=20, help="passes over the training split (default: 20)")
-    pre.add_argument("--batch-size", type=int, default=64, help="pairs per gradient step (default: 64)")
-    pre.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue an interrupted run from its checkpoint")
-    add_task_options(pre)
-
-    ev = sub.add_parser(
-        "evaluate",
-        help="score a checkpoint on a split",
-        description="Mean similarity, exact-match rate and mean distance of a checkpoint.",
-    )
-    ev.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
-    ev.add_argument("--split", choices=["train", "test", "all"], default="test", help="split to evaluate on (default: test)")
-    ev.add_argument("--sample", action="store_true", help="sample actions instead of greedy decoding")
-    ev.add_argument("--episodes", type=int, default=None, help="evaluate only the first N pairs (default: all)")
-
-    gen = sub.add_parser(
-        "generate", help="write text for a prompt", description="Greedy (or sampled) generation from a checkpoint."
-    )
-    gen.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
-    gen.add_argument("--prompt", required=True, help="the prompt text")
-    gen.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
-
-    bench = sub.add_parser(
-        "bench",
-        help="compare agents on tasks",
-        description="Train agents x tasks x seeds at one env-step budget and score them on held-out "
-        "prompts; writes a markdown table, JSON and learning-curve plots. (The env speed benchmark is benchmarks/env_speed.py.)",
-    )
-    bench.add_argument(
-        "--preset", choices=sorted(PRESETS), default="quick", help="quick (a few minutes) or full (default: quick)"
-    )
-    bench.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
-    bench.add_argument("--full", dest="preset", action="store_const", const="full", help="same as --preset full")
-    bench.add_argument(
-        "--name", default=None, help="results go to agents_<name>.* (default: the preset, +'-custom' if changed)"
-    )
-    bench.add_argument(
-        "--agents",
-        nargs="+",
-        metavar="AGENT",
-        help=f"agents to run: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own (default: the preset's)",
-    )
-    bench.add_argument("--tasks", nargs="+", choices=list(TASKS), help="tasks (default: the preset's)")
-    bench.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
-    bench.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
-    bench.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
-    bench.add_argument(
-        "--out", default="benchmarks/results", help="folder for agents_<preset>.md/.json/.png (default: benchmarks/results)"
-    )
+    add_config_options(parser, RL_ALGORITHMS[agent].config_class)
     return parser
 
 
-def load_for_inference(path: str):
-    from agents.policy import ActorCritic, PolicyConfig
-
-    data = load_checkpoint(path)
-    config = CONFIGS[data["algorithm"]].from_dict({**data["config"], "init_checkpoint": None, "run_dir": None})
-    policy_config = dict(data["policy_config"])
-    vocab_size = policy_config.pop("vocab_size")
-    policy = ActorCritic(vocab_size, PolicyConfig(**policy_config))
-    policy.load_state_dict(data["policy"])
-    policy.eval()
-    return config, policy
+def pretrain_parser() -> argparse.ArgumentParser:
+    parser = _parser("Supervised (teacher-forced) pre-training on the targets.", usage=f"{PROG} pretrain [options]")
+    parser.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint (--device may change)")
+    add_config_options(parser, ALGORITHMS["pretrain"].config_class)
+    return parser
 
 
-def command_train(args, agent: str) -> None:
-    algorithm_class = ALGORITHMS[agent]
-    if args.resume:
-        algorithm = algorithm_class.resume(args.resume)
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = _parser(
+        "Score a checkpoint: prints one JSON object with mean_similarity, exact_rate, mean_distance and unknown_tokens."
+        " By default on the data it trained on; --task or --dataset (and any env option) score it elsewhere,"
+        " with its tokenizer.",
+        usage=f"{PROG} evaluate CHECKPOINT [options]",
+    )
+    parser.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
+    parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="split of the data (default: test)")
+    parser.add_argument("--episodes", type=int, default=None, help="score only the first N pairs (default: all)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_config_options(parser, EnvConfig)
+    add_config_options(parser, DecodingConfig)
+    return parser
+
+
+def generate_parser() -> argparse.ArgumentParser:
+    parser = _parser(
+        "Write text with a checkpoint's policy.", usage=f"{PROG} generate CHECKPOINT (--prompt TEXT | --input FILE) [options]"
+    )
+    parser.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", action="append", help="a prompt (repeatable); the texts are printed one per line")
+    source.add_argument(
+        "--input", metavar="FILE", help="prompts: a .txt file (one per line) or .jsonl (a 'prompt' field per line)"
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", help="write jsonl lines of 'prompt' and 'text' here (default: print the texts)"
+    )
+    parser.add_argument("--batch-size", type=int, default=256, help="prompts decoded together (default: 256)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_config_options(parser, DecodingConfig)
+    return parser
+
+
+def bench_parser() -> argparse.ArgumentParser:
+    from agents.bench import BUILTIN_AGENTS, PRESETS
+
+    parser = _parser(
+        "Train agents x tasks x seeds at a fixed env-step budget and score them on held-out prompts; writes a markdown"
+        " table, JSON and learning-curve plots. (The env speed benchmark is benchmarks/env_speed.py.)",
+        usage=f"{PROG} bench [--preset NAME] [options]",
+    )
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="a preset grid (default: quick)")
+    parser.add_argument("--quick", dest="preset", action="store_const", const="quick", help="same as --preset quick")
+    parser.add_argument("--full", dest="preset", action="store_const", const="full", help="same as --preset full")
+    parser.add_argument(
+        "--name", default=None, help="results go to agents_<name>.* (default: the preset, +'-custom' if changed)"
+    )
+    parser.add_argument(
+        "--agents", nargs="+", metavar="AGENT", help=f"agents: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own"
+    )
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="built-in tasks, or dataset files (default: the preset's)")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
+    parser.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
+    parser.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
+    parser.add_argument("--out", default="benchmarks/results", help="folder for the results (default: benchmarks/results)")
+    add_config_options(parser, EnvConfig, skip=("task", "dataset"))
+    return parser
+
+
+# -- the commands ------------------------------------------------------------------------
+
+
+def command_train(argv: list[str], agent: str | None) -> None:
+    """`train` (agent None: read --agent first) and `pretrain`."""
+    from agents.registry import resume
+
+    if agent is None:
+        parser = train_parser(_agent_only(argv))
+        args = parser.parse_args(argv)
+        cls = RL_ALGORITHMS[args.agent].config_class
     else:
-        algorithm = algorithm_class(config_from_args(agent, args))
+        parser = pretrain_parser()
+        args = parser.parse_args(argv)
+        cls = ALGORITHMS["pretrain"].config_class
+    if args.resume:
+        others = [flag for dest, flag in given_flags(args, cls) if dest not in RESUMABLE_OPTIONS]
+        if others:
+            parser.error(
+                f"{', '.join(others)}: a resumed run keeps its config; only --steps and --device can change with --resume"
+            )
+        overrides = {k: getattr(args, k) for k in RESUMABLE_OPTIONS if hasattr(args, k)}
+        algorithm = resume(args.resume, **overrides)
+    else:
+        values = given(args, cls)
+        config = build_config(cls, values)
+        if config.run_dir is None:
+            name = args.agent if agent is None else agent
+            config.run_dir = f"runs/{name}-{config.data_name}-{config.seed}"
+        algorithm = ALGORITHMS[args.agent if agent is None else agent](config)
     try:
         algorithm.learn(progress=True)
     except KeyboardInterrupt:
         sys.exit(130)
-    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in algorithm.history[-1].items()}))
-    print(f"checkpoint: {algorithm.config.run_dir}/checkpoint.pt")
+    last = algorithm.history[-1] if algorithm.history else {"iteration": 0, "env_steps": 0}
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
+    print(f"checkpoint: {algorithm.checkpoint_path}")
 
 
-def command_evaluate(args) -> None:
-    from agents.evaluation import evaluate_policy
-
-    config, policy = load_for_inference(args.checkpoint)
-    result = evaluate_policy(policy, config, args.split, greedy=not args.sample, episodes=args.episodes)
-    result.pop("texts")
-    print(json.dumps(result))
+def _agent_only(argv: list[str]) -> str:
+    """The --agent of a train command line (default ppo), read before its options are known."""
+    probe = argparse.ArgumentParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
+    probe.add_argument("--agent", choices=list(RL_ALGORITHMS), default="ppo")
+    return probe.parse_known_args(argv)[0].agent
 
 
-def command_generate(args) -> None:
-    import torch
-
-    from agents.evaluation import generate_text
+def evaluation_task(loaded, args) -> object:
+    """The pairs `evaluate` scores: the checkpoint's own data by default (its stored held-out pairs
+    for a dataset file), or the data and env options given, always with the checkpoint's tokenizer."""
     from textgen_env.task import TextTask
 
-    config, policy = load_for_inference(args.checkpoint)
-    torch.manual_seed(config.seed)
-    print(generate_text(policy, TextTask(split="all", **config.env_kwargs()), args.prompt, greedy=not args.sample))
+    overrides = given(args, EnvConfig)
+    env = dataclasses.asdict(loaded.env_config)
+    if "dataset" in overrides or "task" in overrides:
+        env.update(task=None, dataset=None, task_options={}, max_prompt_tokens=None, max_new_tokens=None)
+    else:  # the data it trained on: with the limits it trained with
+        env.update(max_prompt_tokens=loaded.limits["max_prompt_tokens"], max_new_tokens=loaded.limits["max_new_tokens"])
+    env.update(overrides)
+    config = build_config(EnvConfig, env)
+    kwargs = config.env_kwargs(loaded.tokenizer)
+    if (
+        config.dataset == loaded.env_config.dataset
+        and config.dataset is not None
+        and args.split == "test"
+        and loaded.heldout is not None
+    ):
+        kwargs.update(dataset=[tuple(p) for p in loaded.heldout], task_options=None)
+        return TextTask(split="all", **kwargs)
+    return TextTask(split=args.split, **kwargs)
 
 
-def command_bench(args, argv) -> None:
-    import dataclasses
-    from pathlib import Path
+def command_evaluate(argv: list[str]) -> None:
+    from agents.evaluation import evaluate_policy
+    from agents.inference import load
 
+    args = evaluate_parser().parse_args(argv)
+    decoding = DecodingConfig(**given(args, DecodingConfig))
+    loaded = load(args.checkpoint, args.device)
+    task = evaluation_task(loaded, args)
+    result = evaluate_policy(loaded.policy, task, decoding, episodes=args.episodes)
+    result.pop("texts")
+    print(json.dumps({"split": args.split, **result}))
+
+
+def read_prompts(path: str) -> list[str]:
+    """Prompts from a .txt file (one per line, blank lines skipped) or .jsonl (a string 'prompt' per line)."""
+    from textgen_env.datasets import read_lines
+
+    prompts = []
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        if path.endswith(".jsonl"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+                raise ValueError(f"{path}:{number}: expected a string field 'prompt', got {line[:80]!r}")
+            prompts.append(record["prompt"])
+        else:
+            prompts.append(line)
+    return prompts
+
+
+def command_generate(argv: list[str]) -> None:
+    from agents.decoding import decode_ids
+    from agents.inference import load
+
+    args = generate_parser().parse_args(argv)
+    decoding = DecodingConfig(**given(args, DecodingConfig))
+    loaded = load(args.checkpoint, args.device)
+    prompts = args.prompt if args.prompt else read_prompts(args.input)
+    ids, _ = decode_ids(
+        loaded.policy, loaded.rules, [loaded.tokenizer.encode(p) for p in prompts], decoding, batch_size=args.batch_size
+    )
+    texts = [loaded.tokenizer.decode(row) for row in ids]
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps({"prompt": p, "text": t}, ensure_ascii=False) + "\n" for p, t in zip(prompts, texts))
+        print(f"wrote {len(texts)} texts to {args.output}")
+    else:
+        for text in texts:
+            print(text)
+
+
+def command_bench(argv: list[str]) -> None:
+    from agents.bench import BUILTIN_AGENTS, EXTRAS, PRESETS, agent_available, run_benchmark
+
+    args = bench_parser().parse_args(argv)
     spec = PRESETS[args.preset]
     changes = {
         "agents": args.agents,
@@ -194,6 +387,9 @@ def command_bench(args, argv) -> None:
         "eval_points": args.eval_points,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    env = given(args, EnvConfig)
+    if env:
+        changes["env"] = {**spec.env, **env}
     if changes:
         spec = dataclasses.replace(spec, name=f"{spec.name}-custom", **changes)
     if args.name:
@@ -201,25 +397,33 @@ def command_bench(args, argv) -> None:
     for name in spec.agents:  # fail before hours of training, naming the missing extra
         if name in BUILTIN_AGENTS and not agent_available(name) and args.agents:
             raise ValueError(f"agent {name!r} needs the '{EXTRAS[name]}' extra: pip install 'textgen-env[{EXTRAS[name]}]'")
-    command = "textgen-rl " + " ".join(sys.argv[1:] if argv is None else argv)
-    run_benchmark(spec, Path(args.out), command)
+    run_benchmark(spec, Path(args.out), f"{PROG} bench " + " ".join(argv))
+
+
+COMMANDS = {
+    "train": ("train an agent with RL", lambda argv: command_train(argv, None)),
+    "pretrain": ("supervised pre-training", lambda argv: command_train(argv, "pretrain")),
+    "evaluate": ("score a checkpoint", command_evaluate),
+    "generate": ("write text with a checkpoint", command_generate),
+    "bench": ("compare agents on tasks", command_bench),
+}
 
 
 def main(argv=None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        lines = [f"usage: {PROG} COMMAND [options]   ({PROG} COMMAND --help for a command's options)", "", "commands:"]
+        lines += [f"  {name:9} {help_text}" for name, (help_text, _) in COMMANDS.items()]
+        if argv and argv[0] not in ("-h", "--help"):
+            print("\n".join(lines), file=sys.stderr)
+            raise SystemExit(f"{PROG}: error: unknown command {argv[0]!r}; choose from {list(COMMANDS)}")
+        print("\n".join(lines))
+        raise SystemExit(0 if argv else 2)
+    command, rest = argv[0], argv[1:]
     try:
-        if args.command == "train":
-            command_train(args, args.agent)
-        elif args.command == "pretrain":
-            command_train(args, "pretrain")
-        elif args.command == "evaluate":
-            command_evaluate(args)
-        elif args.command == "generate":
-            command_generate(args)
-        elif args.command == "bench":
-            command_bench(args, argv)
-    except (CheckpointError, ValueError) as e:
-        raise SystemExit(f"textgen-rl {args.command}: {e}") from None
+        COMMANDS[command][1](rest)
+    except (CheckpointError, RunDirError, ValueError) as e:
+        raise SystemExit(f"{PROG} {command}: {e}") from None
 
 
 if __name__ == "__main__":

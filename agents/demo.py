@@ -12,16 +12,17 @@ import argparse
 from pathlib import Path
 
 from agents.evaluation import evaluate_policy
-from agents.policy import ActorCritic, PolicyConfig
-from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain, PretrainConfig
+from agents.policy import ActorCritic
+from agents.ppo import PPO
+from agents.pretrain import Pretrain
+from agents.recipes import PRETRAIN_EPOCHS, finetune_config, pretrain_config
 from textgen_env.task import TextTask
 
 EXAMPLES = 4
 
 
-def show(title: str, policy: ActorCritic, config, prompts: list[str], targets: list[str]) -> float:
-    result = evaluate_policy(policy, config, "test")
+def show(title: str, policy: ActorCritic, task: TextTask, prompts: list[str], targets: list[str]) -> float:
+    result = evaluate_policy(policy, task)
     print(f"\n== {title}: held-out mean similarity {result['mean_similarity']:.3f}, exact {result['exact_rate']:.1%}")
     for prompt, text, target in zip(prompts, result["texts"], targets):
         print(f"  {prompt!r:32} -> {text!r}\n  {'':32}    target {target!r}")
@@ -52,37 +53,6 @@ def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path)
     return path
 
 
-# Continuing English sentences needs more capacity than the default policy, which is
-# sized for copy and reverse: pre-trained for 15 epochs with 32/64, held-out similarity
-# was 0.397 against 0.492 with 64/128 (measured with the earlier, packed encoder).
-LANGUAGE_POLICY = PolicyConfig(embed_dim=64, hidden_dim=128)
-# Brief on purpose: after 8 epochs PPO adds +0.02 to +0.05 held-out similarity (3 seeds);
-# after 15, pre-training alone reaches 0.54 and PPO no longer improves it
-# (benchmarks/results/agent_quality.md).
-PRETRAIN_EPOCHS = 8
-
-
-def pretrain_config(task: str, epochs: int, seed: int, run_dir: str | None) -> PretrainConfig:
-    return PretrainConfig(
-        task=task, epochs=epochs, batch_size=32, learning_rate=3e-3, seed=seed, run_dir=run_dir, policy=LANGUAGE_POLICY
-    )
-
-
-def finetune_config(task: str, steps: int, seed: int, pretrained: str, run_dir: str | None) -> PPOConfig:
-    """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
-    return PPOConfig(
-        task=task,
-        total_env_steps=steps,
-        learning_rate=3e-4,
-        kl_coef=0.02,
-        entropy_coef=0.0,
-        seed=seed,
-        init_checkpoint=pretrained,
-        run_dir=run_dir,
-        policy=LANGUAGE_POLICY,
-    )
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="continue", help="built-in task (default: continue)")
@@ -94,18 +64,18 @@ def main(argv=None) -> None:
     run = Path(args.run_dir)
 
     pre = Pretrain(pretrain_config(args.task, args.pretrain_epochs, args.seed, str(run / "pretrain")))
-    test_task = TextTask(split="test", **pre.config.env_kwargs())
+    test_task = pre.heldout_task()
     prompts, targets = test_task.dataset.prompts[:EXAMPLES], test_task.target_texts[:EXAMPLES]
 
-    untrained = show("untrained policy", pre.policy, pre.config, prompts, targets)
+    untrained = show("untrained policy", pre.policy, test_task, prompts, targets)
     print(f"\npre-training for {args.pretrain_epochs} epochs ...")
     pre.learn()
-    pretrained = show("pre-trained", pre.policy, pre.config, prompts, targets)
+    pretrained = show("pre-trained", pre.policy, test_task, prompts, targets)
 
     print(f"\nPPO fine-tuning for {args.ppo_steps} env steps (KL penalty towards the pre-trained policy) ...")
     ppo = PPO(finetune_config(args.task, args.ppo_steps, args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo")))
     ppo.learn(progress=True)
-    finetuned = show("pre-trained + PPO", ppo.policy, ppo.config, prompts, targets)
+    finetuned = show("pre-trained + PPO", ppo.policy, test_task, prompts, targets)
 
     print(
         f"\nheld-out similarity: untrained {untrained:.3f} -> pre-trained {pretrained:.3f} -> + PPO {finetuned:.3f} ({finetuned - pretrained:+.3f} from RL)"

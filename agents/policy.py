@@ -8,6 +8,11 @@ final state; each decoder output attends over the encoder states (padding masked
 Luong "general" scores) and the mix feeds a policy head (logits over the vocabulary,
 invalid actions masked) and a value head.
 
+With ``copy_head=True`` the policy is a pointer-generator (See et al. 2017): the
+attention weights over the prompt are also a distribution over the prompt's
+tokens, mixed with the vocabulary distribution by a learned gate, so a token can
+be written by pointing at it in the prompt, however rarely its embedding was trained.
+
 Two ways to run it, giving the same numbers:
 - step mode (:meth:`ActorCritic.step`): one token for a batch of envs, the LSTM
   state carried from step to step, O(1) work per step;
@@ -17,24 +22,18 @@ Two ways to run it, giving the same numbers:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.config import PolicyConfig
 from textgen_env.tokenizers import PAD_ID
 
 MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays finite in entropies
-
-
-@dataclass
-class PolicyConfig:
-    # Small on purpose: on copy and reverse this size learned better and 2.5x
-    # faster than 64/128 (benchmarks/results/agent_quality.md).
-    embed_dim: int = 32
-    hidden_dim: int = 64
+_TINY = 1e-12  # the copy head's log of a probability of 0
 
 
 class Memory(NamedTuple):
@@ -43,6 +42,7 @@ class Memory(NamedTuple):
     states: torch.Tensor  # (B, P, H)
     mask: torch.Tensor  # (B, P) True for real tokens
     initial_state: tuple[torch.Tensor, torch.Tensor]  # (1, B, H) each
+    tokens: torch.Tensor  # (B, P) the prompt ids, left-aligned as the states are
 
 
 class ActorCritic(nn.Module):
@@ -61,32 +61,44 @@ class ActorCritic(nn.Module):
         self.combine = nn.Linear(2 * h, h)
         self.policy_head = nn.Linear(h, vocab_size)
         self.value_head = nn.Linear(h, 1)
+        self.copy_gate = nn.Linear(2 * h + e, 1) if self.config.copy_head else None
 
     def encode(self, prompts: torch.Tensor) -> Memory:
         """Encode right-padded prompts (B, P); the memory holds them left-aligned."""
-        left_aligned = left_align(prompts)
+        left_aligned = left_align(prompts.long())
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
-        return Memory(states, mask, (h, c))
+        return Memory(states, mask, (h, c), left_aligned)
 
-    def _heads(self, decoded: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+    def _heads(self, decoded: torch.Tensor, inputs: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) and values (B, T) for decoder outputs `decoded` (B, T, H) fed `inputs` (B, T, E)."""
         scores = self.attention_query(decoded) @ memory.states.transpose(1, 2)  # (B, T, P)
         scores = scores.masked_fill(~memory.mask[:, None, :], float("-inf"))
-        context = torch.softmax(scores, dim=-1) @ memory.states
+        attention = torch.softmax(scores, dim=-1)
+        context = attention @ memory.states
         features = torch.tanh(self.combine(torch.cat([decoded, context], dim=-1)))
-        return self.policy_head(features), self.value_head(features).squeeze(-1)
+        logits, values = self.policy_head(features), self.value_head(features).squeeze(-1)
+        if self.copy_gate is not None:
+            # p(token) = g * softmax(logits) + (1 - g) * (attention mass on the prompt positions holding token)
+            generate = torch.sigmoid(self.copy_gate(torch.cat([decoded, context, inputs], dim=-1)))
+            positions = memory.tokens[:, None, :].expand(-1, attention.shape[1], -1)
+            copied = torch.zeros_like(logits).scatter_add_(-1, positions, attention)
+            logits = torch.log((generate * torch.softmax(logits, dim=-1) + (1 - generate) * copied).clamp_min(_TINY))
+        return logits, values
 
     def step(self, tokens: torch.Tensor, state, memory: Memory):
         """One decoder step for a batch: (logits (B, V), values (B,), new state)."""
-        decoded, state = self.decoder(self.embed(tokens)[:, None, :], memory.initial_state if state is None else state)
-        logits, values = self._heads(decoded, memory)
+        embedded = self.embed(tokens.long())[:, None, :]
+        decoded, state = self.decoder(embedded, memory.initial_state if state is None else state)
+        logits, values = self._heads(decoded, embedded, memory)
         return logits[:, 0], values[:, 0], state
 
     def sequence(self, inputs: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
         """All steps at once, teacher-forced on `inputs` (B, T): logits (B, T, V), values (B, T)."""
-        decoded, _ = self.decoder(self.embed(inputs), memory.initial_state)
-        return self._heads(decoded, memory)
+        embedded = self.embed(inputs.long())
+        decoded, _ = self.decoder(embedded, memory.initial_state)
+        return self._heads(decoded, embedded, memory)
 
     def evaluate(self, prompts, inputs, actions, action_masks):
         """Log-probabilities and entropies of `actions`, and values, for every step of whole episodes."""
@@ -103,7 +115,7 @@ def left_align(prompts: torch.Tensor) -> torch.Tensor:
     """Right-padded token rows (B, P) shifted so each ends at column P - 1, padding first."""
     lengths = (prompts != PAD_ID).sum(dim=1, keepdim=True)
     width = prompts.shape[1]
-    return prompts.gather(1, (torch.arange(width) + lengths) % width)
+    return prompts.gather(1, (torch.arange(width, device=prompts.device) + lengths) % width)
 
 
 def masked(logits: torch.Tensor, action_masks: torch.Tensor) -> torch.Tensor:
@@ -117,7 +129,7 @@ def select_actions(logits: torch.Tensor, action_masks: torch.Tensor, greedy: boo
     return actions, log_probs
 
 
-def sample_rows(probs: torch.Tensor) -> torch.Tensor:
+def sample_rows(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One index per row of `probs` (B, V), drawn with those probabilities, by inverse CDF.
 
     About 10x faster than ``torch.multinomial(probs, 1)`` on CPU for a batch of rows
@@ -125,6 +137,11 @@ def sample_rows(probs: torch.Tensor) -> torch.Tensor:
     """
     cumulative = probs.cumsum(dim=-1)
     total = cumulative[:, -1:]
-    drawn = (cumulative <= torch.rand_like(total) * total).sum(dim=-1)
+    uniform = (
+        torch.rand_like(total)
+        if generator is None
+        else torch.rand(total.shape, generator=generator, device=total.device, dtype=total.dtype)
+    )
+    drawn = (cumulative <= uniform * total).sum(dim=-1)
     # rand * total can round up to total itself: the sample is then the last index with probability
     return torch.minimum(drawn, (cumulative < total).sum(dim=-1))

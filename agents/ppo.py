@@ -20,34 +20,35 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.core import OnPolicyAlgorithm, TrainConfig, linear_schedule
+from agents.config import TrainConfig, option
+from agents.core import OnPolicyAlgorithm, linear_schedule
 from agents.returns import generalized_advantages, masked_mean
 from agents.rollout import EpisodeBatch
 
 
 @dataclass
 class PPOConfig(TrainConfig):
-    num_envs: int = 256  # episodes per batch: 128 learned reverse clearly worse
-    learning_rate: float = 2e-3
-    gae_lambda: float = 0.95
-    clip_coef: float = 0.2
-    clip_value: bool = False
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    normalize_advantages: bool = True
-    value_coef: float = 0.5
-    entropy_coef: float = 0.01
-    target_kl: float | None = 0.05
-    anneal_lr: bool = True
-    kl_coef: float = 0.0  # penalty towards the frozen starting policy
+    num_envs: int = option(256, "episodes per batch (128 learned reverse clearly worse)")
+    learning_rate: float = option(2e-3, "Adam learning rate", flags=("--lr", "--learning-rate"))
+    gae_lambda: float = option(0.95, "GAE lambda")
+    clip_coef: float = option(0.2, "clipping range of the probability ratio")
+    clip_value: bool = option(False, "clip the value update to the same range")
+    update_epochs: int = option(4, "passes over each batch")
+    num_minibatches: int = option(4, "minibatches per pass")
+    normalize_advantages: bool = option(True, "normalize advantages per minibatch")
+    value_coef: float = option(0.5, "weight of the value loss")
+    entropy_coef: float = option(0.01, "weight of the entropy bonus")
+    target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this")
+    anneal_lr: bool = option(True, "anneal the learning rate linearly to 0")
+    kl_coef: float = option(0.0, "KL penalty towards the frozen starting policy, as RLHF uses")
 
 
 class PPO(OnPolicyAlgorithm):
     name = "ppo"
     config_class = PPOConfig
 
-    def __init__(self, config: PPOConfig):
-        super().__init__(config)
+    def __init__(self, config: PPOConfig, *, tokenizer=None):
+        super().__init__(config, tokenizer=tokenizer)
         if config.kl_coef > 0:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
 
@@ -71,7 +72,7 @@ class PPO(OnPolicyAlgorithm):
         minibatch_size = max(1, episodes // cfg.num_minibatches)
         stats = {}
         for _ in range(cfg.update_epochs):
-            for rows in torch.randperm(episodes).split(minibatch_size):
+            for rows in torch.randperm(episodes, device=self.device).split(minibatch_size):
                 mb = batch.select(rows)
                 mb_advantages, mb_returns = advantages[rows], returns[rows]
                 weights = mb.mask / mb.mask.sum().clamp(min=1)  # a masked mean is a weighted sum
@@ -106,9 +107,3 @@ class PPO(OnPolicyAlgorithm):
             kl_to_reference=kl_to_reference,
         )
         return stats
-
-
-def train(config: PPOConfig, progress: bool = False) -> PPO:
-    algorithm = PPO(config)
-    algorithm.learn(progress=progress)
-    return algorithm

@@ -1,9 +1,10 @@
 """Supervised pre-training: teacher-forced cross-entropy on the dataset's targets.
 
 The policy learns to emit each target token, then EOS, given the prompt and the
-target so far: the same sequence-mode pass the RL algorithms use, with the same
+target so far: the same sequence-mode pass the RL algorithms use, with the env's
 action masks, so a pre-trained policy is a drop-in start for RL fine-tuning
-(``init_checkpoint``).
+(``init_checkpoint``). It shares the run base (seeding, checkpoints, logs,
+Ctrl-C, resume) with them; one iteration is one epoch.
 """
 
 from __future__ import annotations
@@ -13,21 +14,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.core import OnPolicyAlgorithm, TrainConfig
+from agents.config import RunConfig, option
 from agents.returns import masked_mean
+from agents.run import Run
 from textgen_env.task import TextTask
-from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID
+from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
 @dataclass
-class PretrainConfig(TrainConfig):
-    total_env_steps: int = 0  # unused: pre-training runs for `epochs`
-    epochs: int = 20
-    batch_size: int = 64
+class PretrainConfig(RunConfig):
+    epochs: int = option(20, "passes over the training split")
+    batch_size: int = option(64, "pairs per gradient step")
 
 
-def teacher_forced_batch(task: TextTask, indices: np.ndarray) -> dict[str, torch.Tensor]:
-    """Prompts, decoder inputs, target actions, step mask and action masks for pairs `indices`."""
+def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> dict[str, torch.Tensor]:
+    """Prompts, decoder inputs, target actions, step mask and action masks for pairs `indices`.
+
+    A target token no action can produce is fed as UNK and left out of the loss.
+    """
     steps = task.max_new_tokens + 1
     n = len(indices)
     inputs = np.full((n, steps), PAD_ID, dtype=np.int64)
@@ -36,53 +40,46 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray) -> dict[str, torch
     for row, index in enumerate(indices):
         target = task.target_ids[index]
         # The episode ends with EOS, or at the token budget without one.
-        sequence = target + [EOS_ID] if len(target) < task.max_new_tokens else target
-        actions[row, : len(sequence)] = sequence
+        sequence = np.array(target + [EOS_ID] if len(target) < task.max_new_tokens else target, dtype=np.int64)
+        producible = sequence >= 0
+        actions[row, : len(sequence)] = np.where(producible, sequence, PAD_ID)
+        mask[row, : len(sequence)] = producible
         inputs[row, 0] = BOS_ID
-        inputs[row, 1 : len(sequence)] = sequence[:-1]
-        mask[row, : len(sequence)] = True
+        inputs[row, 1 : len(sequence)] = np.where(producible, sequence, UNK_ID)[:-1]
     action_masks = np.broadcast_to(task.rules.action_masks(np.arange(steps)), (n, steps, task.vocab_size))
-    return {
-        "prompts": torch.from_numpy(task.prompt_matrix[indices]),
-        "inputs": torch.from_numpy(inputs),
-        "actions": torch.from_numpy(actions),
-        "mask": torch.from_numpy(mask),
-        "action_masks": torch.from_numpy(action_masks),
+    tensors = {
+        "prompts": task.prompt_matrix[indices],
+        "inputs": inputs,
+        "actions": actions,
+        "mask": mask,
+        "action_masks": action_masks,
     }
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in tensors.items()}
 
 
-class Pretrain(OnPolicyAlgorithm):
-    """Not on-policy, but it shares the set-up, checkpoints and logs of the RL algorithms."""
-
+class Pretrain(Run):
     name = "pretrain"
     config_class = PretrainConfig
 
-    def episodes_per_batch(self) -> int:
-        return 1  # the env is only used for its task; no rollouts
+    def finished(self) -> bool:
+        return self.iteration >= self.config.epochs
 
     def progress(self) -> tuple[int, int]:
         return self.config.epochs, self.iteration
 
-    def _loop(self, logger, bar) -> None:
+    def iterate(self) -> dict:
         cfg = self.config
-        while self.iteration < cfg.epochs:
-            order = self.rng.permutation(len(self.task.dataset))
-            losses = []
-            for start in range(0, len(order), cfg.batch_size):
-                batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size])
-                log_probs, _, _ = self.policy.evaluate(
-                    batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"]
-                )
-                loss = -masked_mean(log_probs, batch["mask"])
-                self.clip_and_step(loss)
-                losses.append(loss.item())
-                self.env_steps += int(batch["mask"].sum())
-            self.iteration += 1
-            row = {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
-            self.finish_iteration(row, logger, bar, loss=f"{row['loss']:.4f}")
+        order = self.rng.permutation(len(self.task.dataset))
+        losses = []
+        for start in range(0, len(order), cfg.batch_size):
+            batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size], self.device)
+            log_probs, _, _ = self.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
+            loss = -masked_mean(log_probs, batch["mask"])
+            self.clip_and_step(loss)
+            losses.append(loss.item())
+            self.env_steps += int(batch["mask"].sum())
+        self.iteration += 1
+        return {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
 
-
-def pretrain(config: PretrainConfig, progress: bool = False) -> Pretrain:
-    algorithm = Pretrain(config)
-    algorithm.learn(progress=progress)
-    return algorithm
+    def shown(self, row: dict) -> dict:
+        return {"loss": f"{row['loss']:.4f}"}

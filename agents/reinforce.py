@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.core import OnPolicyAlgorithm, TrainConfig
+from agents.config import TrainConfig, option
+from agents.core import OnPolicyAlgorithm
 from agents.returns import discounted_returns, masked_mean
 from agents.rollout import EpisodeBatch, collect_episodes
 from textgen_env.vector import TextGenerationVectorEnv
@@ -26,13 +27,14 @@ BASELINES = ("none", "mean", "value", "self_critical", "rloo")
 
 @dataclass
 class ReinforceConfig(TrainConfig):
-    baseline: str = "rloo"
-    rloo_samples: int = 4  # k, for the rloo baseline
-    mean_decay: float = 0.9  # for the running-mean baseline
-    value_coef: float = 0.5  # for the value baseline
-    entropy_coef: float = 0.0
+    baseline: str = option("rloo", "what is subtracted from the return", choices=list(BASELINES))
+    rloo_samples: int = option(4, "rloo: samples per prompt (k)")
+    mean_decay: float = option(0.9, "mean: decay of the running mean of returns")
+    value_coef: float = option(0.5, "value: weight of the value loss")
+    entropy_coef: float = option(0.0, "weight of the entropy bonus")
 
     def __post_init__(self):
+        super().__post_init__()
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
         if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):
@@ -43,17 +45,19 @@ class Reinforce(OnPolicyAlgorithm):
     name = "reinforce"
     config_class = ReinforceConfig
 
-    def __init__(self, config: ReinforceConfig):
-        super().__init__(config)
+    def __init__(self, config: ReinforceConfig, *, tokenizer=None):
+        super().__init__(config, tokenizer=tokenizer)
         self.running_mean = 0.0
         self.greedy_env = None
         if config.baseline == "self_critical":
-            self.greedy_env = TextGenerationVectorEnv(num_envs=config.num_envs, split="train", **config.env_kwargs())
+            self.greedy_env = TextGenerationVectorEnv(
+                num_envs=config.num_envs, split="train", **config.env_kwargs(self.task.tokenizer)
+            )
 
     def sample_indices(self) -> np.ndarray:
         if self.config.baseline != "rloo":
             return super().sample_indices()
-        prompts = self.rng.integers(len(self.task.dataset), size=self.config.num_envs // self.config.rloo_samples)
+        prompts = self.sample_pairs(self.config.num_envs // self.config.rloo_samples)
         return np.repeat(prompts, self.config.rloo_samples)
 
     def baseline(self, batch: EpisodeBatch, returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -84,7 +88,7 @@ class Reinforce(OnPolicyAlgorithm):
         advantages = returns - self.baseline(batch, returns, values)
         policy_loss = -masked_mean(log_probs * advantages, batch.mask)
         loss = policy_loss - self.config.entropy_coef * masked_mean(entropy, batch.mask)
-        value_loss = torch.tensor(0.0)
+        value_loss = torch.zeros((), device=self.device)
         if self.config.baseline == "value":
             value_loss = masked_mean((values - returns) ** 2, batch.mask)
             loss = loss + self.config.value_coef * value_loss
@@ -96,14 +100,9 @@ class Reinforce(OnPolicyAlgorithm):
             "grad_norm": grad_norm,
         }
 
-    def extra_state(self) -> dict:
-        return {"running_mean": self.running_mean}
+    def algorithm_state(self) -> dict:
+        return {**super().algorithm_state(), "running_mean": self.running_mean}
 
-    def load_extra_state(self, state: dict) -> None:
-        self.running_mean = float(state.get("running_mean", 0.0))
-
-
-def train(config: ReinforceConfig, progress: bool = False) -> Reinforce:
-    algorithm = Reinforce(config)
-    algorithm.learn(progress=progress)
-    return algorithm
+    def load_algorithm_state(self, state: dict) -> None:
+        super().load_algorithm_state(state)
+        self.running_mean = float(state["running_mean"])

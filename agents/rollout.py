@@ -49,33 +49,34 @@ class EpisodeBatch:
 
 @torch.no_grad()
 def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool = False) -> EpisodeBatch:
-    """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`."""
+    """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`.
+
+    The policy's tensors live on its device; the env steps on the CPU.
+    """
+    device = next(policy.parameters()).device
     n = env.num_envs
     obs, _ = env.reset(options={"index": np.asarray(indices)})
-    memory = policy.encode(torch.from_numpy(obs["prompt"]))
-    tokens = torch.full((n,), BOS_ID, dtype=torch.long)
+    prompts = torch.from_numpy(obs["prompt"]).to(device)
+    memory = policy.encode(prompts)
+    tokens = torch.full((n,), BOS_ID, dtype=torch.long, device=device)
     state = None
     alive = np.ones(n, dtype=bool)
     similarity, distance = np.zeros(n), np.zeros(n)
     final_generated = np.zeros_like(obs["generated"])
     columns = {k: [] for k in ("inputs", "actions", "action_masks", "mask", "rewards", "log_probs", "values")}
     for _ in range(env.task.max_new_tokens + 1):
-        action_masks = torch.from_numpy(env.action_masks())
+        action_masks = torch.from_numpy(env.action_masks()).to(device)
         logits, values, state = policy.step(tokens, state, memory)
         actions, log_probs = select_actions(logits, action_masks, greedy)
-        next_obs, rewards, terminated, truncated, info = env.step(actions.numpy())
-        for key, value in zip(
-            columns,
-            (
-                tokens,
-                actions,
-                action_masks,
-                torch.from_numpy(alive.copy()),
-                torch.from_numpy(rewards).float(),
-                log_probs.gather(1, actions[:, None])[:, 0],
-                values,
-            ),
-        ):
+        next_obs, rewards, terminated, truncated, info = env.step(actions.cpu().numpy())
+        step = (
+            tokens,
+            actions,
+            action_masks,
+            torch.from_numpy(alive.copy()).to(device),
+            torch.from_numpy(rewards).float().to(device),
+        )
+        for key, value in zip(columns, (*step, log_probs.gather(1, actions[:, None])[:, 0], values)):
             columns[key].append(value)
         ended = alive & terminated
         similarity[ended], distance[ended] = info["similarity"][ended], info["distance"][ended]
@@ -86,10 +87,14 @@ def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool
             break
     stacked = {k: torch.stack(v, dim=1) for k, v in columns.items()}
     stacked["rewards"] = stacked["rewards"] * stacked["mask"]
-    texts = [env.tokenizer.decode(row) for row in final_generated]
+    texts = (
+        env.tokenizer.decode_padded(final_generated)
+        if hasattr(env.tokenizer, "decode_padded")
+        else [env.tokenizer.decode(r) for r in final_generated]
+    )
     exact = similarity == 1.0  # normalized Levenshtein similarity is 1 exactly when the texts are equal
     return EpisodeBatch(
-        prompts=torch.from_numpy(obs["prompt"]),
+        prompts=prompts,
         indices=np.asarray(indices),
         similarity=similarity,
         distance=distance,

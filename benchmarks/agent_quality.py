@@ -16,14 +16,9 @@ from pathlib import Path
 
 import torch
 
-# This folder holds agents.py (the name the harness script goes by), which would
-# shadow the `agents` package for scripts run from here.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from agents.demo import PRETRAIN_EPOCHS, finetune_config, pretrain_config  # noqa: E402
-from agents.evaluation import evaluate_policy  # noqa: E402
-from agents.ppo import PPO, PPOConfig  # noqa: E402
-from agents.pretrain import Pretrain  # noqa: E402
+from agents.ppo import PPO, PPOConfig
+from agents.pretrain import Pretrain
+from agents.recipes import PRETRAIN_EPOCHS, finetune_config, pretrain_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,7 +28,7 @@ def from_scratch(task: str, steps: int = 1_000_000) -> dict:
     started = time.perf_counter()
     agent = PPO(config)
     agent.learn()
-    result = evaluate_policy(agent.policy, config, "test")
+    result = agent.evaluate()
     return {
         "task": task,
         "env_steps": agent.env_steps,
@@ -48,10 +43,10 @@ def pretrain_then_finetune(steps: int = 400_000) -> dict:
     """The `make demo` recipe, measured: pre-training alone vs pre-training + PPO on continue."""
     pre = Pretrain(pretrain_config("continue", epochs=PRETRAIN_EPOCHS, seed=0, run_dir="runs/quality/pretrain"))
     pre.learn()
-    pretrained = evaluate_policy(pre.policy, pre.config, "test")
+    pretrained = pre.evaluate()
     ppo = PPO(finetune_config("continue", steps, seed=0, pretrained="runs/quality/pretrain/checkpoint.pt", run_dir=None))
     ppo.learn()
-    finetuned = evaluate_policy(ppo.policy, ppo.config, "test")
+    finetuned = ppo.evaluate()
     return {
         "task": "continue",
         "pretrained_heldout_similarity": pretrained["mean_similarity"],

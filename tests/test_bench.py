@@ -33,7 +33,7 @@ def test_a_third_party_agent_joins_by_module_and_class():
     spec = BenchSpec(["test_bench:EchoAgent"], ["copy"], [0], budget=900, eval_points=3, eval_episodes=50)
     cell = run_cell("test_bench:EchoAgent", "copy", 0, spec)
     assert cell["similarity"] == 1.0 and cell["exact_rate"] == 1.0  # copying the prompt solves copy
-    assert [p["env_steps"] for p in cell["curve"]] == [300, 600, 900] and cell["steps_to_goal"] == 300
+    assert [p["env_steps"] for p in cell["curve"]] == [300, 600, 900] and cell["steps_to"] == {"0.9": 300, "0.99": 300}
     reverse = run_cell("test_bench:EchoAgent", "reverse", 0, spec)
     from textgen_env.task import TextTask
 
@@ -53,7 +53,7 @@ def test_run_benchmark_writes_table_json_and_plots(tmp_path):
     assert summary["test_bench:EchoAgent"]["similarity"] == 1.0 and summary["test_bench:EchoAgent"]["similarity_ci95"] == 0.0
     assert 0.0 <= summary["ours-ppo"]["similarity"] < 1.0 and summary["ours-ppo"]["env_steps_per_s"] > 0
     table = (tmp_path / "agents_tiny.md").read_text()
-    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 300 (2/2) |" in table
+    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 300 (2/2) | 300 (2/2) |" in table
     assert json.loads((tmp_path / "agents_tiny.json").read_text())["spec"]["seeds"] == [0, 1]
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "agents_tiny_copy.png").stat().st_size > 1000
@@ -91,15 +91,8 @@ def test_interval():
 
 
 def test_ppo_comparison_lines():
-    row = dict(
-        similarity=0.5,
-        similarity_ci95=0.0,
-        exact_rate=0.0,
-        steps_to_goal=None,
-        seeds=1,
-        seeds_reaching_goal=0,
-        train_seconds=1.0,
-    )
+    row = dict(similarity=0.5, similarity_ci95=0.0, exact_rate=0.0, seeds=1, train_seconds=1.0)
+    row.update({"steps_to_0.9": None, "seeds_reaching_0.9": 0, "steps_to_0.99": None, "seeds_reaching_0.99": 0})
     rows = [
         {**row, "task": "copy", "agent": "ours-ppo", "env_steps_per_s": 9000.0, "similarity": 0.45},
         {**row, "task": "copy", "agent": "sb3-ppo", "env_steps_per_s": 2000.0, "similarity": 0.15},
@@ -110,3 +103,60 @@ def test_ppo_comparison_lines():
     assert "ours-ppo vs sb3-ppo" in bench.to_markdown(
         BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test"
     )
+
+
+def test_tasks_with_options_datasets_and_the_baselines(tmp_path):
+    from agents.bench import task_kwargs
+
+    assert task_kwargs("reverse:max_length=16,alphabet=xyz", {"reward": "sparse"}) == {
+        "reward": "sparse",
+        "task": "reverse",
+        "task_options": {"max_length": 16, "alphabet": "xyz"},
+    }
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        "".join(f'{{"prompt": "{w}", "target": "{w[::-1]}"}}\n' for w in ["abc", "bca", "cab", "acb", "bac", "cba", "aab"])
+    )
+    assert task_kwargs(str(data), {}) == {"dataset": str(data)}
+    with pytest.raises(ValueError, match="neither a built-in task"):
+        task_kwargs("poetry", {})
+    agents = ["copy-prompt", "random", "test_bench:EchoAgent"]
+    spec = BenchSpec(agents, [str(data), "reverse:max_length=5"], [0], budget=100, eval_points=1, eval_episodes=None)
+    result = run_benchmark(spec, tmp_path, "test", log=lambda *_: None)
+    rows = {(r["task"], r["agent"]): r for r in result["summary"]}
+    assert rows[(str(data), "copy-prompt")]["similarity"] == rows[(str(data), "test_bench:EchoAgent")]["similarity"]
+    assert rows[(str(data), "copy-prompt")]["env_steps_per_s"] is None  # untrained: no speed to report
+    assert rows[("reverse:max_length=5", "random")]["similarity"] < 0.3
+    table = (tmp_path / "agents_custom.md").read_text()
+    assert "Best trained agent against the better untrained baseline" in table and "NOT clearly past the baseline" in table
+
+
+def test_step_axis_labels_are_short():
+    pytest.importorskip("matplotlib", reason="install the 'plots' extra")
+    label = bench.steps_formatter()
+    assert [label(v, None) for v in (500, 50_000, 100_000, 1_500_000)] == ["500", "50K", "100K", "1.5M"]
+
+
+def test_a_missing_matplotlib_is_said_in_one_line(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    lines = []
+    assert bench.plot_curves([{"task": "copy", "agent": "a", "curve": []}], tmp_path / "x", log=lines.append) == []
+    assert lines == ["no learning-curve plots: matplotlib is not installed (pip install 'textgen-env[plots]')"]
+
+
+def test_an_agent_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "my_local_agent.py").write_text("from test_bench import EchoAgent as Mine\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert isinstance(make_agent("my_local_agent:Mine"), BenchAgent)

@@ -1,4 +1,4 @@
-"""The textgen-rl commands end to end on a tiny budget."""
+"""The textgen-rl commands end to end on tiny budgets, on built-in tasks and on a dataset the test writes."""
 
 import json
 import subprocess
@@ -8,48 +8,170 @@ import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.cli import main
+from agents.cli import config_options, main, read_prompts
+from agents.config import DecodingConfig, EnvConfig
+from agents.registry import ALGORITHMS, RL_ALGORITHMS
 
-TINY = ["--task", "copy", "--num-envs", "16"]
+TINY = [
+    "--task",
+    "copy",
+    "--num-envs",
+    "16",
+    "--task-option",
+    "num_examples=36",
+    "--task-option",
+    "min_length=2",
+    "--task-option",
+    "max_length=3",
+    "--task-option",
+    "alphabet=abc",
+]
+
+
+def last_json(out: str) -> dict:
+    return json.loads([line for line in out.strip().splitlines() if line.startswith("{")][-1])
 
 
 def test_train_evaluate_generate_resume(tmp_path, capsys):
     run = str(tmp_path / "run")
     main(["train", "--agent", "ppo", "--steps", "300", "--run-dir", run, *TINY])
-    last = json.loads(capsys.readouterr().out.strip().splitlines()[-2])
+    last = last_json(capsys.readouterr().out)
     assert last["env_steps"] >= 300
-    main(["evaluate", f"{run}/checkpoint.pt", "--episodes", "20"])
+    main(["evaluate", f"{run}/checkpoint.pt", "--episodes", "5"])
     result = json.loads(capsys.readouterr().out)
-    assert result["episodes"] == 20 and 0.0 <= result["mean_similarity"] <= 1.0 and result["greedy"] is True
-    main(["generate", f"{run}/checkpoint.pt", "--prompt", "abc"])
-    text = capsys.readouterr().out.strip()
-    assert set(text) <= set("abcdefghijklmnopqrstuvwxyz") and len(text) <= 8
-    main(["train", "--agent", "ppo", "--resume", f"{run}/checkpoint.pt"])
-    assert (
-        json.loads(capsys.readouterr().out.strip().splitlines()[-2])["iteration"] == last["iteration"]
-    )  # budget already spent
+    assert result["episodes"] == 5 and 0.0 <= result["mean_similarity"] <= 1.0 and result["greedy"] is True
+    assert set(result) == {"split", "episodes", "greedy", "mean_similarity", "exact_rate", "mean_distance", "unknown_tokens"}
+    main(["generate", f"{run}/checkpoint.pt", "--prompt", "abc", "--prompt", "ba"])
+    texts = capsys.readouterr().out.strip().splitlines()
+    assert len(texts) == 2 and all(set(t) <= set("abc") and len(t) <= 3 for t in texts)
+    main(["train", "--resume", f"{run}/checkpoint.pt", "--steps", "600"])  # no --agent: read from the checkpoint
+    resumed = last_json(capsys.readouterr().out)
+    assert resumed["iteration"] > last["iteration"] and resumed["env_steps"] >= 600
 
 
-def test_pretrain_then_finetune_with_reinforce(tmp_path, capsys):
-    pre = str(tmp_path / "pre")
-    main(["pretrain", "--epochs", "1", "--run-dir", pre, *TINY])
+def write_mapping(path, count=300, seed=0):
+    """A mapping a policy can learn, not from the shipped corpus: 'dog-cat' -> 'CAT-DOG' over made-up words."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["zu", "ka", "mi", "po", "re", "tsu"]
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(count):
+            a, b = rng.choice(words), rng.choice(words)
+            f.write(json.dumps({"prompt": f"{a}-{b}", "target": f"{b}-{a}".upper()}) + "\n")
+
+
+def test_own_dataset_end_to_end_works_after_the_file_is_gone(tmp_path, capsys):
+    data = tmp_path / "pairs.jsonl"
+    write_mapping(data)
+    pre, rl = str(tmp_path / "pre"), str(tmp_path / "rl")
+    main(["pretrain", "--dataset", str(data), "--epochs", "12", "--batch-size", "32", "--lr", "5e-3", "--run-dir", pre])
     main(
         [
             "train",
-            "--agent",
-            "reinforce",
-            "--baseline",
-            "self_critical",
-            "--steps",
-            "200",
+            "--dataset",
+            str(data),
             "--init",
             f"{pre}/checkpoint.pt",
+            "--steps",
+            "2000",
+            "--num-envs",
+            "64",
+            "--lr",
+            "3e-4",
             "--run-dir",
-            str(tmp_path / "rl"),
-            *TINY,
+            rl,
         ]
     )
-    assert (tmp_path / "rl" / "progress.csv").read_text().startswith("iteration,env_steps,mean_return")
+    capsys.readouterr()
+    main(["evaluate", f"{rl}/checkpoint.pt"])
+    before_deletion = json.loads(capsys.readouterr().out)
+    assert before_deletion["mean_similarity"] > 0.8 and before_deletion["unknown_tokens"] == 0  # it learned the mapping
+    data.unlink()
+    main(["evaluate", f"{rl}/checkpoint.pt"])  # the held-out pairs are in the checkpoint
+    assert json.loads(capsys.readouterr().out) == before_deletion
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("ka-mi\npo-tsu\nzu-zu\n", encoding="utf-8")
+    out = tmp_path / "out" / "texts.jsonl"
+    main(["generate", f"{rl}/checkpoint.pt", "--input", str(prompts), "--output", str(out), "--batch-size", "2"])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["prompt"] for r in rows] == ["ka-mi", "po-tsu", "zu-zu"]
+    assert sum(r["text"] == "-".join(reversed(r["prompt"].split("-"))).upper() for r in rows) >= 2
+
+
+def test_evaluate_on_other_data_with_the_checkpoints_tokenizer(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    main(["train", "--steps", "200", "--run-dir", run, *TINY])
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"prompt": "ab", "target": "ba"}\n{"prompt": "xyz", "target": "zz"}\n', encoding="utf-8")
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="cannot be produced"):
+        main(["evaluate", f"{run}/checkpoint.pt", "--dataset", str(other), "--split", "all"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2 and result["unknown_tokens"] == 5  # x, y, z in the prompt; z, z in the target
+
+
+@pytest.mark.parametrize(
+    "command, classes",
+    [(f"train --agent {a}", [c.config_class]) for a, c in RL_ALGORITHMS.items()]
+    + [
+        ("pretrain", [ALGORITHMS["pretrain"].config_class]),
+        ("evaluate", [EnvConfig, DecodingConfig]),
+        ("generate", [DecodingConfig]),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_every_config_field_appears_in_help_with_its_default_once(command, classes):
+    out = subprocess.run(
+        [sys.executable, "-m", "agents", *command.split(), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(out.split())
+    for cls in classes:
+        for dest, field, _ in config_options(cls):
+            flag = (field.metadata.get("flags") or (f"--{field.name.replace('_', '-')}",))[0]
+            assert f"{flag} " in flat or f"{flag}," in flat, f"{flag} ({cls.__name__}.{dest}) missing from `{command} --help`"
+            help_text = " ".join(field.metadata["help"].split())
+            at = flat.index(help_text)
+            assert flat[at : at + len(help_text) + 200].count("(default:") >= 1
+            assert (help_text + " (default: (default:") not in flat
+
+
+def test_bad_options_and_values_are_named(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "agents", *args], capture_output=True, text=True)
+
+    out = run("train", "--agent", "dqn")
+    assert out.returncode == 2 and "invalid choice: 'dqn'" in out.stderr
+    out = run("train", "--lrr", "3")
+    assert out.returncode == 2 and "unrecognized arguments: --lrr" in out.stderr
+    out = run("train", "--num-envs", "many")
+    assert out.returncode == 2 and "--num-envs: invalid int value: 'many'" in out.stderr
+    out = run("pretrain", "--task-option", "max_length")
+    assert out.returncode == 2 and "'max_length' is not KEY=VALUE" in out.stderr
+    out = run("train", "--task", "copy", "--task-option", "colour=red", "--steps", "10", "--run-dir", str(tmp_path / "x"))
+    assert out.returncode == 1 and "task 'copy' does not take options ['colour']" in out.stderr
+    out = run("frobnicate")
+    assert out.returncode != 0 and "unknown command 'frobnicate'" in out.stderr
+
+
+def test_resume_keeps_the_config_and_reads_the_agent(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    main(["train", "--agent", "reinforce", "--baseline", "mean", "--steps", "200", "--run-dir", run, *TINY])
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--resume", f"{run}/checkpoint.pt", "--lr", "1"])
+    assert stop.value.code == 2 and "--lr: a resumed run keeps its config" in capsys.readouterr().err
+    main(["train", "--resume", f"{run}/checkpoint.pt", "--steps", "400"])
+    assert last_json(capsys.readouterr().out)["env_steps"] >= 400
+
+
+def test_device_errors_say_what_torch_sees(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match=r"device='cuda': torch sees no CUDA device"):
+        main(["train", "--device", "cuda", "--steps", "10", "--run-dir", str(tmp_path / "r"), *TINY])
+    with pytest.raises(SystemExit, match=r"device='tpu': allowed values are \['auto', 'cpu', 'cuda', 'mps'\] or cuda:N"):
+        main(["pretrain", "--device", "tpu", "--run-dir", str(tmp_path / "p"), *TINY[:2]])
 
 
 def test_errors_name_the_bad_value(tmp_path):
@@ -58,41 +180,18 @@ def test_errors_name_the_bad_value(tmp_path):
     (tmp_path / "junk.pt").write_text("junk")
     with pytest.raises(SystemExit, match="junk.pt: not a readable"):
         main(["generate", str(tmp_path / "junk.pt"), "--prompt", "x"])
-    out = subprocess.run([sys.executable, "-m", "agents", "train", "--agent", "dqn"], capture_output=True, text=True)
-    assert out.returncode == 2 and "invalid choice: 'dqn'" in out.stderr
-
-
-def test_every_option_has_help():
-    out = subprocess.run(
-        [sys.executable, "-m", "agents", "train", "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    for option in ("--agent", "--steps", "--baseline", "--kl-coef", "--resume", "--task", "--seed", "--init"):
-        assert option in out
-    assert "default: ppo" in out
+    (tmp_path / "bad.jsonl").write_text('{"prompt": "a"}\n{"text": 1}\n')
+    with pytest.raises(ValueError, match="bad.jsonl:2: expected a string field 'prompt'"):
+        read_prompts(str(tmp_path / "bad.jsonl"))
 
 
 def test_bench_command_with_a_custom_grid(tmp_path, capsys):
     main(
         [
-            "bench",
-            "--quick",
-            "--agents",
-            "test_bench:EchoAgent",
-            "--tasks",
-            "copy",
-            "--seeds",
-            "0",
-            "1",
-            "--steps",
-            "100",
-            "--eval-points",
-            "1",
-            "--name",
-            "echo",
-            "--out",
-            str(tmp_path),
+            "bench", "--quick", "--agents", "test_bench:EchoAgent", "copy-prompt", "--tasks", "copy", "--seeds", "0", "1",
+            "--steps", "100", "--eval-points", "1", "--name", "echo", "--out", str(tmp_path),
         ]
-    )
+    )  # fmt: skip
     table = (tmp_path / "agents_echo.md").read_text()
-    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) |" in table
+    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) | 100 (2/2) |" in table
     assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")

@@ -1,0 +1,163 @@
+"""The configuration dataclasses every command is built from.
+
+Each field carries its help text (and, where it has them, its allowed values and
+command-line names) in its metadata, so that :mod:`agents.cli` builds every
+option from here: one place holds each option's name, type, default and help.
+
+- :class:`PolicyConfig`: the policy's size and heads.
+- :class:`EnvConfig`: everything ``gym.make("TextGeneration-v0", ...)`` takes.
+- :class:`RunConfig`: a run's plumbing: seed, device, policy, optimizer, run folder.
+- :class:`TrainConfig`: what the on-policy algorithms share (their own configs extend it).
+- :class:`DecodingConfig`: how ``evaluate`` and ``generate`` write text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from textgen_env.rewards import METRICS, REWARD_MODES
+from textgen_env.tasks import TASKS
+
+
+def option(default=MISSING, help: str = "", *, choices=None, flags: tuple[str, ...] = (), default_factory=MISSING):
+    """A dataclass field with its command-line help (`flags` replaces the name-derived --option)."""
+    metadata = {"help": help, "choices": choices, "flags": flags}
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class PolicyConfig:
+    """The size and heads of the LSTM-attention actor-critic."""
+
+    # Small on purpose: on copy and reverse this size learned better and 2.5x
+    # faster than 64/128 (benchmarks/results/agent_quality.md).
+    embed_dim: int = option(32, "token embedding size")
+    hidden_dim: int = option(64, "LSTM and attention size")
+    copy_head: bool = option(False, "pointer-generator head: the attention over the prompt also proposes its tokens")
+
+
+@dataclass
+class EnvConfig:
+    """Everything ``gym.make("TextGeneration-v0", ...)`` takes, as the agents pass it on."""
+
+    task: str | None = option(None, "built-in task (default: copy, unless --dataset is given)", choices=list(TASKS))
+    dataset: str | None = option(None, "a .txt, .jsonl, .csv or .tsv file of (prompt, target) pairs, instead of a task")
+    task_options: dict = option(
+        help="an option of the task, or prompt_fraction for a .txt dataset; repeatable (e.g. --task-option max_length=16)",
+        default_factory=dict,
+        flags=("--task-option",),
+    )
+    tokenizer: str | None = option(
+        None, "char, word, or a tokenizer JSON file (saved vocabulary or Hugging Face tokenizer.json); default: the task's own"
+    )
+    reward: str = option("dense", "reward mode", choices=list(REWARD_MODES))
+    metric: str = option("levenshtein", "distance metric", choices=sorted(METRICS))
+    max_prompt_tokens: int | None = option(None, "prompt width (default: the longest prompt)")
+    max_new_tokens: int | None = option(None, "token budget per episode (default: the longest target)")
+    min_new_tokens: int = option(1, "tokens before EOS becomes valid")
+
+    def __post_init__(self):
+        if self.task is not None and self.dataset is not None:
+            raise ValueError(f"give either task or dataset, not both (task={self.task!r}, dataset={self.dataset!r})")
+        if self.task is None and self.dataset is None:
+            self.task = "copy"
+
+    def env_kwargs(self, tokenizer=None) -> dict:
+        """Keyword arguments for the envs; `tokenizer` (an object, e.g. a checkpoint's) replaces the configured one."""
+        return dict(
+            task=self.task,
+            dataset=self.dataset,
+            task_options=self.task_options or None,
+            tokenizer=self.tokenizer if tokenizer is None else tokenizer,
+            reward=self.reward,
+            metric=self.metric,
+            max_prompt_tokens=self.max_prompt_tokens,
+            max_new_tokens=self.max_new_tokens,
+            min_new_tokens=self.min_new_tokens,
+        )
+
+    def env_config(self) -> EnvConfig:
+        """Just the env fields (of a subclass's instance)."""
+        return EnvConfig(**{f.name: getattr(self, f.name) for f in fields(EnvConfig)})
+
+    @property
+    def data_name(self) -> str:
+        """The task's name, or the dataset file's, for run folders and messages."""
+        import os
+
+        return self.task if self.dataset is None else os.path.splitext(os.path.basename(self.dataset))[0]
+
+
+@dataclass
+class RunConfig(EnvConfig):
+    """A run's plumbing, shared by RL and pre-training."""
+
+    seed: int = option(0, "seed of everything random")
+    device: str = option("auto", "where the policy trains: auto (cuda when torch sees one), cpu, cuda, cuda:N or mps")
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    learning_rate: float = option(1e-3, "Adam learning rate", flags=("--lr", "--learning-rate"))
+    max_grad_norm: float = option(1.0, "global gradient-norm clip")
+    init_checkpoint: str | None = option(None, "start from these weights, e.g. a pre-trained policy", flags=("--init",))
+    run_dir: str | None = option(None, "folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)")
+    checkpoint_every: int = option(50, "iterations between checkpoints (0: only at the end)")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Rebuild from :meth:`to_json`'s dict; unknown fields are a ValueError naming them."""
+        if not isinstance(data, dict):
+            raise ValueError(f"config must be a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"config has unknown fields {sorted(unknown)} for {cls.__name__}")
+        data = dict(data)
+        policy = data.get("policy", {})
+        if not isinstance(policy, dict):
+            raise ValueError(f"config field 'policy' must be an object, got {policy!r}")
+        data["policy"] = PolicyConfig(**policy)
+        return cls(**data)
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """What every on-policy algorithm shares. Defaults train well on the built-in tasks."""
+
+    total_env_steps: int = option(200_000, "env-step budget", flags=("--steps", "--total-env-steps"))
+    num_envs: int = option(64, "episodes per batch")
+    gamma: float = option(1.0, "discount factor")
+    eval_every: int = option(0, "iterations between held-out evaluations (0: never during training)")
+    eval_episodes: int = option(200, "held-out pairs per evaluation")
+    curriculum: bool = option(False, "start on the shortest targets and move to longer ones as they are learned")
+    curriculum_threshold: float = option(0.9, "rolling mean similarity of the current band that moves the curriculum up")
+    curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean")
+
+
+@dataclass
+class DecodingConfig:
+    """How a trained policy writes text."""
+
+    sample: bool = option(False, "sample tokens instead of greedy decoding")
+    temperature: float = option(1.0, "sampling: divide the logits by this")
+    top_k: int = option(0, "sampling: keep only the k most likely tokens (0: all)")
+    top_p: float = option(1.0, "sampling: keep the smallest set of tokens whose probability reaches p")
+    beam: int = option(1, "beam search with this many beams (1: greedy or sampling)")
+    length_penalty: float = option(1.0, "beam search: rank finished beams by log-probability / length ** this")
+    seed: int = option(0, "seed of sampling")
+
+    def __post_init__(self):
+        if self.temperature <= 0:
+            raise ValueError(f"temperature={self.temperature!r}: must be > 0")
+        if self.top_k < 0:
+            raise ValueError(f"top_k={self.top_k!r}: must be >= 0")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p={self.top_p!r}: must be in (0, 1]")
+        if self.beam < 1:
+            raise ValueError(f"beam={self.beam!r}: must be >= 1")
+        if self.beam > 1 and self.sample:
+            raise ValueError("beam search and sampling exclude each other: give --beam or --sample")

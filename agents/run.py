@@ -1,0 +1,321 @@
+"""The run base every algorithm sits on: config, seeding, device, policy and optimizer,
+the iteration loop's plumbing (run folder, log, progress bar, checkpoints, Ctrl-C) and resume.
+
+A subclass says what one iteration is (:meth:`Run.iterate`), when the run is done
+(:meth:`Run.finished`) and which task it trains on (:meth:`Run.make_task`); the
+on-policy loop (:mod:`agents.core`) and pre-training (:mod:`agents.pretrain`) do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import random
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agents.config import RunConfig
+from agents.device import resolve_device
+from agents.evaluation import evaluate_policy
+from agents.policy import ActorCritic
+from agents.rundir import ProgressLog, RunDirectory
+from textgen_env.task import TextTask
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_adam(parameters, learning_rate: float) -> torch.optim.Adam:
+    """Adam as one fused kernel over all parameters where this torch has it (CPU >= 2.4, CUDA).
+
+    On this policy's many small tensors a step takes 0.19 ms fused, 0.51 ms with
+    foreach and more with a loop over tensors, out of ~5 ms per PPO minibatch.
+    """
+    parameters = list(parameters)
+    try:
+        return torch.optim.Adam(parameters, lr=learning_rate, eps=1e-5, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(parameters, lr=learning_rate, eps=1e-5, foreach=True)
+
+
+class Run:
+    """One training run: build it from a config (or :meth:`resume` it), then :meth:`learn`."""
+
+    name = ""
+    config_class = RunConfig
+
+    def __init__(self, config: RunConfig, *, tokenizer=None):
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+        self.device = resolve_device(config.device)
+        seed_everything(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        start = load_checkpoint(config.init_checkpoint) if config.init_checkpoint else None
+        if tokenizer is None and start is not None:
+            tokenizer = start["tokenizer_object"]  # the starting weights' ids, whatever the data
+        self.task: TextTask = self.make_task(tokenizer)
+        self.policy = ActorCritic(self.task.vocab_size, config.policy).to(self.device)
+        self.reference_policy: ActorCritic | None = None
+        if start is not None:
+            self._load_weights(self.policy, start["policy"], start, config.init_checkpoint)
+        self.optimizer = make_adam(self.policy.parameters(), config.learning_rate)
+        self.iteration = 0
+        self.env_steps = 0
+        self.history: list[dict] = []
+        self._stop_requested = False
+        self._until: int | None = None
+
+    # -- what subclasses provide ----------------------------------------------------
+
+    def make_task(self, tokenizer) -> TextTask:
+        """The task trained on (its train split); `tokenizer` replaces the configured one when given."""
+        return TextTask(split="train", **self.config.env_kwargs(tokenizer))
+
+    def iterate(self) -> dict:
+        """One iteration; returns its log row (with ``iteration`` and ``env_steps``)."""
+        raise NotImplementedError
+
+    def finished(self) -> bool:
+        raise NotImplementedError
+
+    def progress(self) -> tuple[int, int]:
+        """(goal, done so far) in the progress bar's units."""
+        raise NotImplementedError
+
+    def shown(self, row: dict) -> dict:
+        """What the progress bar shows of an iteration's row."""
+        return {}
+
+    def algorithm_state(self) -> dict:
+        """Algorithm state beyond the weights and RNGs (a running baseline, say), as JSON-able values."""
+        return {}
+
+    def load_algorithm_state(self, state: dict) -> None:
+        pass
+
+    def clip_and_step(self, loss: torch.Tensor) -> float:
+        """One optimizer step on `loss`, the gradient's global norm clipped; returns that norm."""
+        self.optimizer.zero_grad()
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True)
+        self.optimizer.step()
+        return float(norm)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop at the end of the current iteration, after a checkpoint (what Ctrl-C does)."""
+        self._stop_requested = True
+
+    def learn(self, progress: bool = False, until: int | None = None) -> list[dict]:
+        """Train until the run is finished (or until `until` env steps, if sooner); safe to call again.
+
+        With a run folder, this process holds it while it trains (a second writer is
+        refused), logs every iteration, checkpoints every ``checkpoint_every``
+        iterations and at the end. Ctrl-C is deferred to the end of the iteration in
+        flight, so the checkpoint it writes is a consistent state and resuming
+        continues to the same result as an uninterrupted run; a second Ctrl-C stops at once.
+        """
+        self._until = until
+        self._stop_requested = False
+        folder = RunDirectory(self.config.run_dir) if self.config.run_dir else None
+        if folder is not None:
+            folder.acquire()
+        try:
+            log = ProgressLog(folder.path, self.history) if folder is not None else None
+            bar = _progress_bar(progress, *self.progress(), self.name)
+            with deferred_interrupt(self.request_stop):
+                try:
+                    while not self.finished():
+                        self._record(self.iterate(), log, bar)
+                finally:
+                    if bar is not None:
+                        bar.close()
+                    if log is not None:
+                        log.close()
+            if folder is not None:
+                self.save()
+        finally:
+            if folder is not None:
+                folder.release()
+        return self.history
+
+    def _record(self, row: dict, log: ProgressLog | None, bar) -> None:
+        self.history.append(row)
+        if log is not None:
+            log.write(row)
+        if bar is not None:
+            bar.update(self.progress()[1] - bar.n)
+            bar.set_postfix(**self.shown(row))
+        due = self.config.checkpoint_every and self.iteration % self.config.checkpoint_every == 0
+        if self.config.run_dir and (due or self._stop_requested):
+            path = self.save()
+            if self._stop_requested:
+                command = "pretrain" if self.name == "pretrain" else "train"
+                print(f"\ninterrupted: saved {path}; continue with: textgen-rl {command} --resume {path}")
+        if self._stop_requested:
+            raise KeyboardInterrupt
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return Path(self.config.run_dir) / CHECKPOINT_NAME
+
+    def save(self, path=None) -> Path:
+        return save_checkpoint(path or self.checkpoint_path, self.checkpoint_payload())
+
+    def checkpoint_payload(self) -> dict:
+        to_dict = getattr(self.task.tokenizer, "to_dict", None)
+        if to_dict is None:
+            raise CheckpointError(f"tokenizer {self.task.tokenizer!r} has no to_dict(): a checkpoint must hold its tokenizer")
+        rng = {
+            "numpy": json.dumps(self.rng.bit_generator.state),
+            "torch": torch.get_rng_state(),
+            "python": json.dumps(random.getstate()),
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "algorithm": self.name,
+            "config": self.config.to_json(),
+            "tokenizer": json.dumps(to_dict()),
+            "policy_config": json.dumps(self.policy.describe()),
+            "limits": json.dumps(
+                {
+                    "max_prompt_tokens": self.task.max_prompt_tokens,
+                    "max_new_tokens": self.task.max_new_tokens,
+                    "min_new_tokens": self.task.min_new_tokens,
+                }
+            ),
+            "policy": _on_cpu(self.policy.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "reference_policy": _on_cpu(self.reference_policy.state_dict()) if self.reference_policy is not None else {},
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "history": json.dumps(self.history),
+            "rng": rng,
+            "algorithm_state": json.dumps(self.algorithm_state()),
+            "heldout": json.dumps(self.heldout_pairs()),
+        }
+
+    def heldout_pairs(self) -> list | None:
+        """The test split of a dataset file, kept in the checkpoint so it evaluates without the file.
+        (Built-in tasks rebuild theirs from their options.)"""
+        if self.config.dataset is None:
+            return None
+        return [[p.prompt, p.target] for p in self.heldout_task().dataset.pairs]
+
+    @classmethod
+    def resume(cls, path, *, total_env_steps: int | None = None, device: str | None = None) -> Run:
+        """Rebuild a run from its checkpoint, in the checkpoint's own folder; `learn()` then continues it
+        to the same result. `total_env_steps` sets a new total, `device` another device."""
+        data = load_checkpoint(path)
+        if data["algorithm"] != cls.name:
+            raise CheckpointError(f"{path}: checkpoint of a {data['algorithm']!r} run, not {cls.name!r}")
+        overrides = {"init_checkpoint": None, "run_dir": str(Path(path).resolve().parent)}
+        if total_env_steps is not None:
+            overrides["total_env_steps"] = total_env_steps
+        if device is not None:
+            overrides["device"] = device
+        try:
+            config = cls.config_class.from_dict({**data["config"], **overrides})
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: its config does not fit {cls.config_class.__name__} ({e})") from None
+        run = cls(config, tokenizer=data["tokenizer_object"])
+        run._restore(data, path)
+        return run
+
+    def _restore(self, data: dict, path) -> None:
+        self._load_weights(self.policy, data["policy"], data, path)
+        if data.get("reference_policy"):
+            self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
+            self._load_weights(self.reference_policy, data["reference_policy"], data, path)
+        try:
+            self.optimizer.load_state_dict(data["optimizer"])
+            self.iteration, self.env_steps = int(data["iteration"]), int(data["env_steps"])
+            self.history = data["history"]
+            rng = data["rng"]
+            self.rng.bit_generator.state = json.loads(rng["numpy"])
+            torch.set_rng_state(rng["torch"])
+            random.setstate(_as_tuples(json.loads(rng["python"])))
+            if "cuda" in rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
+            self.load_algorithm_state(data["algorithm_state"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: its training state does not load ({type(e).__name__}: {e})") from None
+
+    def _load_weights(self, policy: ActorCritic, weights: dict, data: dict, path) -> None:
+        if data["policy_config"] != self.policy.describe():
+            raise CheckpointError(
+                f"{path}: policy {data['policy_config']} does not match this config's {self.policy.describe()}"
+            )
+        try:
+            policy.load_state_dict(weights)
+        except RuntimeError as e:
+            raise CheckpointError(
+                f"{path}: its weights do not fit the policy it describes ({str(e).splitlines()[0]})"
+            ) from None
+
+    def evaluate(self, episodes: int | None = None) -> dict:
+        """Greedy decoding of the held-out split (its first `episodes` pairs), scored."""
+        return evaluate_policy(self.policy, self.heldout_task(), episodes=episodes)
+
+    def heldout_task(self) -> TextTask:
+        """The held-out split, with the tokenizer trained on (built once)."""
+        if getattr(self, "_heldout_task", None) is None:
+            self._heldout_task = TextTask(split="test", **self.config.env_kwargs(self.task.tokenizer))
+        return self._heldout_task
+
+
+def _on_cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+@contextlib.contextmanager
+def deferred_interrupt(on_interrupt):
+    """Within the block, a first SIGINT calls `on_interrupt`; a second raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        on_interrupt()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _as_tuples(value):
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _progress_bar(enabled: bool, total: int, initial: int, name: str):
+    """A tqdm bar when asked for and installed (the 'agents' extra), else None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, desc=name, dynamic_ncols=True)

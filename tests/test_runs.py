@@ -1,0 +1,237 @@
+"""Runs never lose data: one writer per run folder, logs that survive a crash, resume where the
+checkpoint is, and clear errors for crafted checkpoints and unwritable folders."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="install the 'agents' extra")
+
+from agents.a2c import A2C, A2CConfig  # noqa: E402
+from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from agents.config import PolicyConfig  # noqa: E402
+from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.registry import resume  # noqa: E402
+from agents.rundir import RunDirectory, RunDirError  # noqa: E402
+
+TINY = dict(
+    task="copy",
+    task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"},
+    policy=PolicyConfig(embed_dim=16, hidden_dim=32),
+    num_envs=16,
+)
+
+
+def tiny(run_dir, **overrides):
+    return A2CConfig(**{**TINY, "total_env_steps": 400, "run_dir": str(run_dir), **overrides})
+
+
+def iterations_in_log(run_dir):
+    with open(run_dir / "progress.csv", newline="") as f:
+        return [int(row["iteration"]) for row in csv.DictReader(f)]
+
+
+def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "run.lock").write_text(f"{holder.pid}\n")
+        with pytest.raises(RunDirError, match=rf"in use by another training process \(pid {holder.pid}"):
+            A2C(tiny(tmp_path)).learn()
+        assert not (tmp_path / "progress.csv").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    A2C(tiny(tmp_path)).learn()  # its process is gone: the lock is stale
+    assert not (tmp_path / "run.lock").exists() and iterations_in_log(tmp_path)
+
+
+def test_two_train_processes_on_one_run_dir(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "agents",
+        "train",
+        "--agent",
+        "a2c",
+        "--run-dir",
+        str(tmp_path),
+        "--task",
+        "copy",
+        "--num-envs",
+        "16",
+    ]
+    first = subprocess.Popen([*command, "--steps", "100000000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "progress.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        second = subprocess.run([*command, "--steps", "100"], capture_output=True, text=True)
+        assert second.returncode == 1 and f"in use by another training process (pid {first.pid}" in second.stderr
+        assert first.poll() is None  # the first writer goes on
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_resume_after_a_crash_keeps_exactly_the_rows_up_to_the_checkpoint(tmp_path):
+    A2C(tiny(tmp_path, total_env_steps=200, checkpoint_every=0)).learn()
+    early = tmp_path / "early.pt"
+    shutil.copy(tmp_path / "checkpoint.pt", early)
+    checkpointed = load_checkpoint(early)["iteration"]
+    resume(tmp_path / "checkpoint.pt", total_env_steps=400).learn()
+    assert len(iterations_in_log(tmp_path)) > checkpointed
+    # kill -9 after more iterations were logged than checkpointed, in the middle of a row:
+    shutil.copy(early, tmp_path / "checkpoint.pt")
+    with open(tmp_path / "progress.csv", "a") as f:
+        f.write("99,1234,-0.5")
+    resume(tmp_path / "checkpoint.pt", total_env_steps=400).learn()
+    logged = iterations_in_log(tmp_path)
+    assert logged == list(range(1, len(logged) + 1))  # no duplicate iteration, no half row
+    assert (tmp_path / "progress.csv").read_text().endswith("\n")
+
+
+def test_a_moved_checkpoint_resumes_in_its_own_folder(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "moved"
+    A2C(tiny(old, total_env_steps=200)).learn()
+    shutil.move(old, new)
+    run = resume(new / "checkpoint.pt", total_env_steps=400)
+    run.learn()
+    assert not old.exists() and run.config.run_dir == str(new.resolve())
+    assert load_checkpoint(new / "checkpoint.pt")["env_steps"] >= 400
+
+
+def test_interrupted_reinforce_prints_a_hint_that_works(tmp_path, capsys):
+    from agents.reinforce import Reinforce, ReinforceConfig
+
+    run = Reinforce(ReinforceConfig(**TINY, total_env_steps=400, run_dir=str(tmp_path), baseline="mean"))
+    original = run.iterate
+
+    def iterate_then_ctrl_c():
+        row = original()
+        run.request_stop()
+        return row
+
+    run.iterate = iterate_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        run.learn()
+    hint = capsys.readouterr().out.strip().splitlines()[-1]
+    assert hint.endswith(f"continue with: textgen-rl train --resume {tmp_path / 'checkpoint.pt'}")
+    from agents.cli import main
+
+    main(hint.split("continue with: textgen-rl ")[1].split())  # the hint, as printed
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["env_steps"] >= 400
+
+
+# -- checkpoint files ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    A2C(tiny(tmp_path / "run", total_env_steps=100)).learn()
+    return tmp_path / "run" / "checkpoint.pt"
+
+
+def rewrite(path, out, **changes):
+    data = torch.load(path, weights_only=True)
+    data.update(changes)
+    torch.save(data, out)
+    return out
+
+
+def test_an_empty_checkpoint_is_named(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty.pt: the checkpoint file is empty \(0 bytes\)"):
+        load_checkpoint(tmp_path / "empty.pt")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"config": "{not json"}, "'config' is not JSON text"),
+        ({"config": "[1, 2]"}, "'config' has the wrong shape"),
+        ({"tokenizer": json.dumps({"format_version": 1, "kind": "char", "tokens": ["a"]})}, "its tokenizer does not load"),
+        ({"limits": json.dumps({"max_new_tokens": "3"})}, "'limits' must give integer"),
+        ({"policy": {"embed.weight": torch.zeros(3, 3)}}, "its weights do not fit"),
+        ({"policy": [1, 2]}, "'policy' must map parameter names to tensors"),
+        ({"rng": {"numpy": "{}", "torch": torch.zeros(3), "python": "[]"}}, "its training state does not load"),
+        ({"algorithm_state": json.dumps({"curriculum": 1})}, None),
+    ],
+)
+def test_crafted_checkpoints_give_a_checkpoint_error(checkpoint, tmp_path, changes, message):
+    crafted = rewrite(checkpoint, tmp_path / "crafted.pt", **changes)
+    if message is None:  # state an algorithm does not read is ignored, not trusted
+        resume(crafted)
+        return
+    with pytest.raises(CheckpointError, match=f"crafted.pt: .*{message}"):
+        resume(crafted)
+
+
+def test_a_vocabulary_that_does_not_fit_the_weights_is_named(checkpoint, tmp_path):
+    bigger = json.dumps(
+        {"format_version": 1, "kind": "char", "tokens": ["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "c", "d"]}
+    )
+    crafted = rewrite(checkpoint, tmp_path / "vocab.pt", tokenizer=bigger)
+    with pytest.raises(CheckpointError, match="vocab.pt: the policy's vocab_size 7 does not match its tokenizer's 8"):
+        load_checkpoint(crafted)
+
+
+def test_temporary_files_of_a_killed_write_are_removed_at_the_next_save(checkpoint):
+    leftover = checkpoint.parent / "checkpoint.pt.12345.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    resume(checkpoint, total_env_steps=200).learn()
+    assert not leftover.exists() and sorted(p.name for p in checkpoint.parent.glob("*.tmp")) == []
+
+
+def test_a_failing_save_keeps_the_previous_checkpoint_and_says_so(checkpoint, monkeypatch):
+    before = checkpoint.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(
+        CheckpointError,
+        match=rf"could not write the checkpoint \(No space left on device\); the previous checkpoint {checkpoint} is intact",
+    ):
+        save_checkpoint(checkpoint, {"algorithm": "a2c"})
+    assert checkpoint.read_bytes() == before and [p.name for p in checkpoint.parent.glob("*.tmp")] == []
+
+
+def test_an_unwritable_run_dir_is_one_clear_error_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    run = A2C(tiny(tmp_path / "a_file" / "run"))
+    with pytest.raises(RunDirError, match=r"a_file/run is not writable \(.*\); pick another --run-dir"):
+        run.learn()
+    assert run.iteration == 0  # nothing trained
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes through permissions")
+def test_a_read_only_run_dir_is_one_clear_error(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(RunDirError, match="is not writable"):
+            RunDirectory(tmp_path / "run").acquire()
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_cli_reports_run_dir_errors_without_a_traceback(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    out = subprocess.run(
+        [sys.executable, "-m", "agents", "train", "--run-dir", str(tmp_path / "a_file" / "run"), "--steps", "10"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "is not writable" in out.stderr
+
+
+def test_ppo_resumes_on_another_device_name(tmp_path):
+    PPO(PPOConfig(**TINY, total_env_steps=100, run_dir=str(tmp_path), device="cpu")).learn()
+    run = resume(tmp_path / "checkpoint.pt", device="auto", total_env_steps=200)
+    assert run.device.type in ("cpu", "cuda") and run.config.device == "auto"
