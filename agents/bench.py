@@ -513,7 +513,8 @@ def plot_ladder(rows: list[dict], path: Path, log=print) -> Path | None:
         yscale="log",
     )
     axis.yaxis.set_major_formatter(steps_formatter())
-    axis.legend(fontsize=8)
+    if axis.lines:  # no rung reached a threshold: an empty plot says so
+        axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
