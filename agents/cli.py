@@ -19,6 +19,7 @@ from pathlib import Path
 from agents.checkpoint import CheckpointError
 from agents.config import DecodingConfig, EnvConfig, PolicyConfig
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
+from agents.rllib import RLlibConfig
 from agents.rundir import RunDirError
 
 PROG = "textgen-rl"
@@ -175,7 +176,14 @@ def train_parser(agent: str) -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="continue a run from its checkpoint (the agent is read from it; --steps and --device may change)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["ours", "rllib"],
+        default="ours",
+        help="who runs PPO: our loop, or Ray RLlib's PPO with our policy as an RLModule (the 'rllib' extra) (default: ours)",
+    )
     add_config_options(parser, RL_ALGORITHMS[agent].config_class)
+    add_config_options(parser, RLlibConfig)
     return parser
 
 
@@ -262,6 +270,11 @@ def command_train(argv: list[str], agent: str | None) -> None:
         parser = pretrain_parser()
         args = parser.parse_args(argv)
         cls = ALGORITHMS["pretrain"].config_class
+    if agent is None and args.backend == "rllib":
+        command_train_rllib(parser, args, cls)
+        return
+    if agent is None and given(args, RLlibConfig):
+        parser.error(f"{', '.join(f for _, f in given_flags(args, RLlibConfig))}: RLlib options need --backend rllib")
     if args.resume:
         others = [flag for dest, flag in given_flags(args, cls) if dest not in RESUMABLE_OPTIONS]
         if others:
@@ -284,6 +297,26 @@ def command_train(argv: list[str], agent: str | None) -> None:
     last = algorithm.history[-1] if algorithm.history else {"iteration": 0, "env_steps": 0}
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
     print(f"checkpoint: {algorithm.checkpoint_path}")
+
+
+def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespace, cls) -> None:
+    """`train --backend rllib`: RLlib's PPO with our policy; the checkpoint is ours, for evaluate and generate."""
+    from agents import rllib
+
+    if args.agent != "ppo":
+        parser.error(f"--backend rllib runs PPO; --agent {args.agent} runs on our own loop only")
+    if args.resume:
+        parser.error("--backend rllib does not resume; start again with --init from the exported checkpoint")
+    config = build_config(cls, given(args, cls))
+    if config.run_dir is None:
+        config.run_dir = f"runs/rllib-ppo-{config.data_name}-{config.seed}"
+    try:
+        rllib.require_rllib()
+    except ImportError as e:
+        raise ValueError(str(e)) from None
+    last = rllib.train(config, RLlibConfig(**given(args, RLlibConfig)))
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
+    print(f"checkpoint: {Path(config.run_dir) / 'checkpoint.pt'}")
 
 
 def _agent_only(argv: list[str]) -> str:

@@ -36,7 +36,10 @@ class PolicyConfig:
     # faster than 64/128 (benchmarks/results/agent_quality.md).
     embed_dim: int = option(32, "token embedding size")
     hidden_dim: int = option(64, "LSTM and attention size")
-    copy_head: bool = option(False, "pointer-generator head: the attention over the prompt also proposes its tokens")
+    # On by default: PPO, 1M env steps, held-out similarity with / without it: reverse 1.000 / 0.996,
+    # words to upper case 0.926 / 0.850, phrases with their words reversed (1,678 words) 0.999 / 0.191;
+    # about 10% more time per update (benchmarks/results/own_data.md).
+    copy_head: bool = option(True, "pointer-generator head: the attention over the prompt also proposes its tokens")
 
 
 @dataclass

@@ -1,51 +1,285 @@
-"""Ray RLlib integration (the `rllib` extra): PPO on TextGeneration-v0, on one machine or a cluster.
+"""Ray RLlib integration (the ``rllib`` extra): RLlib's PPO on TextGeneration-v0 with our
+LSTM-attention policy, on one machine or across a Ray cluster.
 
-RLlib's default models take flat Box observations, while this env observes a
-``Dict`` of two ``MultiDiscrete`` token vectors. :func:`ppo_config` adds RLlib's
-``FlattenObservations`` env-to-module connector, which one-hot encodes both
-vectors and concatenates them, so PPO works with no other change:
+``ppo_config(env_config, num_env_runners=2, model="lstm_attention")`` gives an RLlib
+``PPOConfig`` whose RLModule is :class:`agents.rllib_module.LSTMAttentionModule`, a wrapper of
+:class:`agents.policy.ActorCritic` (``model="mlp"`` gives RLlib's default MLP over
+one-hot flattened observations instead). ``env_config`` is the env config the CLI
+and checkpoints use (a built-in task or a dataset, any tokenizer); it is resolved
+once on the driver, the tokenizer to its vocabulary and a dataset file to its pairs,
+so that every env runner, on any node, builds the same env without the files.
 
-    from agents.rllib import ppo_config
-    algo = ppo_config({"task": "copy"}, num_env_runners=2).build_algo()
-    algo.train()
+The module reads the env's Dict observation as it is. RLlib's connectors hand a
+module one observation per row, so instead of carrying the decoder's LSTM state
+from step to step it re-scores the generated prefix in one teacher-forced pass and
+takes the last position: the same numbers as the policy's step mode (tested), with
+no recurrent state for RLlib to store, batch and replay. A step costs
+O(max_new_tokens), which is small for the episodes this env runs.
 
-RLlib's PPO does not read ``action_masks()``; a masked action is written as UNK,
-a wrong token (see the env's docstring). For several machines, start a Ray
-cluster and run the same config there: ``examples/rllib_cluster.py``.
+Invalid actions are masked inside the module, from the observation alone (how many
+tokens were generated), by the env's own rules, so RLlib never samples one.
+Weights go both ways: :func:`load_policy_weights` puts a checkpoint of ours (a
+pre-trained policy, say) into a built algorithm, :func:`export_checkpoint` writes the
+algorithm's policy as a checkpoint of ours, which ``textgen-rl evaluate`` and
+``generate`` read. ``textgen-rl train --backend rllib`` runs all of this.
+For several machines see ``examples/rllib_cluster.py``.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agents.config import PolicyConfig, option
+from textgen_env.task import EpisodeRules, TextTask, resolve_dataset
+
 ENV_NAME = "TextGeneration-v0"
+MODELS = ("lstm_attention", "mlp")
 
 
-def _make_env(env_config):
+@dataclass
+class RLlibConfig:
+    """Where and how RLlib runs (``textgen-rl train --backend rllib``)."""
+
+    num_env_runners: int = option(2, "rllib: env runner processes (spread over the cluster)")
+    envs_per_env_runner: int = option(16, "rllib: envs each env runner steps together")
+    address: str | None = option(None, "rllib: the Ray cluster to join ('auto': the running one); default: start a local Ray")
+    num_learners: int = option(0, "rllib: learner processes (0: learn in the driver)")
+    num_gpus_per_learner: float = option(0.0, "rllib: GPUs per learner (needs num_learners >= 1)")
+    model: str = option("lstm_attention", "rllib: the RLModule", choices=list(MODELS))
+
+
+def require_rllib():
+    try:
+        import ray  # noqa: F401
+        from ray.rllib.algorithms.ppo import PPOConfig  # noqa: F401
+    except ImportError:
+        raise ImportError("RLlib is missing: install the 'rllib' extra, pip install 'textgen-env[rllib]'") from None
+
+
+def resolve_env_config(env_config: dict) -> tuple[dict, TextTask]:
+    """The env config every env runner gets (tokenizer as its vocabulary, a dataset file as its pairs), and the train task."""
+    env_config = {k: v for k, v in dict(env_config).items() if v is not None}
+    task = TextTask(split="train", **env_config)
+    resolved = {**env_config, "tokenizer": task.tokenizer.to_dict()}
+    if "dataset" in env_config:
+        full = resolve_dataset(None, env_config["dataset"], env_config.get("task_options"))
+        resolved.update(dataset=[[p.prompt, p.target] for p in full.pairs], task_options=None)
+    resolved.update(max_prompt_tokens=task.max_prompt_tokens, max_new_tokens=task.max_new_tokens)
+    return resolved, task
+
+
+def make_env(env_config: dict):
     from textgen_env.env import TextGenerationEnv
 
-    return TextGenerationEnv(**dict(env_config))
+    config = dict(env_config)
+    if isinstance(config.get("dataset"), list):
+        config["dataset"] = [tuple(pair) for pair in config["dataset"]]
+    return TextGenerationEnv(split="train", **config)
 
 
 def register() -> str:
     """Register the env with Ray Tune's registry (on every worker, through the config's env name)."""
     from ray.tune.registry import register_env
 
-    register_env(ENV_NAME, _make_env)
+    register_env(ENV_NAME, make_env)
     return ENV_NAME
 
 
-def ppo_config(env_config: dict | None = None, num_env_runners: int = 2, **training):
-    """An RLlib ``PPOConfig`` for TextGeneration-v0(**env_config); `training` goes to ``.training()``."""
-    try:
-        from ray.rllib.algorithms.ppo import PPOConfig
-        from ray.rllib.connectors.env_to_module import FlattenObservations
-    except ImportError:
-        raise ImportError("RLlib is missing: install the 'rllib' extra, pip install 'textgen-env[rllib]'") from None
+def module_spec(task: TextTask, policy: PolicyConfig):
+    """The RLModuleSpec of :class:`agents.rllib_module.LSTMAttentionModule` for `task`'s rules."""
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from agents.rllib_module import LSTMAttentionModule  # imports ray: only where the extra is installed
+
+    model_config = {
+        "vocab_size": task.vocab_size,
+        "min_new_tokens": task.min_new_tokens,
+        "max_new_tokens": task.max_new_tokens,
+        "policy": asdict(policy),
+    }
+    return RLModuleSpec(module_class=LSTMAttentionModule, model_config=model_config)
+
+
+def ppo_config(
+    env_config: dict | None = None,
+    num_env_runners: int = 2,
+    model: str = "lstm_attention",
+    policy: PolicyConfig | None = None,
+    envs_per_env_runner: int = 16,
+    num_learners: int = 0,
+    num_gpus_per_learner: float = 0.0,
+    **training,
+):
+    """An RLlib ``PPOConfig`` for TextGeneration-v0(**env_config); `training` goes to ``.training()``.
+
+    `model`: "lstm_attention" (our policy, `policy` its size) or "mlp" (RLlib's default
+    model over one-hot flattened observations). `num_learners` and
+    `num_gpus_per_learner` are RLlib's learner settings (GPU learners: num_learners >= 1).
+    """
+    require_rllib()
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.connectors.env_to_module import FlattenObservations
+
+    if model not in MODELS:
+        raise ValueError(f"model={model!r}: allowed values are {list(MODELS)}")
+    resolved, task = resolve_env_config(env_config or {"task": "copy"})
     register()
-    return (
+    config = (
         PPOConfig()
-        .environment(ENV_NAME, env_config=dict(env_config or {}))
-        .env_runners(
-            num_env_runners=num_env_runners, env_to_module_connector=lambda env, spaces, device: FlattenObservations()
-        )
+        .environment(ENV_NAME, env_config=resolved)
+        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=envs_per_env_runner)
+        .learners(num_learners=num_learners, num_gpus_per_learner=num_gpus_per_learner)
         .training(**training)
     )
+    if model == "mlp":
+        return config.env_runners(env_to_module_connector=lambda env, spaces, device: FlattenObservations())
+    return config.rl_module(rl_module_spec=module_spec(task, policy or PolicyConfig()))
+
+
+def _state_key(name: str) -> str:
+    return f"policy.{name}"
+
+
+def load_policy_weights(algo, policy_state: dict) -> None:
+    """Put an ActorCritic state dict (ours) into a built algorithm's learners and env runners."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    weights = algo.learner_group.get_weights()
+    module = dict(weights[DEFAULT_MODULE_ID])
+    for name, value in policy_state.items():
+        if _state_key(name) not in module:
+            raise ValueError(f"weight {name!r} has no place in the RLModule (is it built with the same policy config?)")
+        module[_state_key(name)] = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+    algo.learner_group.set_weights({DEFAULT_MODULE_ID: module})
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group, inference_only=True)
+
+
+def policy_weights(algo) -> dict:
+    """The algorithm's policy as an ActorCritic state dict (ours), from its learner."""
+    import torch
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    module = algo.learner_group.get_weights()[DEFAULT_MODULE_ID]
+    prefix = _state_key("")
+    return {k[len(prefix) :]: torch.as_tensor(np.array(v)) for k, v in module.items() if k.startswith(prefix)}
+
+
+def export_checkpoint(algo, path, config, task: TextTask, history: list[dict], env_steps: int) -> Path:
+    """Write the algorithm's policy as a checkpoint of ours (``algorithm`` "rllib-ppo"): evaluate and generate read it."""
+    from agents.checkpoint import save_checkpoint
+    from agents.policy import ActorCritic
+
+    policy = ActorCritic(task.vocab_size, config.policy)
+    policy.load_state_dict(policy_weights(algo))
+    heldout = None
+    if config.dataset is not None:
+        test = TextTask(split="test", **config.env_kwargs(task.tokenizer)).dataset
+        heldout = [[p.prompt, p.target] for p in test.pairs]
+    limits = {
+        "max_prompt_tokens": task.max_prompt_tokens,
+        "max_new_tokens": task.max_new_tokens,
+        "min_new_tokens": task.min_new_tokens,
+    }
+    payload = {
+        "algorithm": "rllib-ppo",
+        "config": config.to_json(),
+        "tokenizer": json.dumps(task.tokenizer.to_dict()),
+        "policy_config": json.dumps(policy.describe()),
+        "limits": json.dumps(limits),
+        "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        "iteration": len(history),
+        "env_steps": env_steps,
+        "history": json.dumps(history),
+        "algorithm_state": "{}",
+        "heldout": json.dumps(heldout),
+    }
+    return save_checkpoint(path, payload)
+
+
+def rllib_training_settings(config, task: TextTask) -> dict:
+    """Our PPO config's hyperparameters as RLlib PPO ``.training()`` settings.
+
+    A batch of ``num_envs`` episodes becomes that many episodes' worth of env steps
+    (at the task's mean target length, plus EOS), split in ``num_minibatches``.
+    """
+    steps_per_episode = float(np.mean(task.target_lengths)) + 1
+    batch = max(config.num_minibatches, int(config.num_envs * steps_per_episode))
+    lr = [[0, config.learning_rate], [config.total_env_steps, 0.0]] if config.anneal_lr else config.learning_rate
+    return dict(
+        lr=lr,
+        gamma=config.gamma,
+        lambda_=config.gae_lambda,
+        clip_param=config.clip_coef,
+        num_epochs=config.update_epochs,
+        train_batch_size_per_learner=batch,
+        minibatch_size=max(1, batch // config.num_minibatches),
+        vf_loss_coeff=config.value_coef,
+        entropy_coeff=config.entropy_coef,
+        vf_clip_param=config.clip_coef if config.clip_value else math.inf,
+        grad_clip=config.max_grad_norm,
+        grad_clip_by="global_norm",
+        use_kl_loss=False,
+    )
+
+
+def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
+    """Train our PPO config's task with RLlib's PPO; the policy ends up as ``run_dir/checkpoint.pt``."""
+    require_rllib()
+    import ray
+
+    from agents.checkpoint import load_checkpoint, policy_from_checkpoint
+    from agents.rundir import ProgressLog, RunDirectory
+
+    if rllib.address is not None or not ray.is_initialized():
+        ray.init(address=rllib.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+    start = load_checkpoint(config.init_checkpoint) if config.init_checkpoint else None
+    env_config = config.env_config().env_kwargs(start["tokenizer_object"] if start else None)
+    resolved, task = resolve_env_config(env_config)
+    algo = ppo_config(
+        env_config,
+        num_env_runners=rllib.num_env_runners,
+        model=rllib.model,
+        policy=config.policy,
+        envs_per_env_runner=rllib.envs_per_env_runner,
+        num_learners=rllib.num_learners,
+        num_gpus_per_learner=rllib.num_gpus_per_learner,
+        **rllib_training_settings(config, task),
+    ).build_algo()
+    if start is not None:
+        load_policy_weights(algo, policy_from_checkpoint(start, config.init_checkpoint).state_dict())
+    folder = RunDirectory(config.run_dir)
+    folder.acquire()
+    history, env_steps, started = [], 0, time.perf_counter()
+    try:
+        log = ProgressLog(folder.path, [])
+        try:
+            while env_steps < config.total_env_steps:
+                result = algo.train()["env_runners"]
+                env_steps = int(result["num_env_steps_sampled_lifetime"])
+                row = {
+                    "iteration": len(history) + 1,
+                    "env_steps": env_steps,
+                    "mean_return": float(result.get("episode_return_mean", math.nan)),
+                    "env_steps_per_s": env_steps / (time.perf_counter() - started),
+                }
+                history.append(row)
+                log.write(row)
+                if progress:
+                    print(
+                        f"rllib ppo: {env_steps:,} env steps, mean return {row['mean_return']:.3f}, {row['env_steps_per_s']:,.0f} env steps/s",
+                        flush=True,
+                    )
+        finally:
+            log.close()
+            if rllib.model == "lstm_attention" and history:
+                export_checkpoint(algo, folder.path / "checkpoint.pt", config, task, history, env_steps)
+            algo.stop()
+    finally:
+        folder.release()
+    return history[-1] if history else {"iteration": 0, "env_steps": 0}

@@ -39,7 +39,7 @@ class EpisodeBatch:
 
     def select(self, rows) -> EpisodeBatch:
         """The episodes at `rows` (a tensor or array of indices)."""
-        rows_np = np.asarray(rows)
+        rows_np = rows.cpu().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
         picked = {}
         for f in fields(self):
             value = getattr(self, f.name)

@@ -1,10 +1,15 @@
-"""Learning quality of the reference agents, with greedy held-out similarity.
+"""Learning quality of the reference agents against their goals, with greedy held-out similarity.
 
-    python benchmarks/agent_quality.py ppo-copy      # PPO from scratch on copy, 1M env steps
-    python benchmarks/agent_quality.py ppo-reverse   # PPO from scratch on reverse (3-8 letters), 1M env steps
-    python benchmarks/agent_quality.py continue      # pre-training alone vs pre-training + PPO on continue
+    python benchmarks/agent_quality.py ppo-copy             # PPO from scratch on copy, 1M env steps
+    python benchmarks/agent_quality.py ppo-reverse          # PPO from scratch on reverse (3-8 letters), 1M env steps
+    python benchmarks/agent_quality.py reverse-curriculum   # PPO + length curriculum, reverse of 3-20 letters, up to 10M
+    python benchmarks/agent_quality.py addition             # PPO on addition of up to 3-digit numbers, up to 10M
+    python benchmarks/agent_quality.py spelling             # the demo recipe on spelling, 3 seeds, vs the copy baseline
+    python benchmarks/agent_quality.py continue             # pre-training alone vs pre-training + PPO on continue
 
-Each writes benchmarks/results/agent_quality_<name>.json.
+Each writes benchmarks/results/agent_quality_<name>.json. Runs with a budget of
+several million steps are evaluated on the whole held-out split after every
+million, and stop once their goal is met there (the JSON says where).
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from rapidfuzz.distance import Levenshtein
 
+from agents.bench import interval
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
-from agents.recipes import PRETRAIN_EPOCHS, finetune_config, pretrain_config
+from agents.recipes import PRETRAIN_EPOCHS, SPELLING, finetune_config, pretrain_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -35,42 +43,122 @@ def from_scratch(task: str, steps: int = 1_000_000) -> dict:
         "wall_s": time.perf_counter() - started,
         "heldout_similarity_greedy": result["mean_similarity"],
         "heldout_exact_rate": result["exact_rate"],
-        "train_env_steps_per_s": agent.history[-1]["env_steps_per_s"],
+        "train_env_steps_per_s": agent.env_steps / (time.perf_counter() - started),
     }
 
 
-def pretrain_then_finetune(steps: int = 400_000) -> dict:
-    """The `make demo` recipe, measured: pre-training alone vs pre-training + PPO on continue."""
-    pre = Pretrain(pretrain_config("continue", epochs=PRETRAIN_EPOCHS, seed=0, run_dir="runs/quality/pretrain"))
+def until_goal(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
+    """Train in chunks, evaluating the whole held-out split after each, until `goal(result)` or the budget."""
+    agent, started, points = PPO(config), time.perf_counter(), []
+    while agent.env_steps < config.total_env_steps:
+        agent.learn(until=agent.env_steps + chunk)
+        result = agent.evaluate()
+        point = {
+            "env_steps": agent.env_steps,
+            "wall_s": time.perf_counter() - started,
+            "heldout_similarity": result["mean_similarity"],
+            "heldout_exact_rate": result["exact_rate"],
+            "curriculum_max_length": agent.curriculum.max_length if agent.curriculum is not None else None,
+        }
+        points.append(point)
+        print(json.dumps(point), flush=True)
+        if goal(result):
+            break
+    met = goal(result)
+    return {
+        "config": json.loads(config.to_json()),
+        "goal_met": met,
+        "env_steps_to_goal": points[-1]["env_steps"] if met else None,
+        "train_env_steps_per_s": agent.env_steps / points[-1]["wall_s"],
+        "points": points,
+    }
+
+
+def reverse_curriculum() -> dict:
+    """Reverse strings of 3-20 letters to >= 0.99 held-out similarity and >= 95% exact, within 10M env steps."""
+    config = PPOConfig(
+        task="reverse", task_options={"min_length": 3, "max_length": 20}, total_env_steps=10_000_000, curriculum=True, seed=0
+    )
+    return {
+        "goal": "similarity >= 0.99 and exact >= 0.95",
+        **until_goal(config, lambda r: r["mean_similarity"] >= 0.99 and r["exact_rate"] >= 0.95),
+    }
+
+
+def addition() -> dict:
+    """Add numbers of up to 3 digits to >= 95% exact held-out matches, within 10M env steps."""
+    options = {"min_digits": 1, "max_digits": 3, "num_examples": 50_000}
+    config = PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000, seed=0)
+    return {"goal": "exact >= 0.95", **until_goal(config, lambda r: r["exact_rate"] >= 0.95)}
+
+
+def pretrain_then_finetune(task: str, seed: int, steps: int, policy, epochs: int) -> dict:
+    """Pre-training alone vs pre-training + PPO, held-out; the `make demo` recipe."""
+    run = Path(f"runs/quality/{task}-{seed}")
+    pre = Pretrain(pretrain_config(task, epochs=epochs, seed=seed, run_dir=str(run / "pretrain"), policy=policy))
     pre.learn()
     pretrained = pre.evaluate()
-    ppo = PPO(finetune_config("continue", steps, seed=0, pretrained="runs/quality/pretrain/checkpoint.pt", run_dir=None))
+    ppo = PPO(
+        finetune_config(
+            task, steps, seed=seed, pretrained=str(run / "pretrain" / "checkpoint.pt"), run_dir=None, policy=policy
+        )
+    )
     ppo.learn()
     finetuned = ppo.evaluate()
+    test = pre.heldout_task()
+    copy_baseline = float(np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(test.prompt_ids, test.target_ids)]))
     return {
-        "task": "continue",
+        "seed": seed,
+        "copy_baseline_similarity": copy_baseline,
         "pretrained_heldout_similarity": pretrained["mean_similarity"],
         "finetuned_heldout_similarity": finetuned["mean_similarity"],
         "pretrained_exact_rate": pretrained["exact_rate"],
         "finetuned_exact_rate": finetuned["exact_rate"],
         "ppo_env_steps": ppo.env_steps,
-        "train_env_steps_per_s": ppo.history[-1]["env_steps_per_s"],
     }
 
+
+def spelling() -> dict:
+    """The demo's recipe on spelling, 3 seeds: the margin over the copy-the-input baseline, with its 95% interval."""
+    seeds = [
+        pretrain_then_finetune("spelling", seed, SPELLING.ppo_steps, SPELLING.policy, SPELLING.pretrain_epochs)
+        for seed in (0, 1, 2)
+    ]
+    margins = [s["finetuned_heldout_similarity"] - s["copy_baseline_similarity"] for s in seeds]
+    gains = [s["finetuned_heldout_similarity"] - s["pretrained_heldout_similarity"] for s in seeds]
+    (margin, margin_ci), (gain, gain_ci) = interval(margins), interval(gains)
+    return {
+        "task": "spelling",
+        "margin_over_copy": margin,
+        "margin_ci95": margin_ci,
+        "gain_from_ppo": gain,
+        "gain_ci95": gain_ci,
+        "seeds": seeds,
+    }
+
+
+def continue_task() -> dict:
+    result = pretrain_then_finetune("continue", 0, 400_000, None, PRETRAIN_EPOCHS)
+    return {"task": "continue", **result}
+
+
+JOBS = {
+    "ppo-copy": lambda: from_scratch("copy"),
+    "ppo-reverse": lambda: from_scratch("reverse"),
+    "reverse-curriculum": reverse_curriculum,
+    "addition": addition,
+    "spelling": spelling,
+    "continue": continue_task,
+}
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "ppo-copy"
-    jobs = {
-        "ppo-copy": lambda: from_scratch("copy"),
-        "ppo-reverse": lambda: from_scratch("reverse"),
-        "continue": pretrain_then_finetune,
-    }
-    if name not in jobs:
-        raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(jobs)}")
+    if name not in JOBS:
+        raise SystemExit(f"unknown benchmark {name!r}; choose from {sorted(JOBS)}")
     result = {
         "command": f"python benchmarks/agent_quality.py {name}",
         "torch_threads": torch.get_num_threads(),
-        **jobs[name](),
+        **JOBS[name](),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"agent_quality_{name}.json").write_text(json.dumps(result, indent=2) + "\n")

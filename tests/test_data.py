@@ -152,3 +152,16 @@ def test_unreadable_and_missing_files(tmp_path):
         load_pairs(tmp_path / "latin.txt")
     with pytest.raises(ValueError, match="item 1 is"):
         TextGenerationEnv(dataset=[("a", "b"), ("only one",)])
+
+
+def test_groups_keep_pairs_together_in_a_split():
+    from textgen_env.datasets import TextDataset
+
+    pairs = [(f"p{i}", f"t{i // 3}") for i in range(30)]
+    data = TextDataset(pairs, groups=[i // 3 for i in range(30)])
+    train, test = data.split("train"), data.split("test")
+    assert len(train) + len(test) == 30 and len(test) == 6  # 2 of the 10 groups
+    assert not {p.target for p in train.pairs} & {p.target for p in test.pairs}
+    assert [p.prompt for p in data.split("test").pairs] == [p.prompt for p in test.pairs]
+    with pytest.raises(ValueError, match="3 groups for 30 pairs"):
+        TextDataset(pairs, groups=[0, 1, 2])

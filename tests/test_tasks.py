@@ -77,8 +77,8 @@ def test_addition_adds_with_distinct_pairs():
 
 def test_spelling_prompts_differ_from_the_clean_sentence_by_the_noise_only():
     sentences = corpus_sentences()
-    data = make_task("spelling", noise=0.1, seed=0)
-    assert data.targets == sentences
+    data = make_task("spelling", noise=0.1, variants=3, seed=0)
+    assert data.targets == [s for s in sentences for _ in range(3)]
     rng = np.random.default_rng(0)
     total_typos = total_characters = 0
     for prompt, target in zip(data.prompts, data.targets):
@@ -87,8 +87,15 @@ def test_spelling_prompts_differ_from_the_clean_sentence_by_the_noise_only():
         total_typos += typos
         total_characters += len(target)
     assert 0.08 < total_typos / total_characters < 0.12
-    assert make_task("spelling", noise=0.0).prompts == sentences
+    assert make_task("spelling", noise=0.0, variants=1).prompts == sentences
     assert all(v and letter not in v for letter, v in KEYBOARD_NEIGHBOURS.items()) and len(KEYBOARD_NEIGHBOURS) == 26
+
+
+def test_noisy_versions_of_a_sentence_stay_in_one_split():
+    train, test = TextTask(task="spelling", split="train"), TextTask(task="spelling", split="test")
+    assert len(train.dataset) + len(test.dataset) == 8 * len(corpus_sentences())
+    assert not set(train.dataset.targets) & set(test.dataset.targets)
+    assert len(set(test.dataset.targets)) == round(0.2 * len(corpus_sentences()))
 
 
 def test_reverse_words_uses_the_word_tokenizer():

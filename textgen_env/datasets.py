@@ -41,13 +41,20 @@ class TextPair:
 
 
 class TextDataset:
-    """An ordered, non-empty list of :class:`TextPair` with a name for messages."""
+    """An ordered, non-empty list of :class:`TextPair` with a name for messages.
 
-    def __init__(self, pairs, name: str = "dataset"):
+    `groups` (optional, one hashable per pair) keeps pairs together in the split:
+    pairs of one group land in the same split (say, noisy versions of one sentence).
+    """
+
+    def __init__(self, pairs, name: str = "dataset", groups: list | None = None):
         self.name = name
         self.pairs = [p if isinstance(p, TextPair) else _as_pair(p, name, i) for i, p in enumerate(pairs)]
         if not self.pairs:
             raise ValueError(f"{name}: the dataset is empty; at least one (prompt, target) pair is needed")
+        if groups is not None and len(groups) != len(self.pairs):
+            raise ValueError(f"{name}: {len(groups)} groups for {len(self.pairs)} pairs; give one group per pair")
+        self.groups = groups
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -68,7 +75,8 @@ class TextDataset:
         if split == "all" and test_fraction == TEST_FRACTION and seed == 0:
             return self
         chosen = self.split_indices(split, test_fraction, seed)
-        return TextDataset([self.pairs[i] for i in chosen], name=f"{self.name}[{split}]")
+        groups = None if self.groups is None else [self.groups[i] for i in chosen]
+        return TextDataset([self.pairs[i] for i in chosen], name=f"{self.name}[{split}]", groups=groups)
 
     def split_indices(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> list[int]:
         """The positions of `split`'s pairs in this dataset, in order."""
@@ -78,9 +86,12 @@ class TextDataset:
             raise ValueError(f"test_fraction={test_fraction!r}: must be between 0 and 1")
         if split == "all":
             return list(range(len(self.pairs)))
-        order = np.random.default_rng(seed).permutation(len(self.pairs))
-        n_test = max(1, int(round(test_fraction * len(self.pairs)))) if len(self.pairs) > 1 else 0
-        chosen = sorted(order[:n_test].tolist()) if split == "test" else sorted(order[n_test:].tolist())
+        groups = list(range(len(self.pairs))) if self.groups is None else self.groups
+        names = list(dict.fromkeys(groups))  # in order of first appearance
+        order = np.random.default_rng(seed).permutation(len(names))
+        n_test = max(1, int(round(test_fraction * len(names)))) if len(names) > 1 else 0
+        test = {names[k] for k in order[:n_test].tolist()}
+        chosen = [i for i, g in enumerate(groups) if (g in test) == (split == "test")]
         if not chosen:
             raise ValueError(f"{self.name}: split {split!r} is empty ({len(self.pairs)} pairs in all)")
         return chosen

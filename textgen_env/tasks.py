@@ -199,13 +199,18 @@ def add_typos(text: str, rng: np.random.Generator, noise: float) -> tuple[str, i
     return "".join(out), typos
 
 
-def spelling(*, noise: float = 0.1, seed: int = 0) -> TextDataset:
+def spelling(*, noise: float = 0.1, variants: int = 8, seed: int = 0) -> TextDataset:
     """Correct typing noise: each corpus sentence, with characters dropped, doubled, swapped or
     hit on a neighbouring key at rate `noise`, is the prompt; the clean sentence is the target.
-    Copying the prompt already scores high, so a policy must beat that baseline to show it corrects."""
+    Each sentence comes in `variants` noisy versions, all in the same split, so held-out
+    sentences are never seen in training. Copying the prompt already scores high, so a
+    policy must beat that baseline to show it corrects."""
     noise = _rate("noise", noise)
+    variants = _integer("variants", variants, 1)
     rng = np.random.default_rng(_integer("seed", seed, 0))
-    return TextDataset([(add_typos(sentence, rng, noise)[0], sentence) for sentence in corpus_sentences()], "spelling")
+    sentences = corpus_sentences()
+    pairs = [(add_typos(sentence, rng, noise)[0], sentence) for sentence in sentences for _ in range(variants)]
+    return TextDataset(pairs, "spelling", groups=[k for k in range(len(sentences)) for _ in range(variants)])
 
 
 def reverse_words(*, min_length: int = 1, max_length: int = 64) -> TextDataset:

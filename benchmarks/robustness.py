@@ -1,0 +1,444 @@
+"""Odd input, long runs, many clients: what the package withstands, counted.
+
+    python benchmarks/robustness.py            # the full run (a few minutes)
+    python benchmarks/robustness.py --quick    # fewer cases and steps
+
+Three parts, written to benchmarks/results/robustness.md and .json:
+
+1. Fuzz: random odd inputs by category (texts in every script, dataset files with
+   BOMs, stray quotes and line separators, reset options, actions, env arguments,
+   tokenizer ids, reward integrity, corrupted checkpoints). Each case must either
+   work, with the contracts holding (dense rewards sum to the sparse one, distances
+   equal rapidfuzz's, no unproducible target token is ever matched), or raise a
+   ValueError/TypeError that names the bad value. Anything else is a failure.
+2. Memory: the process's resident memory over millions of vector steps.
+3. Equivalence: the numba and numpy backends and Gymnasium's SyncVectorEnv over
+   single envs, step by step over long random runs, every output compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+import textgen_env
+from textgen_env import EOS_ID, UNK_ID, UNMATCHABLE, TextGenerationEnv, TextGenerationVectorEnv, load_pairs
+from textgen_env.kernels import numba_batch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ODD_CHARACTERS = "aé漢字🙂\u2028\u0085\x0c\t\"',;\\ \u200bÅ\u0301ß"
+
+
+class Failure(Exception):
+    """A case that neither worked nor raised a clear error."""
+
+
+def random_text(rng: random.Random, low: int = 0, high: int = 12) -> str:
+    alphabet = ODD_CHARACTERS + "abcdefghij"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(low, high)))
+
+
+def expect_clear_error(call, *names: str):
+    """Run `call`; a ValueError/TypeError must mention one of `names` (the bad argument or value)."""
+    try:
+        return call()
+    except (ValueError, TypeError) as e:
+        if names and not any(n in str(e) for n in names):
+            raise Failure(f"error does not name {names}: {e}") from None
+        return None
+
+
+def play_random(env, rng: random.Random, invalid_rate: float = 0.2) -> list[float]:
+    rewards, done = [], False
+    vocab = env.action_space.n
+    while not done:
+        action = rng.randrange(vocab) if rng.random() < invalid_rate else rng.randrange(4, vocab)
+        if rng.random() < 0.1:
+            action = EOS_ID
+        _, reward, done, _, info = env.step(action)
+        rewards.append(reward)
+    return rewards
+
+
+# -- fuzz categories ------------------------------------------------------------------------
+
+
+def fuzz_texts(rng: random.Random) -> None:
+    pairs = [(random_text(rng), random_text(rng, 1)) for _ in range(rng.randint(1, 6))]
+    tokenizer = rng.choice(["char", "word"])
+    env = expect_clear_error(
+        lambda: TextGenerationEnv(dataset=pairs, split="all", tokenizer=tokenizer), "target", "word", "tokens"
+    )
+    if env is None:
+        return
+    env.reset(seed=rng.randrange(1000))
+    play_random(env, rng)
+
+
+def fuzz_files(rng: random.Random, folder: Path) -> None:
+    pairs = [(random_text(rng).replace("\n", " "), random_text(rng, 1).replace("\n", " ")) for _ in range(rng.randint(1, 5))]
+    bom = "\ufeff" if rng.random() < 0.3 else ""
+    newline = rng.choice(["\n", "\r\n"])
+    kind = rng.choice(["jsonl", "tsv", "csv"])
+    path = folder / f"case.{kind}"
+    if kind == "jsonl":
+        text = newline.join(json.dumps({"prompt": p, "target": t}, ensure_ascii=rng.random() < 0.5) for p, t in pairs)
+    elif kind == "tsv":
+        pairs = [(p.replace("\t", " "), t.replace("\t", " ")) for p, t in pairs]
+        text = newline.join(["prompt\ttarget"] + [f"{p}\t{t}" for p, t in pairs])
+    else:
+        import csv
+        import io
+
+        out = io.StringIO()
+        csv.writer(out, lineterminator=newline).writerows([["prompt", "target"], *pairs])
+        text = out.getvalue()
+    path.write_text(bom + text + newline, encoding="utf-8", newline="")
+    loaded = load_pairs(path).pairs
+    if [(p.prompt, p.target) for p in loaded] != pairs:
+        raise Failure(f"{kind} file read back differently: {pairs!r} -> {loaded!r}")
+
+
+def fuzz_reset_options(rng: random.Random, env: TextGenerationEnv) -> None:
+    values = [rng.randrange(-3, 10_000), 1.5, "3", None, [1], {"a": 1}, True, random_text(rng)]
+    keys = ["index", "prompt", "target", "colour"]
+    options = {k: rng.choice(values) for k in rng.sample(keys, rng.randint(0, 3))}
+    if rng.random() < 0.1:
+        options = rng.choice([5, "index", [("index", 1)]])
+    result = expect_clear_error(lambda: env.reset(options=options), "options", "index", "prompt", "target", "colour")
+    if result is not None:
+        _, info = result
+        if set(info) != {"distance", "index", "invalid_action", "similarity"}:
+            raise Failure(f"reset info keys {sorted(info)}")
+
+
+def fuzz_actions(rng: random.Random, env: TextGenerationEnv) -> None:
+    env.reset(seed=rng.randrange(100))
+    candidates = [
+        rng.randrange(-5, env.action_space.n + 5),
+        True,
+        2.0,
+        "4",
+        None,
+        np.int64(5),
+        np.array(6),
+        np.array([7]),
+        np.array([1, 2]),
+        np.bool_(True),
+    ]
+    action = rng.choice(candidates)
+    expect_clear_error(lambda: env.step(action), "action")
+
+
+def fuzz_env_arguments(rng: random.Random) -> None:
+    name, value = rng.choice(
+        [
+            ("max_new_tokens", rng.choice([0, -1, True, "8", 2.5])),
+            ("min_new_tokens", rng.choice([-1, 10_000, True])),
+            ("max_prompt_tokens", rng.choice([0, False, 1.0])),
+            ("flat_observation", rng.choice(["false", 1, None])),
+            ("reward", rng.choice(["shaped", 3, None])),
+            ("metric", rng.choice(["cosine", 3])),
+            ("split", rng.choice(["validation", 1])),
+            ("render_mode", rng.choice(["video", 1])),
+            ("task", rng.choice(["poetry", 5])),
+            ("task_options", rng.choice([5, {"colour": 1}, {"min_length": 0}, {"max_length": 2.5}])),
+            ("tokenizer", rng.choice(["bpe", 5, "/"])),
+        ]
+    )
+    shown = {"task_options": "option", "tokenizer": "tokenizer", "task": "task"}.get(name, name)
+    expect_clear_error(
+        lambda: TextGenerationEnv(
+            task="copy" if name not in ("task",) else value, **({} if name == "task" else {name: value})
+        ),
+        shown,
+        "min_length",
+        "max_length",
+        "colour",
+    )
+
+
+def fuzz_tokenizer_ids(rng: random.Random) -> None:
+    bad = rng.random() < 0.5
+
+    class Tokenizer:
+        vocab_size = 20
+
+        def encode(self, text):
+            ids = [4 + (ord(c) % 16) for c in text]
+            if bad and ids:
+                ids[rng.randrange(len(ids))] = rng.choice([-1, 20, 99, 2.5])
+            return ids
+
+        def decode(self, ids):
+            return "".join(chr(97 + i % 26) for i in ids)
+
+    pairs = [(random_text(rng, 1), random_text(rng, 1)) for _ in range(3)]
+    env = expect_clear_error(
+        lambda: TextGenerationEnv(dataset=pairs, split="all", tokenizer=Tokenizer()), "outside its vocabulary"
+    )
+    if bad and env is not None:
+        raise Failure("an out-of-vocabulary id was accepted")
+
+
+def fuzz_reward_integrity(rng: random.Random) -> None:
+    env = TextGenerationEnv(dataset=[("ab", "ab")], split="all", min_new_tokens=0, max_new_tokens=12, reward="dense")
+    sparse = TextGenerationEnv(dataset=[("ab", "ab")], split="all", min_new_tokens=0, max_new_tokens=12, reward="sparse")
+    target = "".join(rng.choice("ab€¤") for _ in range(rng.randint(1, 8)))
+    seed = rng.randrange(1000)
+    totals = []
+    for e in (env, sparse):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            e.reset(options={"prompt": "ab", "target": target})
+        totals.append(sum(play_random(e, random.Random(seed))))
+        expected = Levenshtein.distance(e._generated, e._target)
+        if e._distance() != expected:
+            raise Failure(f"distance {e._distance()} != rapidfuzz {expected}")
+        if UNMATCHABLE in e._target and e._generated == e._target:
+            raise Failure("an unproducible target was matched")
+        if any(t == UNK_ID for t in e._target):
+            raise Failure("UNK left in a target, where invalid actions could match it")
+    if abs(totals[0] - totals[1]) > 1e-9:
+        raise Failure(f"dense total {totals[0]} != sparse {totals[1]}")
+
+
+def fuzz_checkpoints(rng: random.Random, checkpoint: Path, folder: Path) -> None:
+    from agents.checkpoint import CheckpointError, load_checkpoint
+
+    data = bytearray(checkpoint.read_bytes())
+    for _ in range(rng.randint(1, 20)):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    if rng.random() < 0.3:
+        data = data[: rng.randrange(len(data))]
+    corrupted = folder / "corrupted.pt"
+    corrupted.write_bytes(bytes(data))
+    try:
+        load_checkpoint(corrupted)
+    except CheckpointError as e:
+        if "corrupted.pt" not in str(e):
+            raise Failure(f"checkpoint error does not name the file: {e}") from None
+
+
+def run_fuzz(cases: int, seed: int = 0) -> dict:
+    rng = random.Random(seed)
+    counts: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env = TextGenerationEnv(task="copy")
+        categories = {
+            "texts in many scripts (char and word tokenizers)": lambda: fuzz_texts(rng),
+            "dataset files (.jsonl/.csv/.tsv, BOM, CRLF, quotes, U+2028)": lambda: fuzz_files(rng, folder),
+            "reset options (types, values, combinations)": lambda: fuzz_reset_options(rng, env),
+            "actions (out of range, bools, floats, strings, arrays)": lambda: fuzz_actions(rng, env),
+            "env arguments (types and values)": lambda: fuzz_env_arguments(rng),
+            "tokenizer ids (out of range, non-integer)": lambda: fuzz_tokenizer_ids(rng),
+            "reward integrity (unknown target characters, invalid actions)": lambda: fuzz_reward_integrity(rng),
+        }
+        checkpoint = _tiny_checkpoint(folder)
+        if checkpoint is not None:
+            categories["corrupted checkpoints (bytes flipped, truncated)"] = lambda: fuzz_checkpoints(rng, checkpoint, folder)
+        for name, case in categories.items():
+            failures = []
+            for _ in range(cases):
+                try:
+                    case()
+                except Failure as e:
+                    failures.append(str(e))
+                except Exception as e:  # anything else is a crash
+                    failures.append(f"{type(e).__name__}: {e}")
+            counts[name] = {"cases": cases, "failures": len(failures), "examples": failures[:3]}
+            print(f"fuzz {name}: {cases} cases, {len(failures)} failures")
+    return counts
+
+
+def _tiny_checkpoint(folder: Path) -> Path | None:
+    try:
+        from agents.a2c import A2C, A2CConfig
+        from agents.config import PolicyConfig
+    except ImportError:  # the 'agents' extra (torch) is not installed
+        return None
+    options = {"num_examples": 20, "min_length": 2, "max_length": 3, "alphabet": "abc"}
+    run = A2C(
+        A2CConfig(
+            task="copy",
+            task_options=options,
+            policy=PolicyConfig(8, 16),
+            num_envs=8,
+            total_env_steps=50,
+            run_dir=str(folder / "run"),
+        )
+    )
+    run.learn()
+    return run.checkpoint_path
+
+
+# -- memory and equivalence ----------------------------------------------------------------
+
+
+def resident_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_memory(vector_steps: int, num_envs: int = 16) -> dict:
+    env = gym.make_vec("TextGeneration-v0", num_envs=num_envs)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    batches = rng.integers(2, env.single_action_space.n, size=(1000, num_envs))
+    samples = []
+    started = time.perf_counter()
+    for step in range(vector_steps):
+        env.step(batches[step % 1000])
+        if step % (vector_steps // 10) == 0 or step == vector_steps - 1:
+            samples.append({"vector_steps": step + 1, "rss_mib": round(resident_mib(), 1)})
+    rss = [s["rss_mib"] for s in samples]
+    print(f"memory: {vector_steps:,} vector steps of {num_envs} envs, RSS {rss[1]:.1f} -> {rss[-1]:.1f} MiB")
+    return {
+        "num_envs": num_envs,
+        "vector_steps": vector_steps,
+        "env_steps": vector_steps * num_envs,
+        "seconds": time.perf_counter() - started,
+        "samples": samples,
+        "growth_after_warmup_mib": rss[-1] - rss[1],
+    }
+
+
+def run_equivalence(steps: int) -> list[dict]:
+    from gymnasium.vector import AutoresetMode
+
+    configs = [
+        {"task": "reverse"},
+        {"task": "continue", "reward": "sparse"},
+        {"task": "addition", "metric": "indel", "reward": "exact"},
+        {"task": "spelling", "reward": "inverse"},
+        {"task": "copy", "min_new_tokens": 3, "max_episode_steps": 5},
+    ]
+    out = []
+    for config in configs:
+        for mode in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            envs = {
+                "sync": gym.make_vec(
+                    "TextGeneration-v0",
+                    num_envs=8,
+                    vectorization_mode="sync",
+                    vector_kwargs={"autoreset_mode": mode},
+                    **config,
+                )
+            }
+            backends = ["numpy"] + (["numba"] if numba_batch.AVAILABLE else [])
+            for backend in backends:
+                envs[backend] = gym.make_vec("TextGeneration-v0", num_envs=8, autoreset_mode=mode, backend=backend, **config)
+            results = {name: env.reset(seed=3) for name, env in envs.items()}
+            rng = np.random.default_rng(3)
+            mismatches = episodes = 0
+            for _ in range(steps):
+                actions = rng.integers(0, envs["sync"].single_action_space.n, size=8)
+                actions[rng.random(8) < 0.1] = EOS_ID
+                results = {name: env.step(actions) for name, env in envs.items()}
+                reference = results["sync"]
+                episodes += int(reference[2].sum())
+                for name, got in results.items():
+                    mismatches += not _same(reference, got)
+            row = {
+                **config,
+                "autoreset": mode.value,
+                "compared": list(envs),
+                "steps": steps,
+                "episodes": episodes,
+                "mismatching_steps": mismatches,
+            }
+            print(f"equivalence {row}")
+            out.append(row)
+    return out
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        return a.shape == b.shape and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return a == b
+
+
+def to_markdown(results: dict) -> str:
+    lines = [
+        "# Robustness",
+        "",
+        f"Command: `{results['command']}` ({results['machine']}).",
+        "",
+        "## Fuzz: random odd inputs by category",
+        "",
+        "Each case works with the contracts holding, or raises a ValueError/TypeError naming the bad value.",
+        "",
+        "| category | cases | failures |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {row['cases']:,} | {row['failures']} |" for name, row in results["fuzz"].items()]
+    total = sum(r["cases"] for r in results["fuzz"].values())
+    lines += [f"| **all** | **{total:,}** | **{sum(r['failures'] for r in results['fuzz'].values())}** |", ""]
+    m = results["memory"]
+    lines += [
+        "## Memory",
+        "",
+        f"{m['vector_steps']:,} vector steps of {m['num_envs']} envs ({m['env_steps']:,} env steps, {m['seconds']:.0f} s):"
+        f" resident memory {m['samples'][1]['rss_mib']} MiB after the first tenth, {m['samples'][-1]['rss_mib']} MiB at the end"
+        f" ({m['growth_after_warmup_mib']:+.1f} MiB).",
+        "",
+        "| vector steps | RSS MiB |",
+        "|---|---|",
+        *[f"| {s['vector_steps']:,} | {s['rss_mib']} |" for s in m["samples"]],
+        "",
+        "## Equivalence: numba == numpy == SyncVectorEnv",
+        "",
+        "8 envs, random actions (10% EOS), every step's observations, rewards, flags and infos compared.",
+        "",
+        "| config | autoreset | compared | steps | episodes | mismatching steps |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results["equivalence"]:
+        config = ", ".join(
+            f"{k}={v}" for k, v in row.items() if k not in ("autoreset", "compared", "steps", "episodes", "mismatching_steps")
+        )
+        lines.append(
+            f"| {config} | {row['autoreset']} | {' / '.join(row['compared'])} | {row['steps']:,} | {row['episodes']:,} | {row['mismatching_steps']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer cases and steps")
+    args = parser.parse_args()
+    cases, vector_steps, equivalence_steps = (50, 200_000, 2_000) if args.quick else (400, 5_000_000, 20_000)
+    results = {
+        "command": "python benchmarks/robustness.py" + (" --quick" if args.quick else ""),
+        "machine": f"{platform.machine()}, Python {platform.python_version()}, gymnasium {gym.__version__}, textgen-env {textgen_env.__version__}",
+        "fuzz": run_fuzz(cases),
+        "memory": run_memory(vector_steps),
+        "equivalence": run_equivalence(equivalence_steps),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "robustness.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "robustness.md").write_text(to_markdown(results))
+    print(to_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
