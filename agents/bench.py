@@ -32,6 +32,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from agents.config import parse_option_value
 from textgen_env.task import TextTask
 from textgen_env.tasks import TASKS
 
@@ -201,8 +202,6 @@ def make_agent(name: str) -> BenchAgent:
 
 def task_kwargs(task: str, env: dict) -> dict:
     """The env arguments of a bench task: ``name``, ``name:key=value,...`` or a dataset file; `env` adds to them."""
-    from agents.cli import parse_option_value
-
     name, _, options = task.partition(":")
     if name in TASKS:
         parsed = {}

@@ -17,7 +17,7 @@ import typing
 from pathlib import Path
 
 from agents.checkpoint import CheckpointError
-from agents.config import DecodingConfig, EnvConfig, PolicyConfig
+from agents.config import DecodingConfig, EnvConfig, PolicyConfig, parse_option_value
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
 from agents.rllib import RLlibConfig
 from agents.rundir import RunDirError
@@ -35,16 +35,6 @@ class BooleanFlag(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, not option_string.startswith("--no-"))
-
-
-def parse_option_value(text: str):
-    """A --task-option value: int, float or string, whichever parses first."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def key_value(text: str) -> tuple[str, object]:

@@ -28,6 +28,16 @@ def option(default=MISSING, help: str = "", *, choices=None, flags: tuple[str, .
     return field(default=default, metadata=metadata)
 
 
+def parse_option_value(text: str):
+    """A --task-option value: int, float or string, whichever parses first."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 @dataclass
 class PolicyConfig:
     """The size and heads of the LSTM-attention actor-critic."""

@@ -1,4 +1,4 @@
-"""`make demo`: learn to correct typing noise, by pre-training and then RL on the edit distance (about 3 minutes on 2 CPU cores).
+"""`make demo`: learn to correct typing noise: pre-training, then RL on the edit distance (about 3 minutes on 2 cores).
 
 On ``spelling`` (a corpus sentence with dropped, doubled, swapped and mistyped
 characters; the clean sentence is the target) it pre-trains the policy on the
@@ -89,7 +89,8 @@ def main(argv=None) -> None:
     pretrained = show("pre-trained", pre.evaluate(), test)
 
     print(
-        f"\nPPO fine-tuning for {steps:,} env steps on the edit-distance reward (KL penalty towards the pre-trained policy) ..."
+        f"\nPPO fine-tuning for {steps:,} env steps on the edit-distance reward"
+        " (KL penalty towards the pre-trained policy) ..."
     )
     ppo = PPO(
         finetune_config(

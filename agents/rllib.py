@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.config import PolicyConfig, option
-from textgen_env.task import EpisodeRules, TextTask, resolve_dataset
+from textgen_env.task import TextTask, resolve_dataset
 
 ENV_NAME = "TextGeneration-v0"
 MODELS = ("lstm_attention", "mlp")
@@ -77,10 +77,10 @@ def resolve_env_config(env_config: dict) -> tuple[dict, TextTask]:
 def make_env(env_config: dict):
     from textgen_env.env import TextGenerationEnv
 
-    config = dict(env_config)
+    config = {"split": "train", **env_config}  # an evaluation env asks for "test"
     if isinstance(config.get("dataset"), list):
         config["dataset"] = [tuple(pair) for pair in config["dataset"]]
-    return TextGenerationEnv(split="train", **config)
+    return TextGenerationEnv(**config)
 
 
 def register() -> str:
@@ -272,7 +272,8 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
                 log.write(row)
                 if progress:
                     print(
-                        f"rllib ppo: {env_steps:,} env steps, mean return {row['mean_return']:.3f}, {row['env_steps_per_s']:,.0f} env steps/s",
+                        f"rllib ppo: {env_steps:,} env steps, mean return {row['mean_return']:.3f},"
+                        f" {row['env_steps_per_s']:,.0f} env steps/s",
                         flush=True,
                     )
         finally:

@@ -1,20 +1,27 @@
 """How fast TextGeneration-v0 steps, as ratios against Gymnasium's CartPole in the same run.
 
     python benchmarks/env_speed.py [--quick]
+    python benchmarks/env_speed.py --before ../old-checkout   # the same figures for another checkout, alternating
 
 Writes benchmarks/results/env_speed.json and env_speed.md. The vector env runs on
 its default backend (compiled with numba when the `fast` extra is installed) and,
-for reference, on its numpy backend. Every figure is a ratio
-measured in one process (or a growth exponent), never an absolute threshold:
-each measurement is repeated in interleaved rounds and the median ratio kept.
+for reference, on its numpy backend. Every figure is a ratio measured in one
+process (or a growth exponent), never an absolute threshold: each measurement is
+repeated in interleaved rounds and the median ratio kept. With ``--before`` each
+side is measured in its own process, the two alternating, and the median of the
+processes' figures is kept per side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -23,9 +30,9 @@ import gymnasium as gym
 import numpy as np
 
 import textgen_env  # noqa: F401
-from textgen_env.datasets import random_strings
 
 RESULTS = Path(__file__).resolve().parent / "results"
+VECTOR_SIZES = (16, 256, 1024, 4096)
 
 
 def numba_version() -> str:
@@ -66,9 +73,8 @@ def median_ratio(measure_ours, measure_reference, rounds: int) -> tuple[float, f
     return statistics.median(ratios), statistics.median(ours), statistics.median(reference)
 
 
-def token_actions(env, count: int, seed: int) -> list[int]:
-    """Random ordinary tokens (never EOS), so episodes run to their token budget."""
-    return np.random.default_rng(seed).integers(4, env.action_space.n, size=count).tolist()
+def random_target(length: int, seed: int) -> str:
+    return "".join(np.random.default_rng(seed).choice(list("abcdefghij"), size=length))
 
 
 def single_env_ratio(steps: int, rounds: int) -> dict:
@@ -86,17 +92,15 @@ def length_scaling(lengths, steps: int, rounds: int, num_envs: int | None) -> di
     """Cost per (env-)step for one target of each length; the log-log slope is the growth exponent."""
     costs = {}
     for length in lengths:
-        target = random_strings(1, length, length, "abcdefghij", seed=length)[0]
-        kwargs = dict(dataset=[("x", target)], split="all", max_new_tokens=length)
+        kwargs = dict(dataset=[("x", random_target(length, length))], split="all", max_new_tokens=length)
         if num_envs is None:
             env = gym.make("TextGeneration-v0", **kwargs)
-            actions = token_actions(env, steps, 0)
+            actions = np.random.default_rng(0).integers(4, env.action_space.n, size=steps).tolist()  # never EOS
             costs[length] = min(time_single(env, actions) for _ in range(rounds))
         else:
             env = gym.make_vec("TextGeneration-v0", num_envs=num_envs, **kwargs)
-            batches = np.random.default_rng(0).integers(
-                4, env.single_action_space.n, size=(max(10, steps // num_envs), num_envs)
-            )
+            shape = (max(10, steps // num_envs), num_envs)
+            batches = np.random.default_rng(0).integers(4, env.single_action_space.n, size=shape)
             costs[length] = min(time_vector(env, batches) for _ in range(rounds))
     slope = float(np.polyfit(np.log(list(costs)), np.log(list(costs.values())), 1)[0])
     base = costs[lengths[0]]
@@ -111,7 +115,9 @@ def vector_vs_cartpole(sizes, steps: int, rounds: int, backend: str = "auto") ->
         batches = np.random.default_rng(0).integers(2, ours.single_action_space.n, size=(max(20, steps // n), n))
         cart_batches = np.random.default_rng(0).integers(0, 2, size=(max(20, steps // n), n))
         ratio, t_ours, t_ref = median_ratio(
-            lambda: time_vector(ours, batches), lambda: time_vector(cartpole, cart_batches), rounds
+            lambda ours=ours, batches=batches: time_vector(ours, batches),
+            lambda cartpole=cartpole, cart_batches=cart_batches: time_vector(cartpole, cart_batches),
+            rounds,
         )
         out[str(n)] = {
             "throughput_ratio_vs_cartpole_vector": 1 / ratio,
@@ -126,12 +132,8 @@ def native_vs_sync(n: int, steps: int, rounds: int) -> dict:
     sync = gym.make_vec("TextGeneration-v0", num_envs=n, vectorization_mode="sync")
     batches = np.random.default_rng(0).integers(2, native.single_action_space.n, size=(max(10, steps // n), n))
     ratio, t_sync, t_native = median_ratio(lambda: time_vector(sync, batches), lambda: time_vector(native, batches), rounds)
-    return {
-        "num_envs": n,
-        "speedup_native_vs_sync": ratio,
-        "native_env_steps_per_s": 1 / t_native,
-        "sync_env_steps_per_s": 1 / t_sync,
-    }
+    speeds = {"native_env_steps_per_s": 1 / t_native, "sync_env_steps_per_s": 1 / t_sync}
+    return {"num_envs": n, "speedup_native_vs_sync": ratio, **speeds}
 
 
 def peak_memory(n: int, steps: int) -> dict:
@@ -148,58 +150,114 @@ def peak_memory(n: int, steps: int) -> dict:
     return {"num_envs": n, "peak_traced_mib": peak / 2**20, "per_env_kib": peak / n / 1024}
 
 
-def to_markdown(results: dict) -> str:
-    s, v, sync, mem = results["single_env"], results["vector_vs_cartpole"], results["native_vs_sync"], results["peak_memory"]
-    lines = [
-        "# Env speed",
-        "",
-        f"Command: `{results['command']}` ({results['machine']}). Ratios are medians over interleaved rounds in one process.",
-        "",
-        "| measurement | figure | goal |",
-        "|---|---|---|",
-        f"| single env step cost / CartPole-v1 step cost (both `gym.make`) | {s['ratio_step_cost_vs_cartpole']:.2f} | <= 1.0 |",
-    ]
-    for n, row in v.items():
-        goal = ">= 1.0" if n == "256" else ""
-        lines.append(
-            f"| native vector env ({results['backend']}) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | {goal} |"
-        )
-    for n, row in results.get("vector_vs_cartpole_numpy", {}).items():
-        lines.append(
-            f"| native vector env (numpy backend, without numba) throughput / CartPoleVectorEnv, N={n} | {row['throughput_ratio_vs_cartpole_vector']:.2f}x | |"
-        )
-    lines.append(
-        f"| native vector env / SyncVectorEnv of TextGeneration-v0, N={sync['num_envs']} | {sync['speedup_native_vs_sync']:.1f}x | >= 30x |"
-    )
-    for label, key in (("single env", "length_scaling_single"), ("vector env N=256", "length_scaling_vector")):
-        scaling = results[key]
-        rel = ", ".join(f"{k}: {x:.2f}" for k, x in scaling["relative_cost"].items())
-        lines.append(
-            f"| {label} cost per step vs target length (relative to 16 tokens: {rel}) | exponent {scaling['growth_exponent']:.2f} | <= 1 |"
-        )
-    lines.append(
-        f"| peak traced memory, native vector env N={mem['num_envs']} | {mem['peak_traced_mib']:.1f} MiB ({mem['per_env_kib']:.1f} KiB per env) | |"
-    )
-    return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (noisier)")
-    args = parser.parse_args()
-    steps, rounds = (5_000, 3) if args.quick else (30_000, 5)
-    results = {
-        "command": "python benchmarks/env_speed.py" + (" --quick" if args.quick else ""),
-        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}, {numba_version()}",
+def measure(quick: bool) -> dict:
+    steps, rounds = (5_000, 3) if quick else (30_000, 5)
+    return {
         "single_env": single_env_ratio(steps, rounds),
         "length_scaling_single": length_scaling([16, 64, 256, 1024], steps // 3, rounds, None),
         "backend": gym.make_vec("TextGeneration-v0", num_envs=1).unwrapped.backend,
-        "vector_vs_cartpole": vector_vs_cartpole([16, 256, 1024], steps * 10, rounds),
+        "vector_vs_cartpole": vector_vs_cartpole(VECTOR_SIZES, steps * 10, rounds),
         "vector_vs_cartpole_numpy": vector_vs_cartpole([256], steps * 10, rounds, backend="numpy"),
         "native_vs_sync": native_vs_sync(256, steps * 2, rounds),
         "length_scaling_vector": length_scaling([16, 64, 256, 1024], steps * 10, rounds, 256),
         "peak_memory": peak_memory(1024, 50),
     }
+
+
+def measure_in_subprocess(tree: Path, quick: bool) -> dict:
+    """`measure` run with another checkout's textgen_env on the path."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    command = [sys.executable, __file__, "--measure-only", out] + (["--quick"] if quick else [])
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(tree.resolve())})
+    return json.loads(Path(out).read_text())
+
+
+def figures(result: dict) -> dict:
+    """The headline figures of one measurement, by name."""
+    out = {"single env step cost / CartPole-v1 step cost": result["single_env"]["ratio_step_cost_vs_cartpole"]}
+    for n, row in result["vector_vs_cartpole"].items():
+        out[f"native vector env throughput / CartPoleVectorEnv, N={n}"] = row["throughput_ratio_vs_cartpole_vector"]
+    out["the same at N=256, numpy backend"] = result["vector_vs_cartpole_numpy"]["256"]["throughput_ratio_vs_cartpole_vector"]
+    out["native vector env / SyncVectorEnv, N=256"] = result["native_vs_sync"]["speedup_native_vs_sync"]
+    return out
+
+
+GOALS = {
+    "single env step cost / CartPole-v1 step cost": "<= 0.6",
+    "native vector env throughput / CartPoleVectorEnv, N=256": ">= 1.0 (and no lower than before)",
+    "native vector env throughput / CartPoleVectorEnv, N=1024": ">= 1.5",
+    "native vector env throughput / CartPoleVectorEnv, N=4096": ">= 1.5",
+    "native vector env / SyncVectorEnv, N=256": ">= 30",
+}
+
+
+def to_markdown(results: dict) -> str:
+    after = results["after"]
+    before = results.get("before")
+    lines = [
+        "# Env speed",
+        "",
+        f"Command: `{results['command']}` ({results['machine']}). Ratios are medians over interleaved rounds in one process"
+        + (f"; before and after each in {results['processes']} alternating processes, median kept." if before else "."),
+        "",
+        "| measurement | " + ("before | after |" if before else "figure |") + " goal |",
+        "|---|---|" + ("---|" if before else "") + "---|",
+    ]
+    for name, value in figures(after).items():
+        shown = f"{figures(before)[name]:.2f} | {value:.2f}" if before else f"{value:.2f}"
+        lines.append(f"| {name} | {shown} | {GOALS.get(name, '')} |")
+    for label, key in (("single env", "length_scaling_single"), ("vector env N=256", "length_scaling_vector")):
+        scaling = after[key]
+        rel = ", ".join(f"{k}: {x:.2f}" for k, x in scaling["relative_cost"].items())
+        extra = f"{before[key]['growth_exponent']:.2f} | " if before else ""
+        exponent = scaling["growth_exponent"]
+        lines.append(
+            f"| {label} cost per step vs target length (relative to 16: {rel}) | {extra}exponent {exponent:.2f} | <= 1 |"
+        )
+    mem = after["peak_memory"]
+    extra = f"{before['peak_memory']['peak_traced_mib']:.1f} MiB | " if before else ""
+    lines.append(f"| peak traced memory, native vector env N={mem['num_envs']} | {extra}{mem['peak_traced_mib']:.1f} MiB | |")
+    return "\n".join(lines) + "\n"
+
+
+def median_result(results: list[dict]) -> dict:
+    """The element-wise median of several measurements' numbers."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: median_result([r[k] for r in results]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return statistics.median(results)
+    return first
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (noisier)")
+    parser.add_argument("--before", type=Path, help="another checkout (its root folder) to measure alternately with this one")
+    parser.add_argument("--processes", type=int, default=2, help="with --before: processes per side (default: 2)")
+    parser.add_argument("--measure-only", metavar="JSON", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure_only:
+        Path(args.measure_only).write_text(json.dumps(measure(args.quick)))
+        return
+    here = Path(__file__).resolve().parent.parent
+    results = {
+        "command": "python benchmarks/env_speed.py"
+        + (" --quick" if args.quick else "")
+        + (f" --before {args.before}" if args.before else ""),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()},"
+        f" numpy {np.__version__},"
+        f" gymnasium {gym.__version__}, {numba_version()}",
+    }
+    if args.before:
+        sides = {"before": [], "after": []}
+        for _ in range(args.processes):
+            sides["before"].append(measure_in_subprocess(args.before, args.quick))
+            sides["after"].append(measure_in_subprocess(here, args.quick))
+        results.update(processes=args.processes, before=median_result(sides["before"]), after=median_result(sides["after"]))
+    else:
+        results["after"] = measure(args.quick)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "env_speed.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "env_speed.md").write_text(to_markdown(results))

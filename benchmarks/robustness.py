@@ -32,7 +32,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 import textgen_env
-from textgen_env import EOS_ID, UNK_ID, UNMATCHABLE, TextGenerationEnv, TextGenerationVectorEnv, load_pairs
+from textgen_env import EOS_ID, UNK_ID, UNMATCHABLE, TextGenerationEnv, load_pairs
 from textgen_env.kernels import numba_batch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -341,17 +341,17 @@ def run_equivalence(steps: int) -> list[dict]:
             backends = ["numpy"] + (["numba"] if numba_batch.AVAILABLE else [])
             for backend in backends:
                 envs[backend] = gym.make_vec("TextGeneration-v0", num_envs=8, autoreset_mode=mode, backend=backend, **config)
-            results = {name: env.reset(seed=3) for name, env in envs.items()}
+            resets = [env.reset(seed=3) for env in envs.values()]
+            mismatches = sum(not _same(resets[0], got) for got in resets[1:])
             rng = np.random.default_rng(3)
-            mismatches = episodes = 0
+            episodes = 0
             for _ in range(steps):
                 actions = rng.integers(0, envs["sync"].single_action_space.n, size=8)
                 actions[rng.random(8) < 0.1] = EOS_ID
                 results = {name: env.step(actions) for name, env in envs.items()}
                 reference = results["sync"]
                 episodes += int(reference[2].sum())
-                for name, got in results.items():
-                    mismatches += not _same(reference, got)
+                mismatches += sum(not _same(reference, got) for got in results.values())
             row = {
                 **config,
                 "autoreset": mode.value,
@@ -398,7 +398,8 @@ def to_markdown(results: dict) -> str:
         "## Memory",
         "",
         f"{m['vector_steps']:,} vector steps of {m['num_envs']} envs ({m['env_steps']:,} env steps, {m['seconds']:.0f} s):"
-        f" resident memory {m['samples'][1]['rss_mib']} MiB after the first tenth, {m['samples'][-1]['rss_mib']} MiB at the end"
+        f" resident memory {m['samples'][1]['rss_mib']} MiB after the first tenth,"
+        f" {m['samples'][-1]['rss_mib']} MiB at the end"
         f" ({m['growth_after_warmup_mib']:+.1f} MiB).",
         "",
         "| vector steps | RSS MiB |",
@@ -417,7 +418,8 @@ def to_markdown(results: dict) -> str:
             f"{k}={v}" for k, v in row.items() if k not in ("autoreset", "compared", "steps", "episodes", "mismatching_steps")
         )
         lines.append(
-            f"| {config} | {row['autoreset']} | {' / '.join(row['compared'])} | {row['steps']:,} | {row['episodes']:,} | {row['mismatching_steps']} |"
+            f"| {config} | {row['autoreset']} | {' / '.join(row['compared'])} | {row['steps']:,} | {row['episodes']:,}"
+            f" | {row['mismatching_steps']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -429,7 +431,8 @@ def main() -> None:
     cases, vector_steps, equivalence_steps = (50, 200_000, 2_000) if args.quick else (400, 5_000_000, 20_000)
     results = {
         "command": "python benchmarks/robustness.py" + (" --quick" if args.quick else ""),
-        "machine": f"{platform.machine()}, Python {platform.python_version()}, gymnasium {gym.__version__}, textgen-env {textgen_env.__version__}",
+        "machine": f"{platform.machine()}, Python {platform.python_version()}, gymnasium {gym.__version__},"
+        f" textgen-env {textgen_env.__version__}",
         "fuzz": run_fuzz(cases),
         "memory": run_memory(vector_steps),
         "equivalence": run_equivalence(equivalence_steps),

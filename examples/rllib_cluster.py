@@ -1,9 +1,13 @@
-"""PPO on TextGeneration-v0 across a Ray cluster: how to go past one machine.
+"""RLlib's PPO with our LSTM-attention policy across a Ray cluster: how to go past one machine.
 
 On the head node:      ray start --head
 On every other node:   ray start --address=<head-ip>:6379
-(each node needs this package installed: pip install 'textgen-env[rllib]')
-Then, on the head:     python examples/rllib_cluster.py --address auto --runners 16 --iterations 50
+(every node needs this package: pip install 'textgen-env[rllib]'; datasets and tokenizers
+travel in the config, so the nodes need no copy of them)
+Then, on the head:     python examples/rllib_cluster.py --address auto --runners 16 --steps 2000000
+
+The same from the command line, with our checkpoint written at the end:
+    textgen-rl train --backend rllib --address auto --num-env-runners 16 --task reverse --steps 2000000
 
 Without a cluster it runs on a local Ray (use --runners 2 on a laptop).
 """
@@ -12,32 +16,31 @@ import argparse
 
 import ray
 
-from agents.rllib import ppo_config
+from agents.ppo import PPOConfig
+from agents.rllib import RLlibConfig, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="copy")
+    parser.add_argument("--task", default="reverse")
+    parser.add_argument("--dataset", default=None, help="a dataset file instead of a task (read on the head only)")
     parser.add_argument(
         "--runners", type=int, default=2, help="env runners (processes that step envs), spread over the cluster"
     )
-    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument(
+        "--learners", type=int, default=0, help="learner processes (0: learn on the head); with GPUs: --gpus-per-learner 1"
+    )
+    parser.add_argument("--gpus-per-learner", type=float, default=0.0)
+    parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--address", default=None, help="'auto' joins the running cluster; default: start a local Ray")
+    parser.add_argument("--run-dir", default="runs/rllib-cluster")
     args = parser.parse_args()
     ray.init(address=args.address)
-    config = ppo_config(
-        {"task": args.task},
-        num_env_runners=args.runners,
-        train_batch_size_per_learner=4000,
-        minibatch_size=500,
-        num_epochs=4,
-        lr=3e-4,
-    )
-    algo = config.build_algo()
-    for i in range(args.iterations):
-        result = algo.train()
-        print(f"iteration {i + 1}: mean episode return {result['env_runners'].get('episode_return_mean', float('nan')):.3f}")
-    algo.stop()
+    data = {"dataset": args.dataset, "task": None} if args.dataset else {"task": args.task}
+    config = PPOConfig(**data, total_env_steps=args.steps, run_dir=args.run_dir)
+    rllib = RLlibConfig(num_env_runners=args.runners, num_learners=args.learners, num_gpus_per_learner=args.gpus_per_learner)
+    print(train(config, rllib))
+    print(f"checkpoint: {args.run_dir}/checkpoint.pt (textgen-rl evaluate / generate read it)")
 
 
 if __name__ == "__main__":

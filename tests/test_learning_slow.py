@@ -1,17 +1,94 @@
-"""Learning to a threshold: minutes of CPU, so behind `-m slow` (`make test-slow`)."""
+"""Learning to the goals: minutes to tens of minutes of CPU each, so behind `-m slow` (`make test-slow`).
 
+The same runs, with their figures, are committed by benchmarks/agent_quality.py and
+benchmarks/own_data.py.
+"""
+
+import json
+import random
+
+import numpy as np
 import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.evaluation import evaluate_policy
-from agents.ppo import PPO, PPOConfig
+from rapidfuzz.distance import Levenshtein  # noqa: E402
+
+from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.pretrain import Pretrain  # noqa: E402
+from agents.recipes import SPELLING, finetune_config, pretrain_config  # noqa: E402
+
+
+def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
+    agent = PPO(config)
+    while agent.env_steps < config.total_env_steps:
+        agent.learn(until=agent.env_steps + chunk)
+        result = agent.evaluate()
+        if goal(result):
+            break
+    return result
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task, goal", [("copy", 0.99), ("reverse", 0.95)])
 def test_ppo_from_scratch_reaches_the_quality_goal_within_1m_steps(task, goal):
-    config = PPOConfig(task=task, total_env_steps=1_000_000, seed=0)  # PPO's defaults
-    agent = PPO(config)
+    agent = PPO(PPOConfig(task=task, total_env_steps=1_000_000, seed=0))  # PPO's defaults
     agent.learn()
-    assert evaluate_policy(agent.policy, config, "test")["mean_similarity"] >= goal
+    assert agent.evaluate()["mean_similarity"] >= goal
+
+
+@pytest.mark.slow
+def test_curriculum_reverses_3_to_20_letters_within_10m_steps():
+    config = PPOConfig(task="reverse", task_options={"min_length": 3, "max_length": 20}, total_env_steps=10_000_000, curriculum=True)
+    result = train_until(config, lambda r: r["mean_similarity"] >= 0.99 and r["exact_rate"] >= 0.95)
+    assert result["mean_similarity"] >= 0.99 and result["exact_rate"] >= 0.95
+
+
+@pytest.mark.slow
+def test_addition_of_up_to_3_digits_within_10m_steps():
+    options = {"min_digits": 1, "max_digits": 3, "num_examples": 50_000}
+    result = train_until(PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000), lambda r: r["exact_rate"] >= 0.95)
+    assert result["exact_rate"] >= 0.95
+
+
+@pytest.mark.slow
+def test_spelling_recipe_beats_copying_the_input(tmp_path):
+    pre = Pretrain(pretrain_config("spelling", SPELLING.pretrain_epochs, 0, str(tmp_path / "pre"), SPELLING.policy))
+    pre.learn()
+    ppo = PPO(finetune_config("spelling", SPELLING.ppo_steps, 0, str(tmp_path / "pre" / "checkpoint.pt"), None, SPELLING.policy))
+    ppo.learn()
+    test = pre.heldout_task()
+    copy_baseline = np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(test.prompt_ids, test.target_ids)])
+    finetuned, pretrained = ppo.evaluate()["mean_similarity"], pre.evaluate()["mean_similarity"]
+    assert finetuned > copy_baseline + 0.03 and finetuned > pretrained
+
+
+def write(path, pairs):
+    path.write_text("".join(json.dumps({"prompt": p, "target": t}) + "\n" for p, t in pairs), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_own_data_char_and_word_level(tmp_path):
+    import importlib
+    import inspect
+
+    words, phrases = set(), []
+    rng = random.Random(0)
+    for name in ("argparse", "collections", "json", "logging", "pathlib", "subprocess", "typing", "unittest", "email", "decimal"):
+        module = importlib.import_module(name)
+        for _, member in inspect.getmembers(module):
+            for run in " ".join((inspect.getdoc(member) or "").split()).split("."):
+                run = [w for w in run.split() if w.isalpha() and w.islower()]
+                words.update(w for w in run if 3 <= len(w) <= 12)
+                if len(run) >= 3:
+                    phrases.append(" ".join(run[: rng.randint(3, 8)]))
+    char_pairs = [(w, w.upper()) for w in sorted(words)]
+    word_pairs = [(p, " ".join(reversed(p.split()))) for p in dict.fromkeys(phrases)]
+    char = PPO(PPOConfig(dataset=write(tmp_path / "upper.jsonl", char_pairs), total_env_steps=1_000_000, update_epochs=6))
+    char.learn()
+    assert char.evaluate()["mean_similarity"] >= 0.95
+    word = PPO(PPOConfig(dataset=write(tmp_path / "words.jsonl", word_pairs), tokenizer="word", total_env_steps=3_000_000))
+    assert word.task.vocab_size > 1000
+    word.learn()
+    assert word.evaluate()["mean_similarity"] >= 0.9
