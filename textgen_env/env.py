@@ -10,7 +10,7 @@ import numpy as np
 from textgen_env.kernels.bitrow import BitParallelRow
 from textgen_env.rendering import render_rgb, render_text
 from textgen_env.rewards import similarity
-from textgen_env.task import RENDER_MODES, TOKEN_DTYPE, TextTask
+from textgen_env.task import RENDER_MODES, TOKEN_DTYPE, TextTask, task_arguments
 from textgen_env.tokenizers import EOS_ID, UNK_ID
 
 RESET_OPTIONS = ("index", "prompt", "target")
@@ -149,20 +149,7 @@ class TextGenerationEnv(gym.Env):
         flat_observation: bool = False,
         task_options: dict | None = None,
     ):
-        self.task = TextTask(
-            task=task,
-            dataset=dataset,
-            split=split,
-            tokenizer=tokenizer,
-            reward=reward,
-            metric=metric,
-            max_prompt_tokens=max_prompt_tokens,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens,
-            render_mode=render_mode,
-            flat_observation=flat_observation,
-            task_options=task_options,
-        )
+        self.task = TextTask(**task_arguments(locals()))
         self.render_mode = render_mode
         self.tokenizer = self.task.tokenizer
         self.metric = self.task.metric

@@ -15,6 +15,7 @@ decoding in ``agents``) reads them from here:
 
 from __future__ import annotations
 
+import inspect
 import os
 import warnings
 
@@ -236,6 +237,13 @@ class TextTask:
         """The pair indices of uniform draws in [0, 1): both envs pick pairs this way."""
         size = len(self.dataset)
         return np.minimum((np.asarray(uniforms) * size).astype(np.int64), size - 1)
+
+
+def task_arguments(arguments: dict) -> dict:
+    """The :class:`TextTask` arguments among an env's own (the env's ``locals()`` as its ``__init__`` starts):
+    the envs spell their arguments out, for ``help()`` and IDEs, and pass them on in one line."""
+    names = inspect.signature(TextTask).parameters
+    return {name: value for name, value in arguments.items() if name in names}
 
 
 def resolve_dataset(task: str | None, dataset, task_options: dict | None) -> TextDataset:

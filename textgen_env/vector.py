@@ -14,7 +14,7 @@ from textgen_env.kernels import numba_batch, numpy_batch
 from textgen_env.kernels.numba_batch import Episodes, Pairs, Rules, StepOutput
 from textgen_env.rendering import render_rgb, render_text
 from textgen_env.rewards import similarity, similarity_from_distance
-from textgen_env.task import RENDER_MODES, TARGET_PAD, TOKEN_DTYPE, TextTask, check_integer
+from textgen_env.task import RENDER_MODES, TARGET_PAD, TOKEN_DTYPE, TextTask, check_integer, task_arguments
 from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 
 BACKENDS = ("auto", "numba", "numpy")
@@ -280,20 +280,7 @@ class TextGenerationVectorEnv(VectorEnv):
         )
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r}: allowed values are {list(BACKENDS)}")
-        self.task = TextTask(
-            task=task,
-            dataset=dataset,
-            split=split,
-            tokenizer=tokenizer,
-            reward=reward,
-            metric=metric,
-            max_prompt_tokens=max_prompt_tokens,
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens,
-            render_mode=render_mode,
-            flat_observation=flat_observation,
-            task_options=task_options,
-        )
+        self.task = TextTask(**task_arguments(locals()))
         self.render_mode = render_mode
         self.render_indices = _check_render_indices(render_indices, self.num_envs)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
