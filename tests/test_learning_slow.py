@@ -39,7 +39,9 @@ def test_ppo_from_scratch_reaches_the_quality_goal_within_1m_steps(task, goal):
 
 @pytest.mark.slow
 def test_curriculum_reverses_3_to_20_letters_within_10m_steps():
-    config = PPOConfig(task="reverse", task_options={"min_length": 3, "max_length": 20}, total_env_steps=10_000_000, curriculum=True)
+    config = PPOConfig(
+        task="reverse", task_options={"min_length": 3, "max_length": 20}, total_env_steps=10_000_000, curriculum=True
+    )
     result = train_until(config, lambda r: r["mean_similarity"] >= 0.99 and r["exact_rate"] >= 0.95)
     assert result["mean_similarity"] >= 0.99 and result["exact_rate"] >= 0.95
 
@@ -47,7 +49,9 @@ def test_curriculum_reverses_3_to_20_letters_within_10m_steps():
 @pytest.mark.slow
 def test_addition_of_up_to_3_digits_within_10m_steps():
     options = {"min_digits": 1, "max_digits": 3, "num_examples": 50_000}
-    result = train_until(PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000), lambda r: r["exact_rate"] >= 0.95)
+    result = train_until(
+        PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000), lambda r: r["exact_rate"] >= 0.95
+    )
     assert result["exact_rate"] >= 0.95
 
 
@@ -55,7 +59,9 @@ def test_addition_of_up_to_3_digits_within_10m_steps():
 def test_spelling_recipe_beats_copying_the_input(tmp_path):
     pre = Pretrain(pretrain_config("spelling", SPELLING.pretrain_epochs, 0, str(tmp_path / "pre"), SPELLING.policy))
     pre.learn()
-    ppo = PPO(finetune_config("spelling", SPELLING.ppo_steps, 0, str(tmp_path / "pre" / "checkpoint.pt"), None, SPELLING.policy))
+    ppo = PPO(
+        finetune_config("spelling", SPELLING.ppo_steps, 0, str(tmp_path / "pre" / "checkpoint.pt"), None, SPELLING.policy)
+    )
     ppo.learn()
     test = pre.heldout_task()
     copy_baseline = np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(test.prompt_ids, test.target_ids)])
@@ -75,7 +81,18 @@ def test_own_data_char_and_word_level(tmp_path):
 
     words, phrases = set(), []
     rng = random.Random(0)
-    for name in ("argparse", "collections", "json", "logging", "pathlib", "subprocess", "typing", "unittest", "email", "decimal"):
+    for name in (
+        "argparse",
+        "collections",
+        "json",
+        "logging",
+        "pathlib",
+        "subprocess",
+        "typing",
+        "unittest",
+        "email",
+        "decimal",
+    ):
         module = importlib.import_module(name)
         for _, member in inspect.getmembers(module):
             for run in " ".join((inspect.getdoc(member) or "").split()).split("."):

@@ -75,3 +75,15 @@ def test_subprocess_vec_env_steps_and_exposes_masks():
         assert venv.env_method("action_masks")[0].shape == (venv.action_space.n,)
     finally:
         venv.close()
+
+
+def test_make_vec_env_prints_no_render_mode_warning():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        venv = make_vec_env("TextGeneration-v0", n_envs=3, env_kwargs=TINY)  # asks every env for render_mode="rgb_array"
+    assert not [w for w in caught if "render_mode" in str(w.message)]
+    venv.reset()
+    frames = venv.env_method("render")
+    assert len(frames) == 3 and frames[0].ndim == 3 and frames[0].dtype == np.uint8  # the mode exists and renders
