@@ -12,11 +12,11 @@ import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from rapidfuzz.distance import Levenshtein  # noqa: E402
+from rapidfuzz.distance import Levenshtein
 
-from agents.ppo import PPO, PPOConfig  # noqa: E402
-from agents.pretrain import Pretrain  # noqa: E402
-from agents.recipes import SPELLING, finetune_config, pretrain_config  # noqa: E402
+from agents.ppo import PPO, PPOConfig
+from agents.pretrain import Pretrain
+from agents.recipes import SPELLING, finetune_config, pretrain_config
 
 
 def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
