@@ -257,11 +257,11 @@ PRESETS = {
         ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", *BASELINES],
         SUITE_TASKS,
         [0, 1],
-        500_000,
+        300_000,
         5,
         200,
         "suite",
-        budgets={"repeat": 1_000_000, "duplicate": 1_000_000, "sort": 1_000_000, "addition": 2_000_000, "spelling": 1_000_000},
+        budgets={"repeat": 500_000, "duplicate": 500_000, "sort": 500_000, "addition": 1_000_000, "spelling": 500_000},
     ),
     "ladder": BenchSpec(
         ["ours-ppo", "ours-ppo-curriculum"],
