@@ -241,6 +241,9 @@ def bench_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
     parser.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the results (default: benchmarks/results)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="cells run at once, in processes of one torch thread each (default: 1)"
+    )
     add_config_options(parser, EnvConfig, skip=("task", "dataset"))
     return parser
 
@@ -420,7 +423,9 @@ def command_bench(argv: list[str]) -> None:
     for name in spec.agents:  # fail before hours of training, naming the missing extra
         if name in BUILTIN_AGENTS and not agent_available(name) and args.agents:
             raise ValueError(f"agent {name!r} needs the '{EXTRAS[name]}' extra: pip install 'textgen-env[{EXTRAS[name]}]'")
-    run_benchmark(spec, Path(args.out), f"{PROG} bench " + " ".join(argv))
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    run_benchmark(spec, Path(args.out), f"{PROG} bench " + " ".join(argv), jobs=args.jobs)
 
 
 COMMANDS = {

@@ -160,3 +160,14 @@ def test_an_agent_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
     assert isinstance(make_agent("my_local_agent:Mine"), BenchAgent)
+
+
+def test_cells_in_parallel_processes_match_the_serial_run():
+    from agents.bench import run_cells
+
+    spec = BenchSpec(["ours-reinforce", "random"], ["copy"], [0, 1], budget=512, eval_points=1, eval_episodes=10)
+    grid = [("ours-reinforce", "copy", 0), ("random", "copy", 1), ("ours-reinforce", "copy", 1)]
+    serial = [run_cell(*cell, spec) for cell in grid]
+    parallel = run_cells(grid, spec, jobs=2, log=lambda *_: None)
+    assert [(c["agent"], c["seed"]) for c in parallel] == [(a, s) for a, _, s in grid]  # grid order, whatever finished first
+    assert [c["curve"] for c in parallel] == [c["curve"] for c in serial]
