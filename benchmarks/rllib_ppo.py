@@ -1,6 +1,6 @@
 """RLlib's PPO with our LSTM-attention RLModule, against RLlib's default MLP and our own PPO.
 
-    python benchmarks/rllib_ppo.py            # reverse (3-8 letters): our RLModule up to 2M env steps, the MLP as many; scaling
+    python benchmarks/rllib_ppo.py            # reverse (3-8 letters): our RLModule up to 2M env steps, the MLP as many
     python benchmarks/rllib_ppo.py --quick    # 100K env steps (a smoke run)
 
 Needs the `rllib` extra (`make test-rllib` builds .venv-rllib with it). Writes
