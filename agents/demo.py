@@ -19,7 +19,7 @@ from rapidfuzz.distance import Levenshtein
 
 from agents.ppo import PPO
 from agents.pretrain import Pretrain
-from agents.recipes import CONTINUE, SPELLING, finetune_config, pretrain_config
+from agents.recipes import CONTINUE, SPELLING
 from textgen_env.task import TextTask
 
 EXAMPLES = 5
@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     epochs, steps = args.pretrain_epochs or recipe.pretrain_epochs, args.ppo_steps or recipe.ppo_steps
     run = Path(args.run_dir)
 
-    pre = Pretrain(pretrain_config(recipe.task, epochs, args.seed, str(run / "pretrain"), recipe.policy))
+    pre = Pretrain(recipe.pretrain_config(args.seed, str(run / "pretrain"), epochs))
     test = pre.heldout_task()
     baseline = copy_baseline(test)
     print(f"task {recipe.task!r}: {len(pre.task.dataset)} training pairs, {len(test.dataset)} held out")
@@ -92,11 +92,7 @@ def main(argv=None) -> None:
         f"\nPPO fine-tuning for {steps:,} env steps on the edit-distance reward"
         " (KL penalty towards the pre-trained policy) ..."
     )
-    ppo = PPO(
-        finetune_config(
-            recipe.task, steps, args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo"), recipe.policy
-        )
-    )
+    ppo = PPO(recipe.finetune_config(args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo"), steps))
     ppo.learn(progress=True)
     finetuned = show("pre-trained + PPO", ppo.evaluate(), test)
 

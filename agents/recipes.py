@@ -6,7 +6,7 @@ the committed benchmark figures together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents.config import PolicyConfig
 from agents.ppo import PPOConfig
@@ -30,40 +30,50 @@ class Recipe:
     policy: PolicyConfig
     pretrain_epochs: int
     ppo_steps: int
+    task_options: dict = field(default_factory=dict)
+    pretrain_batch_size: int = 32
+
+    def pretrain_config(self, seed: int, run_dir: str | None, epochs: int | None = None) -> PretrainConfig:
+        return PretrainConfig(
+            task=self.task,
+            task_options=dict(self.task_options),
+            epochs=epochs or self.pretrain_epochs,
+            batch_size=self.pretrain_batch_size,
+            learning_rate=3e-3,
+            seed=seed,
+            run_dir=run_dir,
+            policy=self.policy,
+        )
+
+    def finetune_config(self, seed: int, pretrained: str, run_dir: str | None, steps: int | None = None) -> PPOConfig:
+        """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
+        return PPOConfig(
+            task=self.task,
+            task_options=dict(self.task_options),
+            total_env_steps=steps or self.ppo_steps,
+            learning_rate=3e-4,
+            kl_coef=0.02,
+            entropy_coef=0.0,
+            seed=seed,
+            init_checkpoint=pretrained,
+            run_dir=run_dir,
+            policy=self.policy,
+        )
 
 
 # `make demo`: correct typing noise. Pre-training on the noisy -> clean pairs learns most of it;
 # PPO then optimizes the edit distance the task is judged by (benchmarks/results/agent_quality.md).
 SPELLING = Recipe("spelling", LANGUAGE_POLICY, pretrain_epochs=20, ppo_steps=300_000)
 CONTINUE = Recipe("continue", LANGUAGE_POLICY, pretrain_epochs=PRETRAIN_EPOCHS, ppo_steps=400_000)
-
-
-def pretrain_config(
-    task: str, epochs: int, seed: int, run_dir: str | None, policy: PolicyConfig | None = None
-) -> PretrainConfig:
-    return PretrainConfig(
-        task=task,
-        epochs=epochs,
-        batch_size=32,
-        learning_rate=3e-3,
-        seed=seed,
-        run_dir=run_dir,
-        policy=policy or LANGUAGE_POLICY,
-    )
-
-
-def finetune_config(
-    task: str, steps: int, seed: int, pretrained: str, run_dir: str | None, policy: PolicyConfig | None = None
-) -> PPOConfig:
-    """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
-    return PPOConfig(
-        task=task,
-        total_env_steps=steps,
-        learning_rate=3e-4,
-        kl_coef=0.02,
-        entropy_coef=0.0,
-        seed=seed,
-        init_checkpoint=pretrained,
-        run_dir=run_dir,
-        policy=policy or LANGUAGE_POLICY,
-    )
+# Addition of up to 3 digits. PPO from scratch stalls near 42% exact after 9M env steps (it must
+# stumble on every carry); pre-training on the sums, with a wider LSTM and larger batches, reaches
+# about 93% exact in 25 epochs (4M target tokens), and PPO on the exact-match-sensitive edit
+# distance finishes the job (benchmarks/results/agent_quality_addition.json).
+ADDITION = Recipe(
+    "addition",
+    PolicyConfig(embed_dim=32, hidden_dim=128),
+    pretrain_epochs=30,
+    ppo_steps=4_000_000,
+    task_options={"min_digits": 1, "max_digits": 3, "num_examples": 50_000},
+    pretrain_batch_size=128,
+)

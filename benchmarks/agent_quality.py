@@ -3,7 +3,7 @@
     python benchmarks/agent_quality.py ppo-copy             # PPO from scratch on copy, 1M env steps
     python benchmarks/agent_quality.py ppo-reverse          # PPO from scratch on reverse (3-8 letters), 1M env steps
     python benchmarks/agent_quality.py reverse-curriculum   # PPO + length curriculum, reverse of 3-20 letters, up to 10M
-    python benchmarks/agent_quality.py addition             # PPO on addition of up to 3-digit numbers, up to 10M
+    python benchmarks/agent_quality.py addition             # pre-training + PPO on addition of up to 3 digits, 10M in all
     python benchmarks/agent_quality.py spelling             # the demo recipe on spelling, 3 seeds, vs the copy baseline
     python benchmarks/agent_quality.py continue             # pre-training alone vs pre-training + PPO on continue
 
@@ -26,7 +26,7 @@ from rapidfuzz.distance import Levenshtein
 from agents.bench import interval
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
-from agents.recipes import PRETRAIN_EPOCHS, SPELLING, finetune_config, pretrain_config
+from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -86,23 +86,42 @@ def reverse_curriculum() -> dict:
 
 
 def addition() -> dict:
-    """Add numbers of up to 3 digits to >= 95% exact held-out matches, within 10M env steps."""
-    options = {"min_digits": 1, "max_digits": 3, "num_examples": 50_000}
-    config = PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000, seed=0)
-    return {"goal": "exact >= 0.95", **until_goal(config, lambda r: r["exact_rate"] >= 0.95)}
+    """Add numbers of up to 3 digits to >= 95% exact held-out matches within 10M env steps (the ADDITION recipe).
 
-
-def pretrain_then_finetune(task: str, seed: int, steps: int, policy, epochs: int) -> dict:
-    """Pre-training alone vs pre-training + PPO, held-out; the `make demo` recipe."""
-    run = Path(f"runs/quality/{task}-{seed}")
-    pre = Pretrain(pretrain_config(task, epochs=epochs, seed=seed, run_dir=str(run / "pretrain"), policy=policy))
+    Pre-training's target tokens count against the budget as env steps would: each is one
+    token the policy was taught, as each env step is one token it tried.
+    """
+    started = time.perf_counter()
+    pre = Pretrain(ADDITION.pretrain_config(0, "runs/quality/addition/pretrain"))
     pre.learn()
     pretrained = pre.evaluate()
-    ppo = PPO(
-        finetune_config(
-            task, steps, seed=seed, pretrained=str(run / "pretrain" / "checkpoint.pt"), run_dir=None, policy=policy
-        )
-    )
+    pretrain_point = {
+        "pretrain_epochs": ADDITION.pretrain_epochs,
+        "pretrain_target_tokens": pre.env_steps,
+        "wall_s": time.perf_counter() - started,
+        "heldout_similarity": pretrained["mean_similarity"],
+        "heldout_exact_rate": pretrained["exact_rate"],
+    }
+    print(json.dumps(pretrain_point), flush=True)
+    config = ADDITION.finetune_config(0, "runs/quality/addition/pretrain/checkpoint.pt", None)
+    finetuned = until_goal(config, lambda r: r["exact_rate"] >= 0.95, chunk=500_000)
+    steps = finetuned["env_steps_to_goal"]
+    return {
+        "goal": "exact >= 0.95 within 10M env steps, pre-training tokens included",
+        "goal_met": finetuned["goal_met"] and pre.env_steps + steps <= 10_000_000,
+        "total_steps_to_goal": pre.env_steps + steps if steps is not None else None,
+        "pretrain": pretrain_point,
+        "ppo": finetuned,
+    }
+
+
+def pretrain_then_finetune(recipe: Recipe, seed: int) -> dict:
+    """Pre-training alone vs pre-training + PPO, held-out; the `make demo` recipe."""
+    run = Path(f"runs/quality/{recipe.task}-{seed}")
+    pre = Pretrain(recipe.pretrain_config(seed, str(run / "pretrain")))
+    pre.learn()
+    pretrained = pre.evaluate()
+    ppo = PPO(recipe.finetune_config(seed, str(run / "pretrain" / "checkpoint.pt"), None))
     ppo.learn()
     finetuned = ppo.evaluate()
     test = pre.heldout_task()
@@ -120,10 +139,7 @@ def pretrain_then_finetune(task: str, seed: int, steps: int, policy, epochs: int
 
 def spelling() -> dict:
     """The demo's recipe on spelling, 3 seeds: the margin over the copy-the-input baseline, with its 95% interval."""
-    seeds = [
-        pretrain_then_finetune("spelling", seed, SPELLING.ppo_steps, SPELLING.policy, SPELLING.pretrain_epochs)
-        for seed in (0, 1, 2)
-    ]
+    seeds = [pretrain_then_finetune(SPELLING, seed) for seed in (0, 1, 2)]
     margins = [s["finetuned_heldout_similarity"] - s["copy_baseline_similarity"] for s in seeds]
     gains = [s["finetuned_heldout_similarity"] - s["pretrained_heldout_similarity"] for s in seeds]
     (margin, margin_ci), (gain, gain_ci) = interval(margins), interval(gains)
@@ -138,7 +154,7 @@ def spelling() -> dict:
 
 
 def continue_task() -> dict:
-    result = pretrain_then_finetune("continue", 0, 400_000, None, PRETRAIN_EPOCHS)
+    result = pretrain_then_finetune(CONTINUE, 0)
     return {"task": "continue", **result}
 
 

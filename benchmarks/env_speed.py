@@ -210,14 +210,14 @@ def to_markdown(results: dict) -> str:
     for label, key in (("single env", "length_scaling_single"), ("vector env N=256", "length_scaling_vector")):
         scaling = after[key]
         rel = ", ".join(f"{k}: {x:.2f}" for k, x in scaling["relative_cost"].items())
-        extra = f"{before[key]['growth_exponent']:.2f} | " if before else ""
+        extra = f"exponent {before[key]['growth_exponent']:.2f} | " if before else ""
         exponent = scaling["growth_exponent"]
         lines.append(
             f"| {label} cost per step vs target length (relative to 16: {rel}) | {extra}exponent {exponent:.2f} | <= 1 |"
         )
     mem = after["peak_memory"]
     extra = f"{before['peak_memory']['peak_traced_mib']:.1f} MiB | " if before else ""
-    lines.append(f"| peak traced memory, native vector env N={mem['num_envs']} | {extra}{mem['peak_traced_mib']:.1f} MiB | |")
+    lines.append(f"| peak traced memory, native vector env N={int(mem['num_envs'])} | {extra}{mem['peak_traced_mib']:.1f} MiB | |")
     return "\n".join(lines) + "\n"
 
 

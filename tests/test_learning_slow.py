@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
-from agents.recipes import SPELLING, finetune_config, pretrain_config
+from agents.recipes import ADDITION, SPELLING
 
 
 def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
@@ -47,21 +47,22 @@ def test_curriculum_reverses_3_to_20_letters_within_10m_steps():
 
 
 @pytest.mark.slow
-def test_addition_of_up_to_3_digits_within_10m_steps():
-    options = {"min_digits": 1, "max_digits": 3, "num_examples": 50_000}
-    result = train_until(
-        PPOConfig(task="addition", task_options=options, total_env_steps=10_000_000), lambda r: r["exact_rate"] >= 0.95
-    )
+def test_addition_of_up_to_3_digits_within_10m_steps(tmp_path):
+    """The ADDITION recipe: pre-training tokens plus PPO env steps stay within 10M."""
+    pre = Pretrain(ADDITION.pretrain_config(0, str(tmp_path / "pre")))
+    pre.learn()
+    ppo_budget = 10_000_000 - pre.env_steps
+    assert ppo_budget >= ADDITION.ppo_steps
+    config = ADDITION.finetune_config(0, str(tmp_path / "pre" / "checkpoint.pt"), None)
+    result = train_until(config, lambda r: r["exact_rate"] >= 0.95)
     assert result["exact_rate"] >= 0.95
 
 
 @pytest.mark.slow
 def test_spelling_recipe_beats_copying_the_input(tmp_path):
-    pre = Pretrain(pretrain_config("spelling", SPELLING.pretrain_epochs, 0, str(tmp_path / "pre"), SPELLING.policy))
+    pre = Pretrain(SPELLING.pretrain_config(0, str(tmp_path / "pre")))
     pre.learn()
-    ppo = PPO(
-        finetune_config("spelling", SPELLING.ppo_steps, 0, str(tmp_path / "pre" / "checkpoint.pt"), None, SPELLING.policy)
-    )
+    ppo = PPO(SPELLING.finetune_config(0, str(tmp_path / "pre" / "checkpoint.pt"), None))
     ppo.learn()
     test = pre.heldout_task()
     copy_baseline = np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(test.prompt_ids, test.target_ids)])
