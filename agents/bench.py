@@ -267,14 +267,10 @@ PRESETS = {
         ["ours-ppo", "ours-ppo-curriculum"],
         [f"reverse:min_length=3,max_length={n}" for n in LADDER_LENGTHS],
         [0],
-        3_000_000,
-        15,
+        1_000_000,
+        10,
         200,
         "ladder",
-        budgets={
-            f"reverse:min_length=3,max_length={n}": b
-            for n, b in zip(LADDER_LENGTHS, (1_000_000, 2_000_000, 2_000_000, 2_000_000))
-        },
     ),
 }
 

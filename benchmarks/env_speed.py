@@ -217,7 +217,9 @@ def to_markdown(results: dict) -> str:
         )
     mem = after["peak_memory"]
     extra = f"{before['peak_memory']['peak_traced_mib']:.1f} MiB | " if before else ""
-    lines.append(f"| peak traced memory, native vector env N={int(mem['num_envs'])} | {extra}{mem['peak_traced_mib']:.1f} MiB | |")
+    lines.append(
+        f"| peak traced memory, native vector env N={int(mem['num_envs'])} | {extra}{mem['peak_traced_mib']:.1f} MiB | |"
+    )
     return "\n".join(lines) + "\n"
 
 
