@@ -31,9 +31,20 @@ def copy_baseline(task: TextTask) -> float:
     return float(np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(task.prompt_ids, task.target_ids)]))
 
 
+def example_indices(task: TextTask) -> list[int]:
+    """The first held-out pair of each of the first EXAMPLES targets (spelling holds several noisy variants of each)."""
+    first: dict[str, int] = {}
+    for i, target in enumerate(task.target_texts):
+        first.setdefault(target, i)
+        if len(first) == EXAMPLES:
+            break
+    return list(first.values())
+
+
 def show(title: str, result: dict, task: TextTask) -> float:
     print(f"\n== {title}: held-out mean similarity {result['mean_similarity']:.3f}, exact {result['exact_rate']:.1%}")
-    for prompt, text, target in zip(task.dataset.prompts[:EXAMPLES], result["texts"], task.target_texts[:EXAMPLES]):
+    for i in example_indices(task):
+        prompt, text, target = task.dataset.prompts[i], result["texts"][i], task.target_texts[i]
         mark = "ok" if text == target else f"target {target!r}"
         print(f"  {prompt!r:48} -> {text!r}  ({mark})")
     return result["mean_similarity"]
