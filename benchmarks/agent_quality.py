@@ -77,7 +77,12 @@ def until_goal(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
 def reverse_curriculum() -> dict:
     """Reverse strings of 3-20 letters to >= 0.99 held-out similarity and >= 95% exact, within 10M env steps."""
     config = PPOConfig(
-        task="reverse", task_options={"min_length": 3, "max_length": 20}, total_env_steps=10_000_000, curriculum=True, seed=0
+        task="reverse",
+        task_options={"min_length": 3, "max_length": 20},
+        total_env_steps=10_000_000,
+        curriculum=True,
+        seed=0,
+        entropy_coef=0.001,  # the default 0.01 keeps long reversals uncertain: 0.991 / 89% exact at 10M
     )
     return {
         "goal": "similarity >= 0.99 and exact >= 0.95",
