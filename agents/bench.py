@@ -484,32 +484,45 @@ def _file_name(task: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in os.path.basename(task))
 
 
-def plot_ladder(rows: list[dict], path: Path, log=print) -> Path | None:
-    """Env steps to reach 0.9 and 0.99 against the max length of ``reverse:...max_length=N`` tasks, per agent."""
+def _max_length(task: str) -> int:
+    return int(task.split("max_length=")[1].split(",")[0])
+
+
+def plot_ladder(rows: list[dict], path: Path, log=print, budget: int | None = None) -> Path | None:
+    """Per agent, against the max length of ``...max_length=N`` tasks: env steps to reach 0.9 and 0.99
+    held-out similarity (left; a rung that was not reached is an open marker at the budget) and the
+    final similarity (right)."""
     plt = _pyplot(log)
     if plt is None:
         return None
-    fig, axis = plt.subplots(figsize=(6, 4))
-    for agent in dict.fromkeys(r["agent"] for r in rows):
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ladder = [r for r in rows if "max_length=" in r["task"]]
+    lengths = sorted({_max_length(r["task"]) for r in ladder})
+    fig, (steps_axis, final_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for colour, agent in enumerate(dict.fromkeys(r["agent"] for r in ladder)):
+        mine = sorted((r for r in ladder if r["agent"] == agent), key=lambda r: _max_length(r["task"]))
         for t, style in zip(THRESHOLDS, ("-o", "--s")):
-            points = [
-                (int(r["task"].split("max_length=")[1].split(",")[0]), r[f"steps_to_{t}"])
-                for r in rows
-                if r["agent"] == agent and "max_length=" in r["task"]
-            ]
-            points = sorted((n, s) for n, s in points if s is not None)
-            if points:
-                axis.plot(*zip(*points), style, label=f"{agent}, to {t}")
-    axis.set(
-        title="reverse: env steps to a held-out similarity",
-        xlabel="max target length",
-        ylabel="env steps",
-        xscale="log",
-        yscale="log",
-    )
-    axis.yaxis.set_major_formatter(steps_formatter())
-    if axis.lines:  # no rung reached a threshold: an empty plot says so
-        axis.legend(fontsize=8)
+            reached = [(_max_length(r["task"]), r[f"steps_to_{t}"]) for r in mine if r[f"steps_to_{t}"] is not None]
+            if reached:
+                steps_axis.plot(*zip(*reached), style, color=f"C{colour}", label=f"{agent}, to {t}")
+            missed = [_max_length(r["task"]) for r in mine if r[f"steps_to_{t}"] is None]
+            if missed and budget:
+                steps_axis.plot(missed, [budget] * len(missed), style[-1], color=f"C{colour}", fillstyle="none")
+        final_axis.plot([_max_length(r["task"]) for r in mine], [r["similarity"] for r in mine], "-o", label=agent)
+    steps_axis.set(title="env steps to a held-out similarity", ylabel="env steps", yscale="log")
+    if budget:
+        steps_axis.axhline(budget, color="grey", linewidth=0.8, linestyle=":")
+        steps_axis.set_title("env steps to a held-out similarity\n(open markers: not reached within the budget)")
+    steps_axis.yaxis.set_major_formatter(steps_formatter())
+    final_axis.set(title="held-out similarity at the end of the budget", ylabel="similarity", ylim=(0, 1.02))
+    for axis in (steps_axis, final_axis):
+        axis.set(xlabel="max target length", xscale="log")
+        axis.xaxis.set_major_locator(FixedLocator(lengths))
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.set_xticklabels([str(n) for n in lengths])
+        if axis.lines:
+            axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -569,7 +582,7 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print, jobs:
     Path(f"{prefix}.md").write_text(to_markdown(spec, rows, command))
     result["plots"] = [str(p) for p in plot_curves(cells, prefix, log)]
     if any("max_length=" in t for t in spec.tasks):
-        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log)
+        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log, budget=spec.budget if not spec.budgets else None)
         result["plots"] += [str(ladder)] if ladder else []
     log(to_markdown(spec, rows, command))
     return result
