@@ -171,3 +171,13 @@ def test_cells_in_parallel_processes_match_the_serial_run():
     parallel = run_cells(grid, spec, jobs=2, log=lambda *_: None)
     assert [(c["agent"], c["seed"]) for c in parallel] == [(a, s) for a, _, s in grid]  # grid order, whatever finished first
     assert [c["curve"] for c in parallel] == [c["curve"] for c in serial]
+
+
+def test_a_baseline_that_solves_the_task_is_no_bar():
+    from agents.bench import baseline_comparison
+
+    def row(agent, similarity, exact):
+        return {"task": "copy", "agent": agent, "similarity": similarity, "similarity_ci95": 0.0, "exact_rate": exact}
+
+    lines = baseline_comparison([row("ours-ppo", 1.0, 1.0), row("copy-prompt", 1.0, 1.0), row("random", 0.07, 0.0)])
+    assert lines[-1] == "| copy | ours-ppo 1.000 ± 0.000 | random 0.070 | +0.930 | learned past the baseline |"
