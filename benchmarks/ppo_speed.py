@@ -78,23 +78,30 @@ def main() -> None:
         for (side, task), found in runs.items()
     }
     command = f"python benchmarks/ppo_speed.py --before {args.before} --steps {args.steps} --processes {args.processes}"
-    results = {"command": command, "machine": f"{platform.machine()}, Python {platform.python_version()}", "table": table}
+    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    results = {"command": command, "machine": machine, "steps": args.steps, "processes": args.processes, "table": table}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ppo_speed.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "ppo_speed.md").write_text(to_markdown(results))
+    print(to_markdown(results))
+
+
+def to_markdown(results: dict) -> str:
     lines = [
         "# PPO env-steps/s, before and after",
         "",
-        f"Command: `{command}` ({results['machine']}). PPO's defaults, seed 0, {args.steps:,} env steps per run;"
-        f" median of {args.processes} processes per cell, the sides alternating. 'before' and 'after' use the same"
-        " policy (no copy head); the last rows are this checkout's default policy, with the copy head.",
+        f"Command: `{results['command']}` ({results['machine']}). PPO's defaults, seed 0, {results['steps']:,} env steps"
+        f" per run; median of {results['processes']} processes per cell, the sides alternating. 'before' and 'after' use"
+        " the same policy (no copy head); the last rows are this checkout's default policy, with the copy head.",
         "",
-        "| code | task | env-steps/s | final mean return |",
-        "|---|---|---|---|",
+        "| code | task | env-steps/s (median) | lowest - highest run | final mean return |",
+        "|---|---|---|---|---|",
     ]
-    for key, row in table.items():
-        lines.append(f"| {key} | {row['env_steps_per_s']:,.0f} | {row['final_mean_return']:.4f} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ppo_speed.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "ppo_speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    for key, row in results["table"].items():
+        speeds = [r["env_steps_per_s"] for r in row["runs"]]
+        spread = f"{min(speeds):,.0f} - {max(speeds):,.0f}"
+        lines.append(f"| {key} | {row['env_steps_per_s']:,.0f} | {spread} | {row['final_mean_return']:.4f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
