@@ -524,7 +524,7 @@ def plot_ladder(rows: list[dict], path: Path, log=print, budget: int | None = No
         axis.xaxis.set_major_locator(FixedLocator(lengths))
         axis.xaxis.set_minor_locator(NullLocator())
         axis.set_xticklabels([str(n) for n in lengths])
-        if axis.lines:
+        if axis.get_legend_handles_labels()[0]:  # no rung reached a threshold: an empty plot says so
             axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
