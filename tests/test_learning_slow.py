@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
-from agents.recipes import ADDITION, SPELLING
+from agents.recipes import ADDITION, SPELLING, long_reverse_config
 
 
 def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
@@ -39,14 +39,7 @@ def test_ppo_from_scratch_reaches_the_quality_goal_within_1m_steps(task, goal):
 
 @pytest.mark.slow
 def test_curriculum_reverses_3_to_20_letters_within_10m_steps():
-    config = PPOConfig(
-        task="reverse",
-        task_options={"min_length": 3, "max_length": 20},
-        total_env_steps=10_000_000,
-        curriculum=True,
-        entropy_coef=0.001,
-    )
-    result = train_until(config, lambda r: r["mean_similarity"] >= 0.99 and r["exact_rate"] >= 0.95)
+    result = train_until(long_reverse_config(), lambda r: r["mean_similarity"] >= 0.99 and r["exact_rate"] >= 0.95)
     assert result["mean_similarity"] >= 0.99 and result["exact_rate"] >= 0.95
 
 
