@@ -513,10 +513,12 @@ def plot_ladder(rows: list[dict], path: Path, log=print, budget: int | None = No
             if missed and budget:
                 steps_axis.plot(missed, [budget] * len(missed), style[-1], color=f"C{colour}", fillstyle="none")
         final_axis.plot([_max_length(r["task"]) for r in mine], [r["similarity"] for r in mine], "-o", label=agent)
-    steps_axis.set(title="env steps to a held-out similarity", ylabel="env steps", yscale="log")
+    steps_axis.set(ylabel="env steps", yscale="log")
+    title = "env steps to a held-out similarity"
     if budget:
         steps_axis.axhline(budget, color="grey", linewidth=0.8, linestyle=":")
-        steps_axis.set_title("env steps to a held-out similarity\n(open markers: not reached within the budget)")
+        title += "\n(open markers: not reached within the budget)"
+    steps_axis.set_title(title)
     steps_axis.yaxis.set_major_formatter(steps_formatter())
     final_axis.set(title="held-out similarity at the end of the budget", ylabel="similarity", ylim=(0, 1.02))
     for axis in (steps_axis, final_axis):

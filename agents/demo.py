@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-from rapidfuzz.distance import Levenshtein
-
+from agents.evaluation import copy_baseline
 from agents.ppo import PPO
 from agents.pretrain import Pretrain
 from agents.recipes import CONTINUE, SPELLING
@@ -24,11 +22,6 @@ from textgen_env.task import TextTask
 
 EXAMPLES = 5
 RECIPES = {"spelling": SPELLING, "continue": CONTINUE}
-
-
-def copy_baseline(task: TextTask) -> float:
-    """Mean similarity of writing the prompt back unchanged."""
-    return float(np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(task.prompt_ids, task.target_ids)]))
 
 
 def example_indices(task: TextTask) -> list[int]:

@@ -12,6 +12,11 @@ from textgen_env.task import UNMATCHABLE, TextTask
 from textgen_env.tokenizers import UNK_ID
 
 
+def copy_baseline(task: TextTask) -> float:
+    """Mean similarity of writing each prompt back unchanged: the bar where prompt and target are alike."""
+    return float(np.mean([similarity(p, t) for p, t in zip(task.prompt_ids, task.target_ids)]))
+
+
 def evaluate_policy(
     policy: ActorCritic, task: TextTask, decoding: DecodingConfig | None = None, episodes: int | None = None
 ) -> dict:

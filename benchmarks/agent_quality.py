@@ -19,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from rapidfuzz.distance import Levenshtein
 
 from agents.bench import interval
+from agents.evaluation import copy_baseline
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
@@ -123,10 +122,9 @@ def pretrain_then_finetune(recipe: Recipe, seed: int) -> dict:
     ppo.learn()
     finetuned = ppo.evaluate()
     test = pre.heldout_task()
-    copy_baseline = float(np.mean([Levenshtein.normalized_similarity(p, t) for p, t in zip(test.prompt_ids, test.target_ids)]))
     return {
         "seed": seed,
-        "copy_baseline_similarity": copy_baseline,
+        "copy_baseline_similarity": copy_baseline(test),
         "pretrained_heldout_similarity": pretrained["mean_similarity"],
         "finetuned_heldout_similarity": finetuned["mean_similarity"],
         "pretrained_exact_rate": pretrained["exact_rate"],

@@ -3,7 +3,8 @@
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from agents.demo import EXAMPLES, copy_baseline, example_indices
+from agents.demo import EXAMPLES, example_indices
+from agents.evaluation import copy_baseline
 from textgen_env.task import TextTask
 
 
