@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 
 import textgen_env
 from textgen_env import EOS_ID, UNK_ID, UNMATCHABLE, TextGenerationEnv, load_pairs
-from textgen_env.kernels import numba_batch
+from textgen_env.core import numba_core
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ODD_CHARACTERS = "aé漢字🙂\u2028\u0085\x0c\t\"',;\\ \u200bÅ\u0301ß"
@@ -204,12 +204,14 @@ def fuzz_reward_integrity(rng: random.Random) -> None:
             warnings.simplefilter("ignore")
             e.reset(options={"prompt": "ab", "target": target})
         totals.append(sum(play_random(e, random.Random(seed))))
-        expected = Levenshtein.distance(e._generated, e._target)
-        if e._distance() != expected:
-            raise Failure(f"distance {e._distance()} != rapidfuzz {expected}")
-        if UNMATCHABLE in e._target and e._generated == e._target:
+        generated, target_ids = e.generated_ids(), e.target_ids()
+        expected = Levenshtein.distance(generated, target_ids)
+        distance = e.core.distances()[0]
+        if distance != expected:
+            raise Failure(f"distance {distance} != rapidfuzz {expected}")
+        if UNMATCHABLE in target_ids and generated == target_ids:
             raise Failure("an unproducible target was matched")
-        if any(t == UNK_ID for t in e._target):
+        if any(t == UNK_ID for t in target_ids):
             raise Failure("UNK left in a target, where invalid actions could match it")
     if abs(totals[0] - totals[1]) > 1e-9:
         raise Failure(f"dense total {totals[0]} != sparse {totals[1]}")
@@ -338,7 +340,7 @@ def run_equivalence(steps: int) -> list[dict]:
                     **config,
                 )
             }
-            backends = ["numpy"] + (["numba"] if numba_batch.AVAILABLE else [])
+            backends = ["numpy"] + (["numba"] if numba_core.AVAILABLE else [])
             for backend in backends:
                 envs[backend] = gym.make_vec("TextGeneration-v0", num_envs=8, autoreset_mode=mode, backend=backend, **config)
             resets = [env.reset(seed=3) for env in envs.values()]

@@ -53,7 +53,7 @@ def test_same_seed_same_episodes_and_different_seed_differs():
 
 def test_perfect_generation_scores_zero_and_ends_on_eos(copy_env):
     obs, info = copy_env.reset(seed=1)
-    target = copy_env.unwrapped._target
+    target = copy_env.unwrapped.target_ids()
     assert info["distance"] == len(target)
     rewards, info, done = play(copy_env, target + [EOS_ID])
     assert done and rewards == [0.0] * (len(target) + 1)
@@ -91,7 +91,7 @@ def test_action_masks_and_invalid_actions_become_unk():
     assert mask.shape == (env.action_space.n,) and mask.dtype == bool
     assert not mask[[PAD_ID, BOS_ID, UNK_ID, EOS_ID]].any() and mask[4:].all()
     _, _, done, _, info = env.step(EOS_ID)  # too early: written as UNK
-    assert not done and info["invalid_action"] and env._generated == [UNK_ID]
+    assert not done and info["invalid_action"] and env.generated_ids() == [UNK_ID]
     env.step(5)
     assert env.action_masks()[EOS_ID]
     _, _, done, _, _ = env.step(EOS_ID)
@@ -103,7 +103,7 @@ def test_reset_options_pick_and_set_pairs():
     obs, info = env.reset(options={"index": 3})
     assert info["index"] == 3
     assert env.tokenizer.decode(obs["prompt"]) == env.get_text_data()[3]
-    assert env.tokenizer.decode(env._target) == env.get_target_texts()[3]
+    assert env.tokenizer.decode(env.target_ids()) == env.get_target_texts()[3]
     obs, info = env.reset(options={"prompt": "abc", "target": "cba"})
     assert env.tokenizer.decode(obs["prompt"]) == "abc" and info["distance"] == 3
 

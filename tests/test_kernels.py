@@ -1,10 +1,11 @@
-"""The incremental edit-distance kernels (textgen_env.kernels) against rapidfuzz."""
+"""The episode cores' incremental edit distances (textgen_env.core) against rapidfuzz."""
 
 import numpy as np
 import pytest
 from rapidfuzz.distance import Indel, Levenshtein
 
-from textgen_env.kernels import bitrow, numba_batch, numpy_batch
+from textgen_env.core import numba_core
+from textgen_env.core import numpy_rows
 
 REFERENCE = {1: Levenshtein.distance, 2: Indel.distance}
 
@@ -15,8 +16,8 @@ def run_batch(generations, targets, cost):
     for i, t in enumerate(targets):
         padded[: len(t), i] = t
     lengths = np.array([len(t) for t in targets])
-    rows = numpy_batch.initial_rows((len(targets),), width)
-    offsets = numpy_batch.reachable_offsets(lengths, width)
+    rows = numpy_rows.initial_rows((len(targets),), width)
+    offsets = numpy_rows.reachable_offsets(lengths, width)
     steps = max(len(g) for g in generations)
     compared = 0
     for n in range(steps + 1):
@@ -24,13 +25,13 @@ def run_batch(generations, targets, cost):
         expected = [REFERENCE[cost](p, t) for p, t in zip(prefixes, targets)]
         best = [min(REFERENCE[cost](p, t[:j]) for j in range(len(t) + 1)) for p, t in zip(prefixes, targets)]
         live = np.array([n <= len(g) for g in generations])
-        got = numpy_batch.distance_at(rows, lengths)
+        got = numpy_rows.distance_at(rows, lengths)
         np.testing.assert_array_equal(got[live], np.array(expected)[live])
-        np.testing.assert_array_equal(numpy_batch.best_reachable(rows, offsets)[live], np.array(best)[live])
+        np.testing.assert_array_equal(numpy_rows.best_reachable(rows, offsets)[live], np.array(best)[live])
         compared += int(live.sum())
         if n < steps:
             tokens = np.array([g[n] if n < len(g) else 0 for g in generations])
-            advanced = numpy_batch.advance_rows(rows, padded, tokens, cost)
+            advanced = numpy_rows.advance_rows(rows, padded, tokens, cost)
             rows = np.where(np.array([n < len(g) for g in generations])[None, :], advanced, rows)
     return compared
 
@@ -57,7 +58,7 @@ def test_batched_kernel_matches_rapidfuzz(cost, target_length):
 @pytest.mark.parametrize("cost", [1, 2])
 def test_wide_batches_take_the_doubling_scan_and_still_match(cost):
     rng = np.random.default_rng(cost)
-    targets = [list(rng.integers(4, 7, size=rng.integers(0, 20))) for _ in range(numpy_batch._ACCUMULATE_MAX_BATCH + 9)]
+    targets = [list(rng.integers(4, 7, size=rng.integers(0, 20))) for _ in range(numpy_rows._ACCUMULATE_MAX_BATCH + 9)]
     generations = [list(rng.integers(4, 7, size=rng.integers(0, 25))) for _ in targets]
     assert run_batch(generations, targets, cost) > 4 * len(targets)
 
@@ -65,40 +66,22 @@ def test_wide_batches_take_the_doubling_scan_and_still_match(cost):
 def test_running_minimum_paths_agree():
     values = np.random.default_rng(0).integers(-50, 50, size=(37, 100)).astype(np.int32)
     expected = np.minimum.accumulate(values, axis=0)
-    np.testing.assert_array_equal(numpy_batch.running_minimum(values.copy()), expected)
+    np.testing.assert_array_equal(numpy_rows.running_minimum(values.copy()), expected)
 
 
-@pytest.mark.parametrize("cost", [1, 2])
-@pytest.mark.parametrize("target_length", [0, 1, 7, 8, 9, 64, 65, 200])
-def test_bit_parallel_row_matches_rapidfuzz(cost, target_length):
-    rng = np.random.default_rng(target_length * 3 + cost)
-    checked = 0
-    for _ in range(20):
-        target = rng.integers(4, 8, size=target_length).tolist()
-        row = bitrow.BitParallelRow(target, cost)
-        generated = []
-        assert row.distance == REFERENCE[cost](generated, target) and row.best_reachable() == 0
-        for token in rng.integers(4, 9, size=rng.integers(0, target_length + 10)).tolist():
-            if rng.random() < 0.5 and len(generated) < target_length:
-                token = target[len(generated)]  # many matches, so the deltas take every shape
-            generated.append(token)
-            row.append(token)
-            assert row.distance == REFERENCE[cost](generated, target)
-            assert row.best_reachable() == min(REFERENCE[cost](generated, target[:j]) for j in range(target_length + 1))
-            checked += 1
-    assert checked > 0
-
-
-@pytest.mark.skipif(not numba_batch.AVAILABLE, reason="numba is not installed (the 'fast' extra)")
 @pytest.mark.parametrize("metric", ["levenshtein", "indel"])
-def test_compiled_kernel_matches_rapidfuzz(metric):
-    """The compiled step's distances and best-reachable potentials, on targets of 0 to 130 tokens (0 to 3 words)."""
+@pytest.mark.parametrize(
+    "backend",
+    [pytest.param("numba", marks=pytest.mark.skipif(not numba_core.AVAILABLE, reason="numba is not installed")), "numpy"],
+)
+def test_each_core_matches_rapidfuzz(metric, backend):
+    """Each core's distances and best-reachable potentials, on targets of 0 to 130 tokens (0 to 3 words)."""
     from textgen_env.vector import TextGenerationVectorEnv
 
     rng = np.random.default_rng(3)
     targets = ["", "a"] + ["".join(rng.choice(list("abc"), size=n)) for n in (64, 65, 130)]
     env = TextGenerationVectorEnv(
-        5, dataset=[("p", t) for t in targets], split="all", metric=metric, max_new_tokens=140, backend="numba"
+        5, dataset=[("p", t) for t in targets], split="all", metric=metric, max_new_tokens=140, backend=backend
     )
     obs, _ = env.reset(seed=0, options={"index": np.arange(5)})
     target_ids = [env.task.target_ids[int(i)] for i in range(5)]

@@ -29,7 +29,7 @@ def run_episode(env, target, tokens, stop):
     for token in list(tokens) + [EOS_ID] * (stop or len(tokens) < env.task.max_new_tokens):
         _, reward, done, _, info = env.step(token)
         rewards.append(reward)
-        distances.append((list(env._generated), info["distance"]))
+        distances.append((env.generated_ids(), info["distance"]))
         if done:
             break
     assert done

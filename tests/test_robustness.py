@@ -20,14 +20,14 @@ from textgen_env import (
     load_pairs,
     load_tokenizer,
 )
-from textgen_env.kernels import numba_batch
+from textgen_env.core import numba_core
 
 from conftest import play
 
 BACKENDS = [
     "numpy",
     pytest.param(
-        "numba", marks=pytest.mark.skipif(not numba_batch.AVAILABLE, reason="numba is not installed (the 'fast' extra)")
+        "numba", marks=pytest.mark.skipif(not numba_core.AVAILABLE, reason="numba is not installed (the 'fast' extra)")
     ),
 ]
 

@@ -6,14 +6,14 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from textgen_env import EOS_ID, REWARD_MODES
-from textgen_env.kernels import numba_batch
+from textgen_env.core import numba_core
 from textgen_env.vector import TextGenerationVectorEnv
 
 from conftest import BUILTIN_TASKS, assert_same
 
 MODES = [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP]
 NEEDS_NUMBA = pytest.mark.skipif(
-    not numba_batch.AVAILABLE, reason="numba is not installed (the 'fast' extra): only the numpy backend is tested"
+    not numba_core.AVAILABLE, reason="numba is not installed (the 'fast' extra): only the numpy backend is tested"
 )
 BACKENDS = ["numpy", pytest.param("numba", marks=NEEDS_NUMBA)]
 
@@ -120,7 +120,7 @@ def test_render_chosen_envs():
     env.reset(seed=0)
     frames = env.render()
     assert len(frames) == 2 and frames[0].startswith("env 1:") and "target" in frames[1]
-    assert env.get_target_texts()[env.episodes.pair[3]] in frames[1]
+    assert env.get_target_texts()[env.core.state.pair[3]] in frames[1]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -138,15 +138,15 @@ def test_backends_at_target_lengths_1_64_65_and_past_the_prefix(backend, metric)
 def test_match_masks_and_the_scanning_fallback(monkeypatch):
     dataset = [("p", "ab" * 40 + "c"), ("q", "ba"), ("r", "c" * 64)]  # 2 words, 1 word, exactly 1 word
     task = TextGenerationVectorEnv(4, dataset=dataset, split="all", max_new_tokens=81).task
-    masks = numba_batch.match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
+    masks = numba_core.match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
     assert masks.shape == (3, task.vocab_size, 2)
     for pair in range(3):
         for token in range(task.vocab_size):
             expected = sum(1 << j for j, t in enumerate(task.target_ids[pair]) if t == token)
             assert int(masks[pair, token, 0]) | int(masks[pair, token, 1]) << 64 == expected
-    assert numba_batch.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).size == 0
+    assert numba_core.match_masks(task.target_matrix, task.target_lengths, task.vocab_size, max_entries=10).size == 0
     # Without a table the kernel scans each target: still identical to SyncVectorEnv.
-    monkeypatch.setattr(numba_batch, "match_masks", lambda *args: np.zeros((0, 0, 0), dtype=np.uint64))
+    monkeypatch.setattr(numba_core, "match_masks", lambda *args: np.zeros((0, 0, 0), dtype=np.uint64))
     sync, native = make_pair(4, AutoresetMode.NEXT_STEP, "numba", task="reverse")
     assert compare_runs(sync, native, steps=150, seed=2) > 10
 
@@ -166,7 +166,7 @@ def test_backends_on_targets_of_several_words(backend, metric):
 def test_backend_choice():
     assert TextGenerationVectorEnv(2, backend="numpy").backend == "numpy"
     assert TextGenerationVectorEnv(2, metric="osa").backend == "numpy"  # no compiled kernel for osa
-    assert TextGenerationVectorEnv(2).backend == ("numba" if numba_batch.AVAILABLE else "numpy")
+    assert TextGenerationVectorEnv(2).backend == ("numba" if numba_core.AVAILABLE else "numpy")
     with pytest.raises(ValueError, match="backend='cuda': allowed values are"):
         TextGenerationVectorEnv(2, backend="cuda")
     with pytest.raises(ValueError, match="backend='numba'"):

@@ -7,11 +7,10 @@ import operator
 import gymnasium as gym
 import numpy as np
 
-from textgen_env.kernels.bitrow import BitParallelRow
+from textgen_env.core import make_core
+from textgen_env.core.base import check_seed
 from textgen_env.rendering import render_rgb, render_text
-from textgen_env.rewards import similarity
-from textgen_env.task import RENDER_MODES, TOKEN_DTYPE, TextTask, task_arguments
-from textgen_env.tokenizers import EOS_ID, UNK_ID
+from textgen_env.task import RENDER_MODES, TextTask, task_arguments
 
 RESET_OPTIONS = ("index", "prompt", "target")
 
@@ -30,11 +29,6 @@ def as_action(action, vocab_size: int) -> int:
     if not 0 <= value < vocab_size:
         raise ValueError(f"action {action!r} is outside the action space Discrete({vocab_size})")
     return value
-
-
-def check_seed(seed) -> None:
-    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed={seed!r}: must be None or a non-negative integer")
 
 
 def check_reset_options(options) -> dict:
@@ -126,6 +120,11 @@ class TextGenerationEnv(gym.Env):
     - ``min_new_tokens``: tokens before EOS becomes valid (default 1).
     - ``render_mode``: ``"ansi"``, ``"human"`` or ``"rgb_array"``.
     - ``flat_observation``: one vector instead of the Dict (default False).
+    - ``backend``: the episode core that steps it, "auto" (default), "numba" or
+      "numpy" (see :mod:`textgen_env.core`).
+
+    Observations hold token ids in the smallest dtype for the vocabulary (uint8 up
+    to 255 tokens, uint16 up to 65,535, else int32).
 
     ## Version History
 
@@ -148,19 +147,18 @@ class TextGenerationEnv(gym.Env):
         render_mode: str | None = None,
         flat_observation: bool = False,
         task_options: dict | None = None,
+        backend: str = "auto",
     ):
         self.task = TextTask(**task_arguments(locals()))
+        self.core = make_core(self.task, 1, backend)  # the same rules as the vector env, for one episode
         self.render_mode = render_mode
         self.tokenizer = self.task.tokenizer
         self.metric = self.task.metric
         self.action_space = self.task.action_space
         self.observation_space = self.task.observation_space
-        self._mask_table = self.task.rules.action_mask_table
+        self._env = np.zeros(1, dtype=np.int64)  # the core's env ids: just this one
+        self._not_resetting = np.zeros(1, dtype=bool)
         self._finished = True
-        self._index = -1
-        self._prompt: list[int] = []
-        self._target: list[int] = []
-        self._generated: list[int] = []
 
     # -- Gymnasium API -------------------------------------------------------------
 
@@ -169,50 +167,37 @@ class TextGenerationEnv(gym.Env):
         options = check_reset_options(options)
         super().reset(seed=seed)
         uniform = self.np_random.random()  # drawn even when options choose, so seeds stay aligned
+        core = self.core
+        core.custom_pair = None
         if "prompt" in options or "target" in options:
-            prompt, target = self.task.encode_pair(options.get("prompt"), options.get("target"))
-            self._index, self._target_text = -1, None
+            core.custom_pair = self.task.encode_pair(options.get("prompt"), options.get("target"))
+            index = -1
+        elif "index" in options:
+            index = self.task.check_index(options["index"])
         else:
-            self._index = (
-                self.task.check_index(options["index"]) if "index" in options else int(self.task.draw_indices(uniform))
-            )
-            prompt, target = self.task.prompt_ids[self._index], self.task.target_ids[self._index]
-            self._target_text = self.task.target_texts[self._index]
-        self._start_episode(prompt, target)
+            index = int(self.task.draw_indices(uniform))
+        core.start(self._env, np.array([index]))
+        self._finished = False
         if self.render_mode == "human":
             self.render()
-        return self._observation(), {
-            "distance": self._distance(),
-            "index": self._index,
-            "invalid_action": False,
-            "similarity": 0.0,
-        }
+        info = {"distance": core.distances()[0].item(), "index": index, "invalid_action": False, "similarity": 0.0}
+        return self._observation(), info
 
     def step(self, action):
         if self._finished:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         token = as_action(action, self.task.vocab_size)
-        valid = bool(self._mask_table[len(self._generated), token])
-        stop = valid and token == EOS_ID
-        if not stop:
-            self._append(token if valid else UNK_ID)
-            stop = len(self._generated) >= self.task.max_new_tokens
-        distance = self._distance()
-        final_similarity = 0.0
-        if stop:
-            self._finished = True
-            score = -distance / self._scale
-            reward = self.task.reward.terminal(score, distance, self._generated == self._target, self._potential)
-            final_similarity = similarity(self._generated, self._target)
-        elif self.task.reward.dense:
-            potential = self._dense_potential()
-            reward, self._potential = potential - self._potential, potential
-        else:
-            reward = 0.0
+        out = self.core.step(np.array([token]), self._not_resetting)
+        self._finished = bool(out.terminated[0])
         if self.render_mode == "human":
             self.render()
-        info = {"distance": distance, "index": self._index, "invalid_action": not valid, "similarity": final_similarity}
-        return self._observation(), float(reward) + 0.0, stop, False, info
+        info = {
+            "distance": out.distances[0].item(),
+            "index": int(self.core.state.pair[0]),
+            "invalid_action": bool(out.invalid[0]),
+            "similarity": float(out.similarities[0]),
+        }
+        return self._observation(), float(out.rewards[0]), self._finished, False, info
 
     def render(self):
         if self.render_mode is None:
@@ -220,12 +205,12 @@ class TextGenerationEnv(gym.Env):
                 "render() called without a render_mode; pass render_mode='ansi', 'human' or 'rgb_array' to the env"
             )
             return None
+        core = self.core
+        prompt, generated, target = core.prompt_ids(0), core.generated_ids(0), core.target_ids(0)
         if self.render_mode == "rgb_array":
-            return render_rgb(
-                self._prompt, self._generated, self._target, max(self.task.max_prompt_tokens, self.task.max_new_tokens)
-            )
+            return render_rgb(prompt, generated, target, max(self.task.max_prompt_tokens, self.task.max_new_tokens))
         text = render_text(
-            self.tokenizer, self._prompt, self._generated, self._target, self._distance(), self.metric.name, self._finished
+            self.tokenizer, prompt, generated, target, core.distances()[0].item(), self.metric.name, self._finished
         )
         if self.render_mode == "human":
             print(text)
@@ -234,21 +219,25 @@ class TextGenerationEnv(gym.Env):
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of the valid actions (sb3-contrib's MaskablePPO reads it)."""
-        return self._mask_table[len(self._generated)].copy()
+        return self.core.action_masks()[0]
 
     # -- texts ----------------------------------------------------------------------
 
     def generated_text(self) -> str:
         """The text generated so far in this episode."""
-        return self.tokenizer.decode(self._generated)
+        return self.tokenizer.decode(self.core.generated_ids(0))
 
     def target_text(self) -> str:
         """This episode's target text."""
-        return (
-            self._target_text
-            if self._target_text is not None
-            else self.tokenizer.decode([t if t >= 0 else UNK_ID for t in self._target])
-        )
+        return self.core.target_text(0)
+
+    def generated_ids(self) -> list[int]:
+        """The token ids generated so far in this episode."""
+        return self.core.generated_ids(0)
+
+    def target_ids(self) -> list[int]:
+        """This episode's target ids (tokens no action can produce as ``UNMATCHABLE``)."""
+        return self.core.target_ids(0)
 
     def get_text_data(self) -> list[str]:
         """The prompts of this env's split, in dataset order."""
@@ -258,37 +247,8 @@ class TextGenerationEnv(gym.Env):
         """The targets of this env's split, in dataset order."""
         return self.task.dataset.targets
 
-    # -- episode state -------------------------------------------------------------
-
-    def _start_episode(self, prompt: list[int], target: list[int]) -> None:
-        self._prompt, self._target, self._generated = prompt, target, []
-        self._finished = False
-        self._potential = 0.0
-        self._scale = self.metric.scale(len(target))
-        self._row = None
-        if self.metric.substitution_cost is not None:
-            self._row = BitParallelRow(target, self.metric.substitution_cost)
-        self._prompt_obs = np.zeros(self.task.max_prompt_tokens, dtype=TOKEN_DTYPE)
-        self._prompt_obs[: len(prompt)] = prompt
-        self._generated_obs = np.zeros(self.task.max_new_tokens, dtype=TOKEN_DTYPE)
-
-    def _append(self, token: int) -> None:
-        self._generated_obs[len(self._generated)] = token
-        self._generated.append(token)
-        if self._row is not None:
-            self._row.append(token)
-
-    def _distance(self):
-        if self._row is not None:
-            return self._row.distance
-        return self.metric.measure(self._generated, self._target)
-
-    def _dense_potential(self) -> float:
-        if self._row is not None:
-            return -self._row.best_reachable() / self._scale
-        return self.metric.prefix_potential(self._generated, self._target)
-
     def _observation(self):
+        state = self.core.state
         if self.task.flat_observation:
-            return np.concatenate([self._prompt_obs, self._generated_obs])
-        return {"prompt": self._prompt_obs.copy(), "generated": self._generated_obs.copy()}
+            return np.concatenate([state.prompts[0], state.generated[0]])
+        return {"prompt": state.prompts[0].copy(), "generated": state.generated[0].copy()}

@@ -30,9 +30,9 @@ Reward ranges: sparse and dense episode returns lie in
 metrics and in ``[-1, 0]`` for jaro_winkler; a dense levenshtein step before the
 last is 0 or ``-1/len(target)``.
 
-To add a reward mode: add a row to :data:`REWARD_MODES` (its code and terminal
-reward) and the same code's branch in :mod:`textgen_env.kernels.numba_batch`
-(``_terminal_reward``); both envs and the numpy batch read the table.
+To add a reward mode: add a row to :data:`REWARD_MODES` (whether it is dense, and
+its terminal reward's weights over :data:`TERMINAL_FEATURES`); both episode cores
+(:mod:`textgen_env.core`) read the table, and nothing else defines a mode.
 """
 
 from __future__ import annotations
@@ -50,26 +50,42 @@ DistanceFn = Callable[[Sequence[int], Sequence[int]], float]
 # -- reward modes ---------------------------------------------------------------------
 
 
+TERMINAL_FEATURES = ("score", "potential_before", "inverse_distance", "exact")
+
+
 @dataclass(frozen=True)
 class RewardMode:
-    """How an episode is rewarded: `dense` modes also pay on the steps before the last."""
+    """How an episode is rewarded.
+
+    `dense` modes also pay on the steps before the last (the change in potential).
+    The last step pays a weighted sum of :data:`TERMINAL_FEATURES`: the score, the
+    dense potential before this step, ``1 / (1 + distance)``, and 1.0 for an exact
+    generation. Both episode cores read these weights, so a row of the table is the
+    whole definition of a mode.
+    """
 
     name: str
-    code: int  # the compiled kernel's branch for this mode
     dense: bool
-    terminal: Callable  # (score, distance, exact, potential_before) -> the last step's reward, scalars or arrays
+    terminal_weights: tuple[float, float, float, float]
 
-    def __reduce__(self):  # the table's functions are lambdas: pickle by name
-        return (reward_mode, (self.name,))
+    def terminal(self, score, distance, exact, potential_before):
+        """The last step's reward, for scalars or arrays (`exact` is only read when its weight is not 0)."""
+        features = (score, potential_before, None, exact)
+        reward = 0.0
+        for k, weight in enumerate(self.terminal_weights):
+            if weight:
+                feature = 1.0 / (1.0 + distance) if k == 2 else np.asarray(features[k], dtype=np.float64)
+                reward = reward + weight * feature
+        return reward
 
 
 REWARD_MODES: dict[str, RewardMode] = {
     mode.name: mode
     for mode in (
-        RewardMode("dense", 0, True, lambda score, distance, exact, before: score - before),
-        RewardMode("sparse", 1, False, lambda score, distance, exact, before: score),
-        RewardMode("inverse", 2, False, lambda score, distance, exact, before: 1.0 / (1.0 + distance)),
-        RewardMode("exact", 3, False, lambda score, distance, exact, before: np.asarray(exact, dtype=np.float64)),
+        RewardMode("dense", True, (1.0, -1.0, 0.0, 0.0)),
+        RewardMode("sparse", False, (1.0, 0.0, 0.0, 0.0)),
+        RewardMode("inverse", False, (0.0, 0.0, 1.0, 0.0)),
+        RewardMode("exact", False, (0.0, 0.0, 0.0, 1.0)),
     )
 }
 

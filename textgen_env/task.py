@@ -28,7 +28,6 @@ from textgen_env.tasks import DEFAULT_TASK, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
 
 RENDER_MODES = ("ansi", "human", "rgb_array")
-TOKEN_DTYPE = np.int32  # observations hold token ids: 4 bytes each halve what a step copies
 TARGET_PAD = -1  # past the end of a target in a padded matrix
 UNMATCHABLE = -2  # a target token no action can produce (unknown to the tokenizer, or special): never matched
 
@@ -49,17 +48,34 @@ def check_bool(name: str, value) -> bool:
     return bool(value)
 
 
+def token_dtype(vocab_size: int) -> type[np.unsignedinteger] | type[np.int32]:
+    """The smallest dtype for observations of token ids: uint8, uint16, else int32.
+
+    Gymnasium's ``MultiDiscrete`` keeps its ``nvec`` (here ``vocab_size``) in the same
+    dtype, so uint8 holds vocabularies of up to 255 tokens and uint16 up to 65,535.
+    """
+    for dtype in (np.uint8, np.uint16):
+        if vocab_size <= np.iinfo(dtype).max:
+            return dtype
+    return np.int32
+
+
 class EpisodeRules:
-    """Which actions are valid when, for a vocabulary and a token budget.
+    """The shape of every episode of a task: its vocabulary, prompt width, and when which actions are valid.
 
     Ordinary tokens (ids >= 4) are always valid; PAD, BOS and UNK never are; EOS
     is valid once ``min_new_tokens`` tokens are out, and emitting it ends the
-    episode. Row ``n`` of :attr:`action_mask_table` holds the valid actions after
-    ``n`` generated tokens (``0 <= n <= max_new_tokens``).
+    episode, as does reaching ``max_new_tokens``. Row ``n`` of :attr:`action_mask_table`
+    holds the valid actions after ``n`` generated tokens (``0 <= n <= max_new_tokens``).
+    Prompts are ``max_prompt_tokens`` wide. A checkpoint stores these as :meth:`to_dict`,
+    so that a trained policy meets the same rules wherever it is loaded.
     """
 
-    def __init__(self, vocab_size: int, min_new_tokens: int, max_new_tokens: int):
+    FIELDS = ("vocab_size", "max_prompt_tokens", "min_new_tokens", "max_new_tokens")
+
+    def __init__(self, vocab_size: int, min_new_tokens: int, max_new_tokens: int, max_prompt_tokens: int):
         self.vocab_size = check_integer("vocab_size", vocab_size, 5)
+        self.max_prompt_tokens = check_integer("max_prompt_tokens", max_prompt_tokens, 1)
         self.max_new_tokens = check_integer("max_new_tokens", max_new_tokens, 1)
         self.min_new_tokens = check_integer("min_new_tokens", min_new_tokens, 0)
         if self.min_new_tokens > self.max_new_tokens:
@@ -70,6 +86,25 @@ class EpisodeRules:
         table[:, EOS_ID] = np.arange(self.max_new_tokens + 1) >= self.min_new_tokens
         table.flags.writeable = False
         self.action_mask_table = table
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    @classmethod
+    def from_dict(cls, data) -> EpisodeRules:
+        """Rebuild from :meth:`to_dict`; a missing, unknown or non-integer field is a ValueError naming it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"episode rules must be a dict with {list(cls.FIELDS)}, got {data!r}")
+        missing, unknown = sorted(set(cls.FIELDS) - set(data)), sorted(set(data) - set(cls.FIELDS))
+        if missing or unknown:
+            raise ValueError(f"episode rules {data!r}: missing {missing}, unknown {unknown}; expected {list(cls.FIELDS)}")
+        return cls(**data)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, EpisodeRules) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"EpisodeRules({', '.join(f'{k}={v}' for k, v in self.to_dict().items())})"
 
     def action_masks(self, generated_lengths) -> np.ndarray:
         """The valid actions of each episode, given how many tokens each has generated: (..., vocab_size)."""
@@ -133,7 +168,8 @@ class TextTask:
             else check_integer("max_prompt_tokens", max_prompt_tokens, 1)
         )
         budget = max(1, max(map(len, all_targets))) if max_new_tokens is None else max_new_tokens
-        self.rules = EpisodeRules(self.vocab_size, min_new_tokens, budget)
+        self.rules = EpisodeRules(self.vocab_size, min_new_tokens, budget, self.max_prompt_tokens)
+        self.token_dtype = token_dtype(self.vocab_size)
         self.max_new_tokens, self.min_new_tokens = self.rules.max_new_tokens, self.rules.min_new_tokens
 
         prompt_ids, raw_targets = [all_prompts[i] for i in chosen], [all_targets[i] for i in chosen]
@@ -201,26 +237,18 @@ class TextTask:
         return prompt_ids, matchable
 
     def pad_prompts(self, prompts: list[list[int]]) -> np.ndarray:
-        matrix = np.full((len(prompts), self.max_prompt_tokens), PAD_ID, dtype=TOKEN_DTYPE)
+        matrix = np.full((len(prompts), self.max_prompt_tokens), PAD_ID, dtype=self.token_dtype)
         for i, prompt in enumerate(prompts):
             matrix[i, : len(prompt)] = prompt
         return matrix
 
     def make_observation_space(self) -> spaces.Space:
+        def ids(length: int) -> spaces.MultiDiscrete:
+            return spaces.MultiDiscrete(np.full(length, self.vocab_size, dtype=self.token_dtype), dtype=self.token_dtype)
+
         if self.flat_observation:
-            return spaces.MultiDiscrete(
-                np.full(self.max_prompt_tokens + self.max_new_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
-            )
-        return spaces.Dict(
-            {
-                "prompt": spaces.MultiDiscrete(
-                    np.full(self.max_prompt_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
-                ),
-                "generated": spaces.MultiDiscrete(
-                    np.full(self.max_new_tokens, self.vocab_size, dtype=TOKEN_DTYPE), dtype=TOKEN_DTYPE
-                ),
-            }
-        )
+            return ids(self.max_prompt_tokens + self.max_new_tokens)
+        return spaces.Dict({"prompt": ids(self.max_prompt_tokens), "generated": ids(self.max_new_tokens)})
 
     # -- choosing pairs ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Edit distances of a batch of episodes in numpy: the vector env's kernel without numba.
+"""Edit distances of a batch of episodes as numpy DP rows: the state of the numpy core.
 
 State: one dynamic-programming row per episode over the target positions
 ``j = 0..M``, stored shifted as ``E[j] = D[j] - j`` where

@@ -1,31 +1,25 @@
-"""The vector env's whole step as one compiled call (optional: the ``fast`` extra, numba).
+"""The compiled episode core (optional: the ``fast`` extra, numba): a whole step in one call.
 
-With numba installed, :func:`advance_episodes` does one step of every env (the
-action check, append, distances, rewards, episode ends, similarities and the
-NEXT_STEP autoresets) and :func:`start_episodes` the SAME_STEP autoresets, each
-in a single call. The episode rules are not written here: the kernel reads them
-as data made by :class:`textgen_env.task.TextTask` (the action-mask table, the
-pairs already drawn, each pair's score scale, the reward mode's code). Without
-numba the vector env steps with :mod:`textgen_env.kernels.numpy_batch`, which
-gives the same results (tested).
+:func:`advance_episodes` does one step of every env (the action check, append,
+distances, rewards, episode ends, similarities and the NEXT_STEP autoresets) in a
+single compiled call, reading the rules as data (:class:`~textgen_env.core.types.Rules`:
+the action-mask table, the reward mode's terminal weights) and writing the state
+in place. It is the compiled build of :class:`~textgen_env.core.numpy_core.NumpyCore`,
+which gives the same results (tested); :class:`NumbaCore` is the core around it.
 
-Each episode's DP state is the single env's bit-parallel column
-(:mod:`textgen_env.kernels.bitrow`) in uint64 words, 64 target positions a word,
-so a token costs a few dozen integer operations per word (Myers' blocks for
-Levenshtein, a carried addition for Indel).
-
-The kernels take their inputs as the named tuples below, passed as plain tuples
-(numba dispatches a plain tuple several times faster than a named one) and
-unpacked by field name on the kernel's first line.
+Each episode's DP state is a bit-parallel column in uint64 words, 64 target
+positions a word, so a token costs a few dozen integer operations per word (Myers'
+blocks for Levenshtein, Hyyrö's global variant (2001); the LCS bit-vector of
+Allison-Dix / Hyyrö 2004 for Indel). Targets may hold negative ids (padding, and
+target tokens that no action can produce): no generated token ever equals them.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from textgen_env.kernels.bitrow import chunk_tables
+from textgen_env.core.base import EpisodeCore, out_of_range
+from textgen_env.core.types import StepOutput
 
 try:
     from numba import njit
@@ -36,56 +30,19 @@ else:
     AVAILABLE = True
 
 WORD = 64
-_CHUNK_NET, _CHUNK_LOWEST = (np.array(table, dtype=np.int8) for table in chunk_tables())  # 64 KiB each: stays in cache
+
+
+def chunk_tables(bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair of `bits`-bit chunks (up-steps | down-steps << bits): net change and lowest prefix."""
+    keys = np.arange(1 << (2 * bits))
+    positions = np.arange(bits)
+    steps = ((keys[:, None] >> positions) & 1) - ((keys[:, None] >> (positions + bits)) & 1)
+    prefix = np.cumsum(steps, axis=1)
+    return prefix[:, -1].astype(np.int8), np.minimum(prefix.min(axis=1), 0).astype(np.int8)
+
+
+_CHUNK_NET, _CHUNK_LOWEST = chunk_tables()  # 64 KiB each: stays in cache
 _ZERO, _ONE, _BYTE, _EIGHT, _HIGH = np.uint64(0), np.uint64(1), np.uint64(255), np.uint64(8), np.uint64(1) << np.uint64(63)
-
-
-class Rules(NamedTuple):
-    """The episode rules, as data (from TextTask and the env's arguments)."""
-
-    action_masks: np.ndarray  # (max_new_tokens + 1, vocab) bool: the valid actions after n tokens
-    max_new_tokens: int
-    max_episode_steps: int  # 0: no limit
-    substitution_cost: int  # 1 Levenshtein, 2 Indel
-    reward_code: int  # rewards.REWARD_MODES[...].code
-    eos_id: int
-    unk_id: int
-
-
-class Pairs(NamedTuple):
-    """The task's (prompt, target) pairs, encoded."""
-
-    prompts: np.ndarray  # (pairs, max_prompt_tokens) int32
-    targets: np.ndarray  # (pairs, max_new_tokens) int32, negative past the end
-    target_lengths: np.ndarray  # (pairs,) int64
-    scales: np.ndarray  # (pairs,) float64: the score scale of each pair
-    match_masks: np.ndarray  # (pairs, vocab, words) uint64, or (0, 0, 0): see match_masks()
-
-
-class Episodes(NamedTuple):
-    """Each env's episode in progress."""
-
-    pair: np.ndarray  # (n,) int64, -1 for a pair set by reset options
-    prompts: np.ndarray  # (n, max_prompt_tokens) int32
-    generated: np.ndarray  # (n, max_new_tokens) int32, PAD past the length
-    lengths: np.ndarray  # (n,) int64
-    elapsed: np.ndarray  # (n,) int64: steps taken (for max_episode_steps)
-    targets: np.ndarray  # (max_new_tokens, n) int32, position-first
-    target_lengths: np.ndarray  # (n,) int64
-    scales: np.ndarray  # (n,) float64
-    potential: np.ndarray  # (n,) float64: the dense reward's potential so far
-    columns: np.ndarray  # (2, n, words) uint64: the up / down steps of each bit column
-    next_pairs: np.ndarray  # (n, draws) int64: each env's next pairs, drawn ahead
-    draw_position: np.ndarray  # (n,) int64: the next unused entry of next_pairs
-
-
-class StepOutput(NamedTuple):
-    rewards: np.ndarray  # (n,) float64
-    similarities: np.ndarray  # (n,) float64: Levenshtein only, at episode ends
-    distances: np.ndarray  # (n,) int64
-    terminated: np.ndarray  # (n,) bool
-    truncated: np.ndarray  # (n,) bool
-    invalid: np.ndarray  # (n,) bool
 
 
 def _compiled(function):
@@ -93,33 +50,21 @@ def _compiled(function):
 
 
 @_compiled
-def advance_episodes(actions, resetting, rules, pairs, episodes, out):
-    """One step of the vector env, fused: what ``NumpyBackend.advance`` does in numpy.
+def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
+    """One step of every env, fused: what ``NumpyCore.step`` does in numpy.
 
     Envs in `resetting` (NEXT_STEP autoresets) start their next drawn pair, as
     :func:`start_episodes` does, and report the distance of an empty generation;
-    every other env takes its action. Returns how many draw buffers a reset used
-    up (the caller refills them); -1, having changed nothing, if an action is
-    outside the vocabulary; -2 if an env whose episode has ended is neither reset
-    nor stopped (a caller's error: nothing is written past the episode's row).
+    every other env takes its action. `columns` (2, n, words) holds each env's bit
+    column. Returns how many draw buffers a reset used up (the caller refills them);
+    -1, having changed nothing, if an action is outside the vocabulary; -2 if an env
+    whose episode has ended is neither reset nor stopped (a caller's error: nothing
+    is written past the episode's row).
     """
-    action_masks, max_new_tokens, max_episode_steps, substitution_cost, reward_code, eos_id, unk_id = rules
-    (
-        pair,
-        prompts,
-        generated,
-        lengths,
-        elapsed,
-        targets,
-        target_lengths,
-        scales,
-        potential,
-        columns,
-        next_pairs,
-        draw_position,
-    ) = episodes
+    action_masks, max_new_tokens, max_episode_steps, substitution_cost, dense, terminal_weights, eos_id, unk_id = rules
+    pair, _, generated, lengths, elapsed, targets, target_lengths, scales, potential, _, _ = episodes
     rewards, similarities, distances, terminated, truncated, invalid = out
-    _, _, _, _, match_masks = pairs
+    match_masks = pairs[4]
     n = actions.shape[0]
     vocab = action_masks.shape[1]
     for i in range(n):
@@ -133,7 +78,7 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, out):
         invalid[i] = False
         similarities[i] = 0.0
         if resetting[i]:
-            used_up += _start_episode(i, pairs, episodes)
+            used_up += _start_episode(i, pairs, episodes, columns)
             distances[i] = target_lengths[i]  # d(empty, target) for Levenshtein and Indel alike
             continue
         target_length = target_lengths[i]
@@ -161,7 +106,7 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, out):
             truncated[i] = elapsed[i] >= max_episode_steps
         distances[i] = distance
         if not terminated[i]:
-            if reward_code == 0:  # dense: the change in potential
+            if dense:  # the change in potential
                 now = -best / scales[i]
                 rewards[i] = now - potential[i] + 0.0
                 potential[i] = now
@@ -169,25 +114,29 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, out):
         if substitution_cost == 1:
             similarities[i] = 1.0 - distance / max(length, target_length, 1)
         rewards[i] = _terminal_reward(
-            reward_code, -distance / scales[i], distance, i, length, target_length, generated, targets, potential[i]
+            terminal_weights, -distance / scales[i], distance, i, length, target_length, generated, targets, potential[i]
         )
     return used_up
 
 
 @_compiled
-def _terminal_reward(reward_code, score, distance, i, length, target_length, generated, targets, potential_before):
-    """The last step's reward: the compiled twin of rewards.REWARD_MODES' ``terminal`` column."""
-    if reward_code == 0:  # dense
-        return score - potential_before + 0.0
-    if reward_code == 1:  # sparse
-        return score + 0.0
-    if reward_code == 2:  # inverse
-        return 1.0 / (1.0 + distance)
-    exact = length == target_length  # exact
-    for j in range(target_length if exact else 0):
-        if generated[i, j] != targets[j, i]:
-            return 0.0
-    return 1.0 if exact else 0.0
+def _terminal_reward(weights, score, distance, i, length, target_length, generated, targets, potential_before):
+    """The last step's reward: ``RewardMode.terminal`` over the same features, summed in the same order."""
+    reward = 0.0
+    if weights[0] != 0.0:
+        reward += weights[0] * score
+    if weights[1] != 0.0:
+        reward += weights[1] * potential_before
+    if weights[2] != 0.0:
+        reward += weights[2] * (1.0 / (1.0 + distance))
+    if weights[3] != 0.0:
+        exact = length == target_length
+        for j in range(target_length if exact else 0):
+            if generated[i, j] != targets[j, i]:
+                exact = False
+                break
+        reward += weights[3] * (1.0 if exact else 0.0)
+    return reward + 0.0
 
 
 @_compiled
@@ -308,34 +257,11 @@ def _reset_column(i, columns, target_length):
 
 
 @_compiled
-def start_episodes(envs, pairs, episodes):
-    """Begin a new episode in each env of `envs` (SAME_STEP autoresets).
-
-    Returns how many draw buffers this used up (the caller refills them).
-    """
-    used_up = 0
-    for k in range(envs.shape[0]):
-        used_up += _start_episode(envs[k], pairs, episodes)
-    return used_up
-
-
-@_compiled
-def _start_episode(i, pairs, episodes):
-    """Env `i` starts its next drawn pair; 1 if that used up its buffer of draws."""
-    (
-        pair,
-        prompts,
-        generated,
-        lengths,
-        elapsed,
-        targets,
-        target_lengths,
-        scales,
-        potential,
-        columns,
-        next_pairs,
-        draw_position,
-    ) = episodes
+def _start_episode(i, pairs, episodes, columns):
+    """Env `i` starts its next drawn pair (``EpisodeCore.start``); 1 if that used up its buffer of draws."""
+    pair, prompts, generated, lengths, elapsed, targets, target_lengths, scales, potential, next_pairs, draw_position = (
+        episodes
+    )
     pair_prompts, pair_targets, pair_target_lengths, pair_scales, _ = pairs
     chosen = next_pairs[i, draw_position[i]]
     draw_position[i] += 1
@@ -351,3 +277,67 @@ def _start_episode(i, pairs, episodes):
     scales[i] = pair_scales[chosen]
     _reset_column(i, columns, length)
     return 1 if draw_position[i] == next_pairs.shape[1] else 0
+
+
+class NumbaCore(EpisodeCore):
+    """Episodes stepped by one compiled call (Levenshtein and Indel)."""
+
+    name = "numba"
+
+    def __init__(self, task, num_envs: int, max_episode_steps: int | None = None):
+        super().__init__(task, num_envs, max_episode_steps)
+        self.columns = np.zeros((2, num_envs, -(-task.max_new_tokens // WORD)), dtype=np.uint64)
+        self.arguments = tuple(self.rules), tuple(self.pairs), tuple(self.state), self.columns  # the kernel writes in place
+        self.kernel = self.compiled_kernel()
+
+    def compiled_kernel(self):
+        """:func:`advance_episodes` compiled for this core's argument types, called without numba's dispatcher.
+
+        The types never change for one core (int64 actions, bool resets, its own arrays), so matching them
+        on every call is wasted work: at one env it is half of the step (7.2 -> 4.0 us here).
+        """
+        n = self.num_envs
+        sample = (np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), *self.arguments, tuple(self.empty_output()))
+        signature = tuple(advance_episodes.typeof_pyval(value) for value in sample)
+        advance_episodes.compile(signature)
+        return advance_episodes.overloads[signature].entry_point
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "kernel"}  # a compiled entry point does not pickle
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.arguments = tuple(self.rules), tuple(self.pairs), tuple(self.state), self.columns
+        self.kernel = self.compiled_kernel()
+
+    def empty_output(self) -> StepOutput:
+        n = self.num_envs
+        floats, flags = np.empty((2, n)), np.empty((3, n), dtype=bool)  # fresh for every step: the caller keeps them
+        return StepOutput(floats[0], floats[1], np.empty(n, dtype=np.int64), flags[0], flags[1], flags[2])
+
+    def match_masks(self) -> np.ndarray:
+        task = self.task
+        return match_masks(task.target_matrix, task.target_lengths, task.vocab_size)
+
+    def start_distances(self, envs: np.ndarray) -> None:
+        reset_columns(envs, self.columns, self.state.target_lengths)
+
+    checks_action_range = True  # the kernel refuses an out-of-range action before it changes anything
+
+    def step(self, actions: np.ndarray, resetting: np.ndarray) -> StepOutput:
+        out = self.empty_output()
+        used_up = self.kernel(actions, resetting, *self.arguments, tuple(out))
+        if used_up == -2:
+            raise RuntimeError("the compiled step was asked to advance an episode that has ended without resetting it")
+        if used_up == -1:
+            raise out_of_range(actions, self.task.vocab_size)
+        if used_up:
+            self.refill_used_up(resetting.nonzero()[0])
+        if self.metric.name != "levenshtein" and np.count_nonzero(out.terminated):
+            out.similarities[:] = self.final_similarities(out.terminated, out.distances)
+        return out
+
+    def distances(self, mask: np.ndarray | None = None) -> np.ndarray:
+        values = np.empty(self.num_envs, dtype=np.int64)
+        current_distances(self.state.lengths, self.columns, self.state.target_lengths, values)
+        return values

@@ -1,0 +1,51 @@
+"""The batched episode core: every rule of an episode, for N episodes at once.
+
+=================  =====================================================================
+module             what it holds
+=================  =====================================================================
+``types.py``       the arrays both cores share: Rules, Pairs, Episodes, StepOutput
+``base.py``        :class:`EpisodeCore`: the state, each env's pair draws, ``start``, reads
+``numpy_core.py``  :class:`NumpyCore`, the reference step, any metric
+``numpy_rows.py``  its incremental edit distances: one DP row per episode
+``numba_core.py``  :class:`NumbaCore`, the same step compiled (the ``fast`` extra;
+                   Levenshtein and Indel)
+=================  =====================================================================
+
+A core is driven with three calls: ``seed(seed)``, ``start(env_ids, pairs)`` and
+``step(actions, resetting) -> StepOutput``. The rules it applies are read as data
+from :class:`~textgen_env.task.TextTask` (valid actions, pair draws, scales) and
+from :data:`textgen_env.rewards.REWARD_MODES` (dense or not, terminal weights), so
+neither build writes a rule of its own. The single env drives a core with one
+episode, the vector env with ``num_envs``.
+"""
+
+from __future__ import annotations
+
+from textgen_env.core import numba_core
+from textgen_env.core.base import EpisodeCore
+from textgen_env.core.numba_core import NumbaCore
+from textgen_env.core.numpy_core import NumpyCore
+from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
+
+BACKENDS = ("auto", "numba", "numpy")
+AVAILABLE = {"numpy": True, "numba": numba_core.AVAILABLE}
+
+
+def make_core(task, num_envs: int, backend: str = "auto", max_episode_steps: int | None = None) -> EpisodeCore:
+    """The core for `task`: compiled where numba is installed and the metric has a kernel
+    (Levenshtein, Indel) under ``backend="auto"``, numpy otherwise; "numba" or "numpy" asks for one."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}: allowed values are {list(BACKENDS)}")
+    incremental = task.metric.substitution_cost is not None
+    if backend == "numba" and not (numba_core.AVAILABLE and incremental):
+        why = (
+            "numba is not installed: pip install 'textgen-env[fast]'"
+            if not numba_core.AVAILABLE
+            else f"metric {task.metric.name!r} has no compiled kernel (levenshtein and indel do)"
+        )
+        raise ValueError(f"backend='numba': {why}")
+    compiled = backend != "numpy" and numba_core.AVAILABLE and incremental
+    return (NumbaCore if compiled else NumpyCore)(task, num_envs, max_episode_steps)
+
+
+__all__ = ["AVAILABLE", "BACKENDS", "EpisodeCore", "Episodes", "NumbaCore", "NumpyCore", "Pairs", "Rules", "StepOutput", "make_core"]
