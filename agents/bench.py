@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from agents.config import parse_option_value
+from agents.config import EnvConfig, parse_option_value
 from textgen_env.task import TextTask
 from textgen_env.tasks import TASKS
 
@@ -67,7 +67,8 @@ class ReferenceAgent:
     def setup(self, env_kwargs: dict, seed: int, budget: int) -> None:
         values = {k: v for k, v in env_kwargs.items() if v is not None}
         values["task_options"] = values.get("task_options") or {}
-        config = self.algorithm_class.config_class(**values, seed=seed, total_env_steps=budget, **self.overrides)
+        env = EnvConfig(**values)
+        config = self.algorithm_class.config_class(env=env, seed=seed, total_env_steps=budget, **self.overrides)
         self.algorithm = self.algorithm_class(config)
 
     def train(self, env_steps: int) -> int:

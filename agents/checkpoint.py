@@ -1,11 +1,12 @@
 """Safe, self-contained checkpoints: written atomically, loaded without unpickling arbitrary objects.
 
-A checkpoint is a ``torch.save`` of plain containers only (tensors, numbers,
-strings, lists, dicts), read back with ``torch.load(weights_only=True)``, which
-refuses pickled objects. It holds everything needed to continue or use the run
-without its data: the config (the env config included), the tokenizer (its whole
-vocabulary, or a Hugging Face tokenizer's JSON), the held-out pairs of a dataset
-file, the policy and optimizer state, the RNG states and the progress so far.
+:class:`Checkpoint` is the record; on disk it is a ``torch.save`` of plain
+containers only (tensors, numbers, strings, lists, dicts), read back with
+``torch.load(weights_only=True)``, which refuses pickled objects. It holds
+everything needed to continue or use the run without its data: the config (the env
+config nested), the tokenizer (its whole vocabulary, or a Hugging Face tokenizer's
+JSON), the episode rules, the held-out pairs of a dataset file, the policy and
+optimizer state, the RNG states and the progress so far.
 
 It is written to a temporary file beside it and renamed into place, so a crash
 never leaves a half-written checkpoint; temporary files that a killed write left
@@ -17,23 +18,26 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from agents.config import PolicyConfig
 from agents.policy import ActorCritic
-from textgen_env.tokenizers import tokenizer_from_dict
+from textgen_env.task import EpisodeRules
+from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = "textgen-rl-checkpoint"
+# 4: the episode rules (vocabulary, prompt width, token limits) as one record; the env config nested in the run config;
 # 3: self-contained (tokenizer, env config, held-out pairs) and the algorithm's state under its own key;
 # 2: the policy's encoder LSTM has no biases, so version 1 weights do not fit.
-VERSION = 3
-JSON_FIELDS = {
+VERSION = 4
+JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader need not know
     "config": dict,
     "tokenizer": dict,
     "policy_config": dict,
-    "limits": dict,  # the token limits the run resolved: max_prompt_tokens, max_new_tokens, min_new_tokens
+    "rules": dict,
     "history": list,
     "algorithm_state": dict,
     "heldout": (list, type(None)),
@@ -44,13 +48,141 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: missing, corrupt, or made for something else."""
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
-    """Write `payload` atomically to `path`; on failure the previous checkpoint there is left intact."""
-    path = Path(path)
+@dataclass
+class Checkpoint:
+    """Everything a run leaves behind, checked field by field when it is read.
+
+    ``config`` is the run config as a dict (its ``env`` nested), ``rules`` the episode
+    rules the policy trained under, ``policy`` its weights; the training state
+    (``optimizer``, ``rng``, ``algorithm_state``, ``reference_policy``) is what a resumed
+    run needs, and is absent from an exported policy (RLlib's, say).
+    """
+
+    algorithm: str
+    config: dict
+    tokenizer: Tokenizer
+    policy_config: dict
+    rules: EpisodeRules
+    policy: dict
+    iteration: int = 0
+    env_steps: int = 0
+    history: list = field(default_factory=list)
+    heldout: list | None = None  # the test split of a dataset file, so that it evaluates without the file
+    optimizer: dict = field(default_factory=dict)
+    reference_policy: dict = field(default_factory=dict)
+    rng: dict = field(default_factory=dict)
+    algorithm_state: dict = field(default_factory=dict)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically to `path`; on failure the previous checkpoint there is left intact."""
+        to_dict = getattr(self.tokenizer, "to_dict", None)
+        if to_dict is None:
+            raise CheckpointError(f"tokenizer {self.tokenizer!r} has no to_dict(): a checkpoint must hold its tokenizer")
+        texts = {
+            "config": self.config,
+            "tokenizer": to_dict(),
+            "policy_config": self.policy_config,
+            "rules": self.rules.to_dict(),
+            "history": self.history,
+            "algorithm_state": self.algorithm_state,
+            "heldout": self.heldout,
+        }
+        payload = {
+            "algorithm": self.algorithm,
+            **{key: json.dumps(value) for key, value in texts.items()},
+            "policy": _on_cpu(self.policy),
+            "reference_policy": _on_cpu(self.reference_policy),
+            "optimizer": self.optimizer,
+            "rng": self.rng,
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+        }
+        return _write_atomically(Path(path), {"format": FORMAT, "version": VERSION, **payload})
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Checkpoint:
+        """Read and check a checkpoint: a :class:`CheckpointError` naming the file and the field for anything off."""
+        path = Path(path)
+        data = _read(path)
+        for key in ("algorithm", "policy", "iteration", "env_steps", *JSON_FIELDS):
+            if key not in data:
+                raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
+        if not isinstance(data["algorithm"], str):
+            raise CheckpointError(f"{path}: 'algorithm' must be a string, got {data['algorithm']!r}")
+        for key in ("iteration", "env_steps"):
+            if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 0:
+                raise CheckpointError(f"{path}: {key!r} must be an integer >= 0, got {data[key]!r}")
+        parsed = {}
+        for key, kind in JSON_FIELDS.items():
+            try:
+                parsed[key] = json.loads(data[key])
+            except (TypeError, ValueError) as e:
+                raise CheckpointError(f"{path}: {key!r} is not JSON text ({_reason(e)})") from None
+            if not isinstance(parsed[key], kind):
+                raise CheckpointError(f"{path}: {key!r} has the wrong shape ({type(parsed[key]).__name__})")
+        for key in ("policy", "reference_policy"):
+            weights = data.get(key, {})
+            if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+                raise CheckpointError(f"{path}: {key!r} must map parameter names to tensors")
+        for key in ("optimizer", "rng"):
+            if not isinstance(data.get(key, {}), dict):
+                raise CheckpointError(f"{path}: {key!r} must be a dict, got {type(data[key]).__name__}")
+        if parsed["heldout"] is not None and not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) for t in p) for p in parsed["heldout"]
+        ):
+            raise CheckpointError(f"{path}: 'heldout' must be a list of [prompt, target] strings")
+        try:
+            tokenizer = tokenizer_from_dict(parsed.pop("tokenizer"))
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: its tokenizer does not load ({e})") from None
+        try:
+            rules = EpisodeRules.from_dict(parsed.pop("rules"))
+        except (ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: 'rules' {e}") from None
+        vocab_size = parsed["policy_config"].get("vocab_size")
+        if not vocab_size == tokenizer.vocab_size == rules.vocab_size:
+            raise CheckpointError(
+                f"{path}: the policy's vocab_size {vocab_size!r} does not match its tokenizer's {tokenizer.vocab_size}"
+                f" and its rules' {rules.vocab_size}"
+            )
+        return cls(
+            algorithm=data["algorithm"],
+            tokenizer=tokenizer,
+            rules=rules,
+            policy=data["policy"],
+            iteration=data["iteration"],
+            env_steps=data["env_steps"],
+            optimizer=data.get("optimizer", {}),
+            reference_policy=data.get("reference_policy", {}),
+            rng=data.get("rng", {}),
+            **parsed,
+        )
+
+    def make_policy(self, path, device: torch.device | str = "cpu") -> ActorCritic:
+        """The checkpoint's policy on `device` (weights checked against its recorded size and heads)."""
+        described = dict(self.policy_config)
+        vocab_size = described.pop("vocab_size")
+        try:
+            policy = ActorCritic(vocab_size, PolicyConfig(**described))
+            policy.load_state_dict(self.policy)
+        except (TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: its weights do not fit the policy it describes ({_reason(e)})") from None
+        return policy.to(device)
+
+
+def _on_cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def _write_atomically(path: Path, data: dict) -> Path:
+    """``torch.save`` to a temporary file beside `path`, then rename; temporary files of killed writes are removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f"{path.name}.*.tmp"):  # left by a write that was killed
         stale.unlink(missing_ok=True)
-    data = {"format": FORMAT, "version": VERSION, **payload}
     tmp = path.parent / f"{path.name}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as f:
@@ -72,9 +204,8 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0][:200]}" if text else type(error).__name__
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read and check a checkpoint; JSON fields come back parsed and the tokenizer rebuilt (``data["tokenizer_object"]``)."""
-    path = Path(path)
+def _read(path: Path) -> dict:
+    """The raw dict of a checkpoint file, read without unpickling objects; format and version checked."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
@@ -90,45 +221,4 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION}"
             " (retrain, or use the textgen-env release that wrote it)"
         )
-    for key in ("algorithm", "policy", *JSON_FIELDS):
-        if key not in data:
-            raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
-    if not isinstance(data["algorithm"], str):
-        raise CheckpointError(f"{path}: 'algorithm' must be a string, got {data['algorithm']!r}")
-    for key, kind in JSON_FIELDS.items():
-        try:
-            data[key] = json.loads(data[key])
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: {key!r} is not JSON text ({_reason(e)})") from None
-        if not isinstance(data[key], kind):
-            raise CheckpointError(f"{path}: {key!r} has the wrong shape ({type(data[key]).__name__})")
-    if not isinstance(data["policy"], dict) or not all(isinstance(v, torch.Tensor) for v in data["policy"].values()):
-        raise CheckpointError(f"{path}: 'policy' must map parameter names to tensors")
-    try:
-        data["tokenizer_object"] = tokenizer_from_dict(data["tokenizer"])
-    except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: its tokenizer does not load ({e})") from None
-    limits = data["limits"]
-    if not all(isinstance(limits.get(k), int) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens")):
-        raise CheckpointError(
-            f"{path}: 'limits' must give integer max_prompt_tokens, max_new_tokens and min_new_tokens, got {limits!r}"
-        )
-    vocab_size = data["policy_config"].get("vocab_size")
-    if vocab_size != data["tokenizer_object"].vocab_size:
-        raise CheckpointError(
-            f"{path}: the policy's vocab_size {vocab_size!r} does not match"
-            f" its tokenizer's {data['tokenizer_object'].vocab_size}"
-        )
     return data
-
-
-def policy_from_checkpoint(data: dict, path, device: torch.device | str = "cpu") -> ActorCritic:
-    """The checkpoint's policy on `device` (weights checked against its recorded size and heads)."""
-    described = dict(data["policy_config"])
-    vocab_size = described.pop("vocab_size")
-    try:
-        policy = ActorCritic(vocab_size, PolicyConfig(**described))
-        policy.load_state_dict(data["policy"])
-    except (TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: its weights do not fit the policy it describes ({_reason(e)})") from None
-    return policy.to(device)

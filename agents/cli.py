@@ -126,12 +126,15 @@ def given(namespace: argparse.Namespace, cls) -> dict:
 
 
 def build_config(cls, values: dict):
-    """`cls` from field values (a nested PolicyConfig from its dict)."""
+    """`cls` from field values (a nested EnvConfig and PolicyConfig from their dicts)."""
     values = dict(values)
+    if cls is EnvConfig:
+        if values.get("dataset") is not None and "task" not in values:
+            values["task"] = None  # a dataset replaces the default task
+        return EnvConfig(**values)
     if isinstance(values.get("policy"), dict):
         values["policy"] = PolicyConfig(**values["policy"])
-    if values.get("dataset") is not None and "task" not in values:
-        values["task"] = None  # a dataset replaces the default task
+    values["env"] = build_config(EnvConfig, values.get("env", {}))
     return cls(**values)
 
 
@@ -281,7 +284,7 @@ def command_train(argv: list[str], agent: str | None) -> None:
         config = build_config(cls, values)
         if config.run_dir is None:
             name = args.agent if agent is None else agent
-            config.run_dir = f"runs/{name}-{config.data_name}-{config.seed}"
+            config.run_dir = f"runs/{name}-{config.env.data_name}-{config.seed}"
         algorithm = ALGORITHMS[args.agent if agent is None else agent](config)
     try:
         algorithm.learn(progress=True)
@@ -302,7 +305,7 @@ def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--backend rllib does not resume; start again with --init from the exported checkpoint")
     config = build_config(cls, given(args, cls))
     if config.run_dir is None:
-        config.run_dir = f"runs/rllib-ppo-{config.data_name}-{config.seed}"
+        config.run_dir = f"runs/rllib-ppo-{config.env.data_name}-{config.seed}"
     try:
         rllib.require_rllib()
     except ImportError as e:
@@ -329,7 +332,7 @@ def evaluation_task(loaded, args) -> object:
     if "dataset" in overrides or "task" in overrides:
         env.update(task=None, dataset=None, task_options={}, max_prompt_tokens=None, max_new_tokens=None)
     else:  # the data it trained on: with the limits it trained with
-        env.update(max_prompt_tokens=loaded.limits["max_prompt_tokens"], max_new_tokens=loaded.limits["max_new_tokens"])
+        env.update(max_prompt_tokens=loaded.rules.max_prompt_tokens, max_new_tokens=loaded.rules.max_new_tokens)
     env.update(overrides)
     config = build_config(EnvConfig, env)
     kwargs = config.env_kwargs(loaded.tokenizer)

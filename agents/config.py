@@ -6,15 +6,15 @@ option from here: one place holds each option's name, type, default and help.
 
 - :class:`PolicyConfig`: the policy's size and heads.
 - :class:`EnvConfig`: everything ``gym.make("TextGeneration-v0", ...)`` takes.
-- :class:`RunConfig`: a run's plumbing: seed, device, policy, optimizer, run folder.
+- :class:`RunConfig`: a run's plumbing: its env (an :class:`EnvConfig`), seed, device, policy,
+  optimizer, run folder.
 - :class:`TrainConfig`: what the on-policy algorithms share (their own configs extend it).
 - :class:`DecodingConfig`: how ``evaluate`` and ``generate`` write text.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 
 from textgen_env.rewards import METRICS, REWARD_MODES
 from textgen_env.tasks import TASKS
@@ -92,9 +92,10 @@ class EnvConfig:
             min_new_tokens=self.min_new_tokens,
         )
 
-    def env_config(self) -> EnvConfig:
-        """Just the env fields (of a subclass's instance)."""
-        return EnvConfig(**{f.name: getattr(self, f.name) for f in fields(EnvConfig)})
+    @classmethod
+    def from_dict(cls, data) -> EnvConfig:
+        """Rebuild from ``asdict``'s dict; unknown fields are a ValueError naming them."""
+        return _from_dict(cls, data)
 
     @property
     def data_name(self) -> str:
@@ -104,10 +105,20 @@ class EnvConfig:
         return self.task if self.dataset is None else os.path.splitext(os.path.basename(self.dataset))[0]
 
 
-@dataclass
-class RunConfig(EnvConfig):
-    """A run's plumbing, shared by RL and pre-training."""
+def _from_dict(cls, data):
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"config has unknown fields {sorted(unknown)} for {cls.__name__}")
+    return cls(**data)
 
+
+@dataclass
+class RunConfig:
+    """A run's plumbing, shared by RL and pre-training: the env it trains on, and how."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
     seed: int = option(0, "seed of everything random")
     device: str = option("auto", "where the policy trains: auto (cuda when torch sees one), cpu, cuda, cuda:N or mps")
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -117,24 +128,18 @@ class RunConfig(EnvConfig):
     run_dir: str | None = option(None, "folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)")
     checkpoint_every: int = option(50, "iterations between checkpoints (0: only at the end)")
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
     @classmethod
     def from_dict(cls, data: dict):
-        """Rebuild from :meth:`to_json`'s dict; unknown fields are a ValueError naming them."""
+        """Rebuild from ``asdict``'s dict (the env and the policy nested); unknown fields are a ValueError naming them."""
         if not isinstance(data, dict):
             raise ValueError(f"config must be a JSON object, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"config has unknown fields {sorted(unknown)} for {cls.__name__}")
         data = dict(data)
-        policy = data.get("policy", {})
-        if not isinstance(policy, dict):
-            raise ValueError(f"config field 'policy' must be an object, got {policy!r}")
-        data["policy"] = PolicyConfig(**policy)
-        return cls(**data)
+        for name, kind in (("env", EnvConfig), ("policy", PolicyConfig)):
+            nested = data.get(name, {})
+            if not isinstance(nested, dict):
+                raise ValueError(f"config field {name!r} must be an object, got {nested!r}")
+            data[name] = _from_dict(kind, nested)
+        return _from_dict(cls, data)
 
 
 @dataclass

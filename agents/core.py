@@ -28,7 +28,7 @@ class OnPolicyAlgorithm(Run):
 
     def make_task(self, tokenizer) -> TextTask:
         self.env = TextGenerationVectorEnv(
-            num_envs=self.episodes_per_batch(), split="train", **self.config.env_kwargs(tokenizer)
+            num_envs=self.episodes_per_batch(), split="train", **self.config.env.env_kwargs(tokenizer)
         )
         cfg = self.config
         self.curriculum = (

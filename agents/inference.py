@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from agents.checkpoint import load_checkpoint, policy_from_checkpoint
+from agents.checkpoint import Checkpoint, CheckpointError
 from agents.config import DecodingConfig, EnvConfig
 from agents.decoding import generate_texts
 from agents.device import resolve_device
@@ -16,13 +16,13 @@ from textgen_env.tokenizers import Tokenizer
 
 @dataclass
 class LoadedPolicy:
-    """A checkpoint's policy with what it needs to write: its tokenizer, env config and episode rules."""
+    """A checkpoint's policy with what it needs to write: its tokenizer, env config and episode rules
+    (the vocabulary, prompt width and token limits it trained with)."""
 
     policy: ActorCritic
     tokenizer: Tokenizer
     env_config: EnvConfig
     rules: EpisodeRules
-    limits: dict  # the token limits it trained with
     algorithm: str
     heldout: list | None  # the held-out pairs of a dataset file, stored in the checkpoint
 
@@ -32,14 +32,13 @@ class LoadedPolicy:
 
 def load(checkpoint: str | os.PathLike, device: str = "auto") -> LoadedPolicy:
     """Load a checkpoint for inference, on `device` (any device, whichever it was trained on)."""
-    data = load_checkpoint(checkpoint)
-    known = {f.name for f in fields(EnvConfig)}
-    env_config = EnvConfig(**{k: v for k, v in data["config"].items() if k in known})
-    tokenizer = data["tokenizer_object"]
-    policy = policy_from_checkpoint(data, checkpoint, resolve_device(device)).eval()
-    limits = data["limits"]
-    rules = EpisodeRules(tokenizer.vocab_size, limits["min_new_tokens"], limits["max_new_tokens"])
-    return LoadedPolicy(policy, tokenizer, env_config, rules, limits, data["algorithm"], data["heldout"])
+    data = Checkpoint.load(checkpoint)
+    try:
+        env_config = EnvConfig.from_dict(data.config.get("env", {}))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{checkpoint}: its env config does not load ({e})") from None
+    policy = data.make_policy(checkpoint, resolve_device(device)).eval()
+    return LoadedPolicy(policy, data.tokenizer, env_config, data.rules, data.algorithm, data.heldout)
 
 
 def generate(checkpoint_or_policy, prompts: list[str], **decoding) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.config import PolicyConfig
+from agents.config import EnvConfig, PolicyConfig
 from agents.ppo import PPOConfig
 from agents.pretrain import PretrainConfig
 
@@ -33,10 +33,12 @@ class Recipe:
     task_options: dict = field(default_factory=dict)
     pretrain_batch_size: int = 32
 
+    def env_config(self) -> EnvConfig:
+        return EnvConfig(task=self.task, task_options=dict(self.task_options))
+
     def pretrain_config(self, seed: int, run_dir: str | None, epochs: int | None = None) -> PretrainConfig:
         return PretrainConfig(
-            task=self.task,
-            task_options=dict(self.task_options),
+            env=self.env_config(),
             epochs=epochs or self.pretrain_epochs,
             batch_size=self.pretrain_batch_size,
             learning_rate=3e-3,
@@ -48,8 +50,7 @@ class Recipe:
     def finetune_config(self, seed: int, pretrained: str, run_dir: str | None, steps: int | None = None) -> PPOConfig:
         """PPO from pre-trained weights: a gentle learning rate, a KL penalty towards the start."""
         return PPOConfig(
-            task=self.task,
-            task_options=dict(self.task_options),
+            env=self.env_config(),
             total_env_steps=steps or self.ppo_steps,
             learning_rate=3e-4,
             kl_coef=0.02,
@@ -86,8 +87,7 @@ def long_reverse_config(seed: int = 0) -> PPOConfig:
     10M; with 0.001, 0.997 and 95% exact at 8M (benchmarks/results/agent_quality.md).
     """
     return PPOConfig(
-        task="reverse",
-        task_options={"min_length": 3, "max_length": 20},
+        env=EnvConfig(task="reverse", task_options={"min_length": 3, "max_length": 20}),
         total_env_steps=10_000_000,
         curriculum=True,
         seed=seed,

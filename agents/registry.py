@@ -14,9 +14,9 @@ ALGORITHMS: dict[str, type[Run]] = {**RL_ALGORITHMS, "pretrain": Pretrain}
 
 def resume(path, **overrides) -> Run:
     """Rebuild any run from its checkpoint: the algorithm is read from the checkpoint."""
-    from agents.checkpoint import CheckpointError, load_checkpoint
+    from agents.checkpoint import Checkpoint, CheckpointError
 
-    algorithm = load_checkpoint(path)["algorithm"]
+    algorithm = Checkpoint.load(path).algorithm
     if algorithm not in ALGORITHMS:
         raise CheckpointError(f"{path}: checkpoint of an unknown algorithm {algorithm!r}; known: {sorted(ALGORITHMS)}")
     return ALGORITHMS[algorithm].resume(path, **overrides)

@@ -34,7 +34,6 @@ class ReinforceConfig(TrainConfig):
     entropy_coef: float = option(0.0, "weight of the entropy bonus")
 
     def __post_init__(self):
-        super().__post_init__()
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
         if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):
@@ -51,7 +50,7 @@ class Reinforce(OnPolicyAlgorithm):
         self.greedy_env = None
         if config.baseline == "self_critical":
             self.greedy_env = TextGenerationVectorEnv(
-                num_envs=config.num_envs, split="train", **config.env_kwargs(self.task.tokenizer)
+                num_envs=config.num_envs, split="train", **config.env.env_kwargs(self.task.tokenizer)
             )
 
     def sample_indices(self) -> np.ndarray:

@@ -27,7 +27,6 @@ For several machines see ``examples/rllib_cluster.py``.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -97,12 +96,7 @@ def module_spec(task: TextTask, policy: PolicyConfig):
 
     from agents.rllib_module import LSTMAttentionModule  # imports ray: only where the extra is installed
 
-    model_config = {
-        "vocab_size": task.vocab_size,
-        "min_new_tokens": task.min_new_tokens,
-        "max_new_tokens": task.max_new_tokens,
-        "policy": asdict(policy),
-    }
+    model_config = {"rules": task.rules.to_dict(), "policy": asdict(policy)}
     return RLModuleSpec(module_class=LSTMAttentionModule, model_config=model_config)
 
 
@@ -172,34 +166,28 @@ def policy_weights(algo) -> dict:
 
 def export_checkpoint(algo, path, config, task: TextTask, history: list[dict], env_steps: int) -> Path:
     """Write the algorithm's policy as a checkpoint of ours (``algorithm`` "rllib-ppo"): evaluate and generate read it."""
-    from agents.checkpoint import save_checkpoint
+    from agents.checkpoint import Checkpoint
     from agents.policy import ActorCritic
 
     policy = ActorCritic(task.vocab_size, config.policy)
     policy.load_state_dict(policy_weights(algo))
     heldout = None
-    if config.dataset is not None:
-        test = TextTask(split="test", **config.env_kwargs(task.tokenizer)).dataset
+    if config.env.dataset is not None:
+        test = TextTask(split="test", **config.env.env_kwargs(task.tokenizer)).dataset
         heldout = [[p.prompt, p.target] for p in test.pairs]
-    limits = {
-        "max_prompt_tokens": task.max_prompt_tokens,
-        "max_new_tokens": task.max_new_tokens,
-        "min_new_tokens": task.min_new_tokens,
-    }
-    payload = {
-        "algorithm": "rllib-ppo",
-        "config": config.to_json(),
-        "tokenizer": json.dumps(task.tokenizer.to_dict()),
-        "policy_config": json.dumps(policy.describe()),
-        "limits": json.dumps(limits),
-        "policy": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
-        "iteration": len(history),
-        "env_steps": env_steps,
-        "history": json.dumps(history),
-        "algorithm_state": "{}",
-        "heldout": json.dumps(heldout),
-    }
-    return save_checkpoint(path, payload)
+    checkpoint = Checkpoint(
+        algorithm="rllib-ppo",
+        config=asdict(config),
+        tokenizer=task.tokenizer,
+        policy_config=policy.describe(),
+        rules=task.rules,
+        policy=policy.state_dict(),
+        iteration=len(history),
+        env_steps=env_steps,
+        history=history,
+        heldout=heldout,
+    )
+    return checkpoint.save(path)
 
 
 def rllib_training_settings(config, task: TextTask) -> dict:
@@ -233,13 +221,13 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
     require_rllib()
     import ray
 
-    from agents.checkpoint import load_checkpoint, policy_from_checkpoint
+    from agents.checkpoint import Checkpoint
     from agents.rundir import ProgressLog, RunDirectory
 
     if rllib.address is not None or not ray.is_initialized():
         ray.init(address=rllib.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    start = load_checkpoint(config.init_checkpoint) if config.init_checkpoint else None
-    env_config = config.env_config().env_kwargs(start["tokenizer_object"] if start else None)
+    start = Checkpoint.load(config.init_checkpoint) if config.init_checkpoint else None
+    env_config = config.env.env_kwargs(start.tokenizer if start else None)
     resolved, task = resolve_env_config(env_config)
     algo = ppo_config(
         env_config,
@@ -252,7 +240,7 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
         **rllib_training_settings(config, task),
     ).build_algo()
     if start is not None:
-        load_policy_weights(algo, policy_from_checkpoint(start, config.init_checkpoint).state_dict())
+        load_policy_weights(algo, start.make_policy(config.init_checkpoint).state_dict())
     folder = RunDirectory(config.run_dir)
     folder.acquire()
     history, env_steps, started = [], 0, time.perf_counter()

@@ -21,16 +21,16 @@ from textgen_env.tokenizers import BOS_ID, PAD_ID
 class LSTMAttentionModule(TorchRLModule, ValueFunctionAPI):
     """:class:`agents.policy.ActorCritic` behind RLlib's RLModule API.
 
-    ``model_config``: ``vocab_size``, ``min_new_tokens``, ``max_new_tokens`` (the env's
-    rules, for the action masks) and ``policy`` (a :class:`~agents.config.PolicyConfig` as a dict).
+    ``model_config``: ``rules`` (the env's :class:`~textgen_env.task.EpisodeRules` as a dict,
+    for the action masks) and ``policy`` (a :class:`~agents.config.PolicyConfig` as a dict).
     The policy itself is the attribute ``policy``, so its state dict keys are ours
     under the prefix ``policy.``.
     """
 
     def setup(self):
         config = self.model_config
-        self.policy = ActorCritic(config["vocab_size"], PolicyConfig(**config["policy"]))
-        rules = EpisodeRules(config["vocab_size"], config["min_new_tokens"], config["max_new_tokens"])
+        rules = EpisodeRules.from_dict(config["rules"])
+        self.policy = ActorCritic(rules.vocab_size, PolicyConfig(**config["policy"]))
         self.register_buffer("mask_table", torch.tensor(rules.action_mask_table), persistent=False)
 
     def score(self, observations: dict) -> tuple[torch.Tensor, torch.Tensor]:

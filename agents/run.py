@@ -14,12 +14,13 @@ import json
 import random
 import signal
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agents.checkpoint import Checkpoint, CheckpointError
 from agents.config import RunConfig
 from agents.device import resolve_device
 from agents.evaluation import evaluate_policy
@@ -62,14 +63,14 @@ class Run:
         self.device = resolve_device(config.device)
         seed_everything(config.seed)
         self.rng = np.random.default_rng(config.seed)
-        start = load_checkpoint(config.init_checkpoint) if config.init_checkpoint else None
+        start = Checkpoint.load(config.init_checkpoint) if config.init_checkpoint else None
         if tokenizer is None and start is not None:
-            tokenizer = start["tokenizer_object"]  # the starting weights' ids, whatever the data
+            tokenizer = start.tokenizer  # the starting weights' ids, whatever the data
         self.task: TextTask = self.make_task(tokenizer)
         self.policy = ActorCritic(self.task.vocab_size, config.policy).to(self.device)
         self.reference_policy: ActorCritic | None = None
         if start is not None:
-            self._load_weights(self.policy, start["policy"], start, config.init_checkpoint)
+            self._load_weights(self.policy, start.policy, start, config.init_checkpoint)
         self.optimizer = make_adam(self.policy.parameters(), config.learning_rate)
         self.iteration = 0
         self.env_steps = 0
@@ -81,7 +82,7 @@ class Run:
 
     def make_task(self, tokenizer) -> TextTask:
         """The task trained on (its train split); `tokenizer` replaces the configured one when given."""
-        return TextTask(split="train", **self.config.env_kwargs(tokenizer))
+        return TextTask(split="train", **self.config.env.env_kwargs(tokenizer))
 
     def iterate(self) -> dict:
         """One iteration; returns its log row (with ``iteration`` and ``env_steps``)."""
@@ -175,12 +176,10 @@ class Run:
         return Path(self.config.run_dir) / CHECKPOINT_NAME
 
     def save(self, path=None) -> Path:
-        return save_checkpoint(path or self.checkpoint_path, self.checkpoint_payload())
+        return self.checkpoint().save(path or self.checkpoint_path)
 
-    def checkpoint_payload(self) -> dict:
-        to_dict = getattr(self.task.tokenizer, "to_dict", None)
-        if to_dict is None:
-            raise CheckpointError(f"tokenizer {self.task.tokenizer!r} has no to_dict(): a checkpoint must hold its tokenizer")
+    def checkpoint(self) -> Checkpoint:
+        """The run as it stands, weights, optimizer, RNG states and progress included."""
         rng = {
             "numpy": json.dumps(self.rng.bit_generator.state),
             "torch": torch.get_rng_state(),
@@ -188,33 +187,27 @@ class Run:
         }
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "algorithm": self.name,
-            "config": self.config.to_json(),
-            "tokenizer": json.dumps(to_dict()),
-            "policy_config": json.dumps(self.policy.describe()),
-            "limits": json.dumps(
-                {
-                    "max_prompt_tokens": self.task.max_prompt_tokens,
-                    "max_new_tokens": self.task.max_new_tokens,
-                    "min_new_tokens": self.task.min_new_tokens,
-                }
-            ),
-            "policy": _on_cpu(self.policy.state_dict()),
-            "optimizer": self.optimizer.state_dict(),
-            "reference_policy": _on_cpu(self.reference_policy.state_dict()) if self.reference_policy is not None else {},
-            "iteration": self.iteration,
-            "env_steps": self.env_steps,
-            "history": json.dumps(self.history),
-            "rng": rng,
-            "algorithm_state": json.dumps(self.algorithm_state()),
-            "heldout": json.dumps(self.heldout_pairs()),
-        }
+        return Checkpoint(
+            algorithm=self.name,
+            config=asdict(self.config),
+            tokenizer=self.task.tokenizer,
+            policy_config=self.policy.describe(),
+            rules=self.task.rules,
+            policy=self.policy.state_dict(),
+            iteration=self.iteration,
+            env_steps=self.env_steps,
+            history=self.history,
+            heldout=self.heldout_pairs(),
+            optimizer=self.optimizer.state_dict(),
+            reference_policy=self.reference_policy.state_dict() if self.reference_policy is not None else {},
+            rng=rng,
+            algorithm_state=self.algorithm_state(),
+        )
 
     def heldout_pairs(self) -> list | None:
         """The test split of a dataset file, kept in the checkpoint so it evaluates without the file.
         (Built-in tasks rebuild theirs from their options.)"""
-        if self.config.dataset is None:
+        if self.config.env.dataset is None:
             return None
         return [[p.prompt, p.target] for p in self.heldout_task().dataset.pairs]
 
@@ -222,46 +215,44 @@ class Run:
     def resume(cls, path, *, total_env_steps: int | None = None, device: str | None = None) -> Run:
         """Rebuild a run from its checkpoint, in the checkpoint's own folder; `learn()` then continues it
         to the same result. `total_env_steps` sets a new total, `device` another device."""
-        data = load_checkpoint(path)
-        if data["algorithm"] != cls.name:
-            raise CheckpointError(f"{path}: checkpoint of a {data['algorithm']!r} run, not {cls.name!r}")
+        data = Checkpoint.load(path)
+        if data.algorithm != cls.name:
+            raise CheckpointError(f"{path}: checkpoint of a {data.algorithm!r} run, not {cls.name!r}")
         overrides = {"init_checkpoint": None, "run_dir": str(Path(path).resolve().parent)}
         if total_env_steps is not None:
             overrides["total_env_steps"] = total_env_steps
         if device is not None:
             overrides["device"] = device
         try:
-            config = cls.config_class.from_dict({**data["config"], **overrides})
+            config = cls.config_class.from_dict({**data.config, **overrides})
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: its config does not fit {cls.config_class.__name__} ({e})") from None
-        run = cls(config, tokenizer=data["tokenizer_object"])
+        run = cls(config, tokenizer=data.tokenizer)
         run._restore(data, path)
         return run
 
-    def _restore(self, data: dict, path) -> None:
-        self._load_weights(self.policy, data["policy"], data, path)
-        if data.get("reference_policy"):
+    def _restore(self, data: Checkpoint, path) -> None:
+        self._load_weights(self.policy, data.policy, data, path)
+        if data.reference_policy:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
-            self._load_weights(self.reference_policy, data["reference_policy"], data, path)
+            self._load_weights(self.reference_policy, data.reference_policy, data, path)
         try:
-            self.optimizer.load_state_dict(data["optimizer"])
-            self.iteration, self.env_steps = int(data["iteration"]), int(data["env_steps"])
-            self.history = data["history"]
-            rng = data["rng"]
+            self.optimizer.load_state_dict(data.optimizer)
+            self.iteration, self.env_steps = data.iteration, data.env_steps
+            self.history = data.history
+            rng = data.rng
             self.rng.bit_generator.state = json.loads(rng["numpy"])
             torch.set_rng_state(rng["torch"])
             random.setstate(_as_tuples(json.loads(rng["python"])))
             if "cuda" in rng and self.device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda"], self.device)
-            self.load_algorithm_state(data["algorithm_state"])
+            self.load_algorithm_state(data.algorithm_state)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"{path}: its training state does not load ({type(e).__name__}: {e})") from None
 
-    def _load_weights(self, policy: ActorCritic, weights: dict, data: dict, path) -> None:
-        if data["policy_config"] != self.policy.describe():
-            raise CheckpointError(
-                f"{path}: policy {data['policy_config']} does not match this config's {self.policy.describe()}"
-            )
+    def _load_weights(self, policy: ActorCritic, weights: dict, data: Checkpoint, path) -> None:
+        if data.policy_config != self.policy.describe():
+            raise CheckpointError(f"{path}: policy {data.policy_config} does not match this config's {self.policy.describe()}")
         try:
             policy.load_state_dict(weights)
         except RuntimeError as e:
@@ -276,12 +267,8 @@ class Run:
     def heldout_task(self) -> TextTask:
         """The held-out split, with the tokenizer trained on (built once)."""
         if getattr(self, "_heldout_task", None) is None:
-            self._heldout_task = TextTask(split="test", **self.config.env_kwargs(self.task.tokenizer))
+            self._heldout_task = TextTask(split="test", **self.config.env.env_kwargs(self.task.tokenizer))
         return self._heldout_task
-
-
-def _on_cpu(state: dict) -> dict:
-    return {k: v.detach().cpu() for k, v in state.items()}
 
 
 @contextlib.contextmanager

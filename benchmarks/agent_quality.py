@@ -23,6 +23,7 @@ import torch
 
 from agents.bench import interval
 from agents.evaluation import copy_baseline
+from agents.config import EnvConfig
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
@@ -31,7 +32,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def from_scratch(task: str, steps: int = 1_000_000) -> dict:
-    config = PPOConfig(task=task, total_env_steps=steps, seed=0)  # PPO's defaults
+    config = PPOConfig(env=EnvConfig(task=task), total_env_steps=steps, seed=0)  # PPO's defaults
     started = time.perf_counter()
     agent = PPO(config)
     agent.learn()

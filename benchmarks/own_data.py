@@ -31,7 +31,7 @@ import shutil
 import time
 from pathlib import Path
 
-from agents.checkpoint import load_checkpoint
+from agents.checkpoint import Checkpoint
 from agents.cli import main as textgen_rl
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,7 +109,7 @@ def measure(name: str, dataset: Path, tokenizer: str, budgets: tuple[int, int], 
             cli("train", "--resume", checkpoint, "--steps", budget)
         train_seconds += time.perf_counter() - started
         result = json.loads(cli("evaluate", checkpoint))
-        env_steps = load_checkpoint(checkpoint)["env_steps"]
+        env_steps = Checkpoint.load(checkpoint).env_steps
         points.append(
             {
                 "budget": budget,
@@ -170,9 +170,9 @@ def main() -> None:
     for name, (dataset, tokenizer, extra) in datasets.items():
         shutil.rmtree(work / name, ignore_errors=True)
         run = measure(name, dataset, tokenizer, budgets, work, extra)
-        data = load_checkpoint(work / name / "checkpoint.pt")
+        data = Checkpoint.load(work / name / "checkpoint.pt")
         pairs = len(dataset.read_text(encoding="utf-8").splitlines())
-        run.update(pairs=pairs, vocab_size=data["tokenizer_object"].vocab_size)
+        run.update(pairs=pairs, vocab_size=data.tokenizer.vocab_size)
         runs.append(run)
     results = {
         "command": "python benchmarks/own_data.py" + (" --quick" if args.quick else ""),

@@ -28,11 +28,12 @@ TASKS = ("copy", "reverse")
 def measure(task: str, steps: int, copy_head: bool | None) -> dict:
     """One PPO run with PPO's defaults (seed 0); env-steps/s over the whole run, and its final mean return."""
     from agents.policy import PolicyConfig  # where both checkouts have it (agents.config re-exports it now)
+    from agents.config import EnvConfig
     from agents.ppo import PPO, PPOConfig
 
     policy = PolicyConfig() if copy_head is None else PolicyConfig(copy_head=copy_head)
     started = time.perf_counter()
-    run = PPO(PPOConfig(task=task, total_env_steps=steps, seed=0, policy=policy))
+    run = PPO(PPOConfig(env=EnvConfig(task=task), total_env_steps=steps, seed=0, policy=policy))
     run.learn()
     wall = time.perf_counter() - started
     return {"env_steps_per_s": run.env_steps / wall, "final_mean_return": run.history[-1]["mean_return"]}

@@ -29,7 +29,7 @@ import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
 from agents import rllib
-from agents.config import PolicyConfig
+from agents.config import EnvConfig, PolicyConfig
 from agents.ppo import PPO, PPOConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,7 +45,7 @@ class SimilarityCallback(RLlibCallback):
 
 
 def build(model: str, runners: int, steps: int, evaluate: bool = True):
-    ours = PPOConfig(**TASK, total_env_steps=steps)  # our PPO's hyperparameters, mapped onto RLlib's
+    ours = PPOConfig(env=EnvConfig(**TASK), total_env_steps=steps)  # our PPO's hyperparameters, mapped onto RLlib's
     config = rllib.ppo_config(
         TASK,
         num_env_runners=runners,
@@ -97,7 +97,7 @@ def train_to_goal(model: str, budget: int, every: int) -> dict:
 
 def ours(budget: int) -> dict:
     started = time.perf_counter()
-    run = PPO(PPOConfig(**TASK, total_env_steps=budget))
+    run = PPO(PPOConfig(env=EnvConfig(**TASK), total_env_steps=budget))
     run.learn()
     wall = time.perf_counter() - started
     return {

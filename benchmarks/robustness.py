@@ -218,7 +218,7 @@ def fuzz_reward_integrity(rng: random.Random) -> None:
 
 
 def fuzz_checkpoints(rng: random.Random, checkpoint: Path, folder: Path) -> None:
-    from agents.checkpoint import CheckpointError, load_checkpoint
+    from agents.checkpoint import Checkpoint, CheckpointError
 
     data = bytearray(checkpoint.read_bytes())
     for _ in range(rng.randint(1, 20)):
@@ -228,7 +228,7 @@ def fuzz_checkpoints(rng: random.Random, checkpoint: Path, folder: Path) -> None
     corrupted = folder / "corrupted.pt"
     corrupted.write_bytes(bytes(data))
     try:
-        load_checkpoint(corrupted)
+        Checkpoint.load(corrupted)
     except CheckpointError as e:
         if "corrupted.pt" not in str(e):
             raise Failure(f"checkpoint error does not name the file: {e}") from None
@@ -269,14 +269,13 @@ def run_fuzz(cases: int, seed: int = 0) -> dict:
 def _tiny_checkpoint(folder: Path) -> Path | None:
     try:
         from agents.a2c import A2C, A2CConfig
-        from agents.config import PolicyConfig
+        from agents.config import EnvConfig, PolicyConfig
     except ImportError:  # the 'agents' extra (torch) is not installed
         return None
     options = {"num_examples": 20, "min_length": 2, "max_length": 3, "alphabet": "abc"}
     run = A2C(
         A2CConfig(
-            task="copy",
-            task_options=options,
+            env=EnvConfig(task="copy", task_options=options),
             policy=PolicyConfig(8, 16),
             num_envs=8,
             total_env_steps=50,

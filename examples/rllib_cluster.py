@@ -16,6 +16,7 @@ import argparse
 
 import ray
 
+from agents.config import EnvConfig
 from agents.ppo import PPOConfig
 from agents.rllib import RLlibConfig, train
 
@@ -37,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     ray.init(address=args.address)
     data = {"dataset": args.dataset, "task": None} if args.dataset else {"task": args.task}
-    config = PPOConfig(**data, total_env_steps=args.steps, run_dir=args.run_dir)
+    config = PPOConfig(env=EnvConfig(**data), total_env_steps=args.steps, run_dir=args.run_dir)
     rllib = RLlibConfig(num_env_runners=args.runners, num_learners=args.learners, num_gpus_per_learner=args.gpus_per_learner)
     print(train(config, rllib))
     print(f"checkpoint: {args.run_dir}/checkpoint.pt (textgen-rl evaluate / generate read it)")

@@ -6,8 +6,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.a2c import A2C, A2CConfig  # noqa: E402
-from agents.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from agents.config import PolicyConfig  # noqa: E402
+from agents.checkpoint import Checkpoint, CheckpointError  # noqa: E402
+from agents.config import EnvConfig, PolicyConfig  # noqa: E402
 from agents.decoding import generate_texts  # noqa: E402
 from agents.evaluation import evaluate_policy  # noqa: E402
 from agents.policy import ActorCritic, left_align, sample_rows  # noqa: E402
@@ -20,8 +20,7 @@ from agents.run import make_adam  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
 
 TINY = dict(
-    task="copy",
-    task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"},
+    env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
     policy=PolicyConfig(embed_dim=16, hidden_dim=32),
     num_envs=32,
 )
@@ -168,27 +167,28 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     agent = A2C(tiny(A2CConfig, total_env_steps=200, run_dir=str(tmp_path)))
     agent.learn()
     path = tmp_path / "checkpoint.pt"
-    data = load_checkpoint(path)
-    assert data["algorithm"] == "a2c" and data["config"]["task"] == "copy" and data["iteration"] == agent.iteration
+    data = Checkpoint.load(path)
+    assert data.algorithm == "a2c" and data.config["env"]["task"] == "copy" and data.iteration == agent.iteration
+    assert data.rules == agent.task.rules and data.tokenizer == agent.task.tokenizer
     with pytest.raises(CheckpointError, match="not 'ppo'"):
         PPO.resume(path)
     (tmp_path / "truncated.pt").write_bytes(path.read_bytes()[:200])
     with pytest.raises(CheckpointError, match="truncated.pt: not a readable"):
-        load_checkpoint(tmp_path / "truncated.pt")
+        Checkpoint.load(tmp_path / "truncated.pt")
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "missing.pt")
+        Checkpoint.load(tmp_path / "missing.pt")
     # A file holding a pickled object is refused, not unpickled.
     torch.save({"format": "textgen-rl-checkpoint", "evil": _Evil()}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match="pickled.pt: not a readable"):
-        load_checkpoint(tmp_path / "pickled.pt")
+        Checkpoint.load(tmp_path / "pickled.pt")
     # Starting weights bring their own tokenizer, so their ids fit any data; another policy size is refused.
-    other_data = PPO(tiny(PPOConfig, task="reverse", init_checkpoint=str(path)))
+    other_data = PPO(tiny(PPOConfig, env=EnvConfig(task="reverse"), init_checkpoint=str(path)))
     assert other_data.task.tokenizer == agent.task.tokenizer and other_data.task.dataset.name == "reverse[train]"
     with pytest.raises(CheckpointError, match="does not match"):
         PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
-    # Version 2 files (no tokenizer or limits inside) are refused by version, not by a KeyError.
+    # Version 2 files (no tokenizer or rules inside) are refused by version, not by a KeyError.
     torch.save({**torch.load(path, weights_only=True), "version": 2}, tmp_path / "v2.pt")
-    with pytest.raises(CheckpointError, match="v2.pt: checkpoint version 2; this code reads version 3"):
+    with pytest.raises(CheckpointError, match="v2.pt: checkpoint version 2; this code reads version 4"):
         PPO(tiny(PPOConfig, init_checkpoint=str(tmp_path / "v2.pt")))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.config import PolicyConfig  # noqa: E402
+from agents.config import EnvConfig, PolicyConfig  # noqa: E402
 from agents.curriculum import LengthCurriculum  # noqa: E402
 from agents.ppo import PPO, PPOConfig  # noqa: E402
 from agents.registry import resume  # noqa: E402
@@ -41,8 +41,7 @@ def test_lengths_are_drawn_uniformly_within_the_band():
 
 def curriculum_config(run_dir, steps):
     return PPOConfig(
-        task="copy",
-        task_options={"num_examples": 30, "min_length": 1, "max_length": 4, "alphabet": "ab"},
+        env=EnvConfig(task="copy", task_options={"num_examples": 30, "min_length": 1, "max_length": 4, "alphabet": "ab"}),
         policy=PolicyConfig(embed_dim=16, hidden_dim=32),
         num_envs=64,
         learning_rate=3e-3,

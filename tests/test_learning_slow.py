@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.evaluation import copy_baseline
+from agents.config import EnvConfig
 from agents.ppo import PPO, PPOConfig
 from agents.pretrain import Pretrain
 from agents.recipes import ADDITION, SPELLING, long_reverse_config
@@ -30,7 +31,7 @@ def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("task, goal", [("copy", 0.99), ("reverse", 0.95)])
 def test_ppo_from_scratch_reaches_the_quality_goal_within_1m_steps(task, goal):
-    agent = PPO(PPOConfig(task=task, total_env_steps=1_000_000, seed=0))  # PPO's defaults
+    agent = PPO(PPOConfig(env=EnvConfig(task=task), total_env_steps=1_000_000, seed=0))  # PPO's defaults
     agent.learn()
     assert agent.evaluate()["mean_similarity"] >= goal
 
@@ -97,10 +98,10 @@ def test_own_data_char_and_word_level(tmp_path):
                     phrases.append(" ".join(run[: rng.randint(3, 8)]))
     char_pairs = [(w, w.upper()) for w in sorted(words)]
     word_pairs = [(p, " ".join(reversed(p.split()))) for p in dict.fromkeys(phrases)]
-    char = PPO(PPOConfig(dataset=write(tmp_path / "upper.jsonl", char_pairs), total_env_steps=1_000_000, update_epochs=6))
+    char = PPO(PPOConfig(env=EnvConfig(dataset=write(tmp_path / "upper.jsonl", char_pairs)), total_env_steps=1_000_000, update_epochs=6))
     char.learn()
     assert char.evaluate()["mean_similarity"] >= 0.95
-    word = PPO(PPOConfig(dataset=write(tmp_path / "words.jsonl", word_pairs), tokenizer="word", total_env_steps=3_000_000))
+    word = PPO(PPOConfig(env=EnvConfig(dataset=write(tmp_path / "words.jsonl", word_pairs), tokenizer="word"), total_env_steps=3_000_000))
     assert word.task.vocab_size > 1000
     word.learn()
     assert word.evaluate()["mean_similarity"] >= 0.9

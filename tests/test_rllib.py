@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.config import PolicyConfig  # noqa: E402
+from agents.config import EnvConfig, PolicyConfig  # noqa: E402
 from agents.rllib import RLlibConfig  # noqa: E402
 
 TINY = {"task": "copy", "task_options": {"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}}
@@ -111,7 +111,7 @@ def test_checkpoint_round_trip_ours_to_rllib_to_ours(local_ray, tmp_path):
     from agents.inference import load
     from agents.ppo import PPO, PPOConfig
 
-    ours = PPO(PPOConfig(**TINY, policy=SMALL, num_envs=16, total_env_steps=200, run_dir=str(tmp_path / "ours")))
+    ours = PPO(PPOConfig(env=EnvConfig(**TINY), policy=SMALL, num_envs=16, total_env_steps=200, run_dir=str(tmp_path / "ours")))
     ours.learn()
     algo = rllib.ppo_config(TINY, num_env_runners=0, policy=SMALL).build_algo()
     try:
@@ -137,6 +137,6 @@ def test_learner_settings_reach_the_config():
     assert config.rl_module_spec.model_config["vocab_size"] == task.vocab_size
     from agents.ppo import PPOConfig
 
-    settings = rllib.rllib_training_settings(PPOConfig(**TINY, num_envs=64, num_minibatches=4, total_env_steps=1000), task)
+    settings = rllib.rllib_training_settings(PPOConfig(env=EnvConfig(**TINY), num_envs=64, num_minibatches=4, total_env_steps=1000), task)
     assert settings["minibatch_size"] * 4 == settings["train_batch_size_per_learner"] and settings["lr"][-1] == [1000, 0.0]
     assert RLlibConfig().model == "lstm_attention"

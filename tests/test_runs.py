@@ -14,15 +14,14 @@ import pytest
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.a2c import A2C, A2CConfig  # noqa: E402
-from agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from agents.config import PolicyConfig  # noqa: E402
+from agents.checkpoint import Checkpoint, CheckpointError  # noqa: E402
+from agents.config import EnvConfig, PolicyConfig  # noqa: E402
 from agents.ppo import PPO, PPOConfig  # noqa: E402
 from agents.registry import resume  # noqa: E402
 from agents.rundir import RunDirectory, RunDirError  # noqa: E402
 
 TINY = dict(
-    task="copy",
-    task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"},
+    env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
     policy=PolicyConfig(embed_dim=16, hidden_dim=32),
     num_envs=16,
 )
@@ -83,7 +82,7 @@ def test_resume_after_a_crash_keeps_exactly_the_rows_up_to_the_checkpoint(tmp_pa
     A2C(tiny(tmp_path, total_env_steps=200, checkpoint_every=0)).learn()
     early = tmp_path / "early.pt"
     shutil.copy(tmp_path / "checkpoint.pt", early)
-    checkpointed = load_checkpoint(early)["iteration"]
+    checkpointed = Checkpoint.load(early).iteration
     resume(tmp_path / "checkpoint.pt", total_env_steps=400).learn()
     assert len(iterations_in_log(tmp_path)) > checkpointed
     # kill -9 after more iterations were logged than checkpointed, in the middle of a row:
@@ -103,7 +102,7 @@ def test_a_moved_checkpoint_resumes_in_its_own_folder(tmp_path):
     run = resume(new / "checkpoint.pt", total_env_steps=400)
     run.learn()
     assert not old.exists() and run.config.run_dir == str(new.resolve())
-    assert load_checkpoint(new / "checkpoint.pt")["env_steps"] >= 400
+    assert Checkpoint.load(new / "checkpoint.pt").env_steps >= 400
 
 
 def test_interrupted_reinforce_prints_a_hint_that_works(tmp_path, capsys):
@@ -125,7 +124,7 @@ def test_interrupted_reinforce_prints_a_hint_that_works(tmp_path, capsys):
     from agents.cli import main
 
     main(hint.split("continue with: textgen-rl ")[1].split())  # the hint, as printed
-    assert load_checkpoint(tmp_path / "checkpoint.pt")["env_steps"] >= 400
+    assert Checkpoint.load(tmp_path / "checkpoint.pt").env_steps >= 400
 
 
 # -- checkpoint files ----------------------------------------------------------------------
@@ -147,7 +146,7 @@ def rewrite(path, out, **changes):
 def test_an_empty_checkpoint_is_named(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(CheckpointError, match=r"empty.pt: the checkpoint file is empty \(0 bytes\)"):
-        load_checkpoint(tmp_path / "empty.pt")
+        Checkpoint.load(tmp_path / "empty.pt")
 
 
 @pytest.mark.parametrize(
@@ -156,7 +155,18 @@ def test_an_empty_checkpoint_is_named(tmp_path):
         ({"config": "{not json"}, "'config' is not JSON text"),
         ({"config": "[1, 2]"}, "'config' has the wrong shape"),
         ({"tokenizer": json.dumps({"format_version": 1, "kind": "char", "tokens": ["a"]})}, "its tokenizer does not load"),
-        ({"limits": json.dumps({"max_new_tokens": "3"})}, "'limits' must give integer"),
+        ({"rules": json.dumps({"max_new_tokens": "3"})}, r"'rules' episode rules .*missing \['max_prompt_tokens'"),
+        (
+            {"rules": json.dumps({"vocab_size": 7, "max_prompt_tokens": 3, "min_new_tokens": 1, "max_new_tokens": "3"})},
+            r"'rules' max_new_tokens='3': must be an integer >= 1",
+        ),
+        ({"iteration": "7"}, r"'iteration' must be an integer >= 0, got '7'"),
+        ({"env_steps": -1}, r"'env_steps' must be an integer >= 0, got -1"),
+        ({"algorithm": 3}, "'algorithm' must be a string"),
+        ({"optimizer": [1]}, "'optimizer' must be a dict"),
+        ({"reference_policy": {"w": 1}}, "'reference_policy' must map parameter names to tensors"),
+        ({"heldout": json.dumps([["a", 1]])}, r"'heldout' must be a list of \[prompt, target\] strings"),
+        ({"config": json.dumps({"env": {"task": "copy", "colour": 1}})}, "its config does not fit"),
         ({"policy": {"embed.weight": torch.zeros(3, 3)}}, "its weights do not fit"),
         ({"policy": [1, 2]}, "'policy' must map parameter names to tensors"),
         ({"rng": {"numpy": "{}", "torch": torch.zeros(3), "python": "[]"}}, "its training state does not load"),
@@ -178,7 +188,7 @@ def test_a_vocabulary_that_does_not_fit_the_weights_is_named(checkpoint, tmp_pat
     )
     crafted = rewrite(checkpoint, tmp_path / "vocab.pt", tokenizer=bigger)
     with pytest.raises(CheckpointError, match="vocab.pt: the policy's vocab_size 7 does not match its tokenizer's 8"):
-        load_checkpoint(crafted)
+        Checkpoint.load(crafted)
 
 
 def test_temporary_files_of_a_killed_write_are_removed_at_the_next_save(checkpoint):
@@ -199,7 +209,7 @@ def test_a_failing_save_keeps_the_previous_checkpoint_and_says_so(checkpoint, mo
         CheckpointError,
         match=rf"could not write the checkpoint \(No space left on device\); the previous checkpoint {checkpoint} is intact",
     ):
-        save_checkpoint(checkpoint, {"algorithm": "a2c"})
+        Checkpoint.load(checkpoint).save(checkpoint)
     assert checkpoint.read_bytes() == before and [p.name for p in checkpoint.parent.glob("*.tmp")] == []
 
 

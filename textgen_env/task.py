@@ -244,7 +244,11 @@ class TextTask:
 
     def make_observation_space(self) -> spaces.Space:
         def ids(length: int) -> spaces.MultiDiscrete:
-            return spaces.MultiDiscrete(np.full(length, self.vocab_size, dtype=self.token_dtype), dtype=self.token_dtype)
+            space = spaces.MultiDiscrete(np.full(length, self.vocab_size, dtype=self.token_dtype), dtype=self.token_dtype)
+            # Observations are the small dtype; the counts stay int64, since clients add them up
+            # (SB3 sizes its one-hot input as sum(nvec), which would wrap around in uint8).
+            space.nvec = space.nvec.astype(np.int64)
+            return space
 
         if self.flat_observation:
             return ids(self.max_prompt_tokens + self.max_new_tokens)
