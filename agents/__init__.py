@@ -5,10 +5,11 @@
 - ``agents.ALGORITHMS`` maps names to the algorithms (``agents.registry``).
 """
 
-from agents.config import DecodingConfig, EnvConfig, PolicyConfig, TrainConfig
 from agents.inference import LoadedPolicy, generate, load
-from agents.policy import ActorCritic
+from agents.model.decoding import DecodingConfig
+from agents.model.policy import ActorCritic, PolicyConfig
 from agents.registry import ALGORITHMS, resume
+from agents.runs.config import EnvConfig, TrainConfig
 
 __all__ = [
     "ALGORITHMS",

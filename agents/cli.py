@@ -1,7 +1,7 @@
 """`textgen-rl` (also `python -m agents`): train, pretrain, evaluate, generate, bench.
 
 Every option of ``train``, ``pretrain``, ``evaluate``, ``generate`` and ``bench`` that
-sets a config field is generated from the config dataclasses (:mod:`agents.config`
+sets a config field is generated from the config dataclasses (:mod:`agents.runs.config`, :mod:`agents.model`
 and each algorithm's config): the field's name (or its ``flags``), type, allowed
 values, default and help come from there, so the command line can set every field
 and ``--help`` shows each default once. ``train --agent A --help`` lists agent A's.
@@ -16,11 +16,14 @@ import sys
 import typing
 from pathlib import Path
 
-from agents.checkpoint import CheckpointError
-from agents.config import DecodingConfig, EnvConfig, PolicyConfig, parse_option_value
+from agents.integrations.rllib import RLlibConfig
+from agents.model.decoding import DecodingConfig
+from agents.model.policy import PolicyConfig
+from agents.options import parse_option_value
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
-from agents.rllib import RLlibConfig
-from agents.rundir import RunDirError
+from agents.runs.checkpoint import CheckpointError
+from agents.runs.config import EnvConfig
+from agents.runs.rundir import RunDirError
 
 PROG = "textgen-rl"
 RESUMABLE_OPTIONS = ("total_env_steps", "device")  # what --resume may change
@@ -297,7 +300,7 @@ def command_train(argv: list[str], agent: str | None) -> None:
 
 def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespace, cls) -> None:
     """`train --backend rllib`: RLlib's PPO with our policy; the checkpoint is ours, for evaluate and generate."""
-    from agents import rllib
+    from agents.integrations import rllib
 
     if args.agent != "ppo":
         parser.error(f"--backend rllib runs PPO; --agent {args.agent} runs on our own loop only")
@@ -348,8 +351,8 @@ def evaluation_task(loaded, args) -> object:
 
 
 def command_evaluate(argv: list[str]) -> None:
-    from agents.evaluation import evaluate_policy
     from agents.inference import load
+    from agents.model.evaluation import evaluate_policy
 
     args = evaluate_parser().parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))
@@ -382,8 +385,8 @@ def read_prompts(path: str) -> list[str]:
 
 
 def command_generate(argv: list[str]) -> None:
-    from agents.decoding import decode_ids
     from agents.inference import load
+    from agents.model.decoding import decode_ids
 
     args = generate_parser().parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents.evaluation import copy_baseline
-from agents.ppo import PPO
-from agents.pretrain import Pretrain
+from agents.algorithms.ppo import PPO
+from agents.algorithms.pretrain import Pretrain
+from agents.model.evaluation import copy_baseline
 from agents.recipes import CONTINUE, SPELLING
 from textgen_env.task import TextTask
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agents.checkpoint import Checkpoint, CheckpointError
-from agents.config import DecodingConfig, EnvConfig
-from agents.decoding import generate_texts
-from agents.device import resolve_device
-from agents.policy import ActorCritic
+from agents.model.decoding import DecodingConfig, generate_texts
+from agents.model.policy import ActorCritic
+from agents.runs.checkpoint import Checkpoint, CheckpointError
+from agents.runs.config import EnvConfig
+from agents.runs.device import resolve_device
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer
 
@@ -45,7 +45,7 @@ def generate(checkpoint_or_policy, prompts: list[str], **decoding) -> list[str]:
     """Texts for `prompts` from a checkpoint path or a :class:`LoadedPolicy`.
 
     `decoding`: ``sample``, ``temperature``, ``top_k``, ``top_p``, ``beam``,
-    ``length_penalty``, ``seed`` (see :class:`agents.config.DecodingConfig`); greedy by default.
+    ``length_penalty``, ``seed`` (see :class:`agents.model.decoding.DecodingConfig`); greedy by default.
     """
     loaded = checkpoint_or_policy if isinstance(checkpoint_or_policy, LoadedPolicy) else load(checkpoint_or_policy)
     return loaded.generate(prompts, **decoding)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.config import EnvConfig, PolicyConfig
-from agents.ppo import PPOConfig
-from agents.pretrain import PretrainConfig
+from agents.algorithms.ppo import PPOConfig
+from agents.algorithms.pretrain import PretrainConfig
+from agents.model.policy import PolicyConfig
+from agents.runs.config import EnvConfig
 
 # Continuing English sentences needs more capacity than the default policy, which is
 # sized for copy and reverse: pre-trained for 15 epochs with 32/64, held-out similarity

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from agents.a2c import A2C
-from agents.ppo import PPO
-from agents.pretrain import Pretrain
-from agents.reinforce import Reinforce
-from agents.run import Run
+from agents.algorithms.a2c import A2C
+from agents.algorithms.ppo import PPO
+from agents.algorithms.pretrain import Pretrain
+from agents.algorithms.reinforce import Reinforce
+from agents.runs.run import Run
 
 RL_ALGORITHMS: dict[str, type[Run]] = {"ppo": PPO, "a2c": A2C, "reinforce": Reinforce}
 ALGORITHMS: dict[str, type[Run]] = {**RL_ALGORITHMS, "pretrain": Pretrain}
@@ -14,7 +14,7 @@ ALGORITHMS: dict[str, type[Run]] = {**RL_ALGORITHMS, "pretrain": Pretrain}
 
 def resume(path, **overrides) -> Run:
     """Rebuild any run from its checkpoint: the algorithm is read from the checkpoint."""
-    from agents.checkpoint import Checkpoint, CheckpointError
+    from agents.runs.checkpoint import Checkpoint, CheckpointError
 
     algorithm = Checkpoint.load(path).algorithm
     if algorithm not in ALGORITHMS:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
+from agents.algorithms.ppo import PPO, PPOConfig
+from agents.algorithms.pretrain import Pretrain
 from agents.bench import interval
-from agents.evaluation import copy_baseline
-from agents.config import EnvConfig
-from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain
+from agents.model.evaluation import copy_baseline
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
+from agents.runs.config import EnvConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

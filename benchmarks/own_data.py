@@ -31,8 +31,8 @@ import shutil
 import time
 from pathlib import Path
 
-from agents.checkpoint import Checkpoint
 from agents.cli import main as textgen_rl
+from agents.runs.checkpoint import Checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SOURCE_MODULES = (

@@ -27,9 +27,9 @@ TASKS = ("copy", "reverse")
 
 def measure(task: str, steps: int, copy_head: bool | None) -> dict:
     """One PPO run with PPO's defaults (seed 0); env-steps/s over the whole run, and its final mean return."""
-    from agents.policy import PolicyConfig  # where both checkouts have it (agents.config re-exports it now)
-    from agents.config import EnvConfig
-    from agents.ppo import PPO, PPOConfig
+    from agents.algorithms.ppo import PPO, PPOConfig
+    from agents.model.policy import PolicyConfig  # where both checkouts have it (agents.config re-exports it now)
+    from agents.runs.config import EnvConfig
 
     policy = PolicyConfig() if copy_head is None else PolicyConfig(copy_head=copy_head)
     started = time.perf_counter()

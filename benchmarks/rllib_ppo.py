@@ -28,9 +28,10 @@ import numpy as np
 import ray
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from agents import rllib
-from agents.config import EnvConfig, PolicyConfig
-from agents.ppo import PPO, PPOConfig
+from agents.algorithms.ppo import PPO, PPOConfig
+from agents.integrations import rllib
+from agents.model.policy import PolicyConfig
+from agents.runs.config import EnvConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASK = {"task": "reverse"}
@@ -151,8 +152,9 @@ def to_markdown(results: dict) -> str:
         "# RLlib's PPO with our LSTM-attention RLModule",
         "",
         f"Command: `{results['command']}` ({results['machine']}). Task: reverse (3-8 letters); RLlib's PPO with our PPO's"
-        " hyperparameters mapped onto it (`agents.rllib.rllib_training_settings`), 2 env runners x 16 envs, the learner in"
-        " the driver. Held-out similarity: RLlib's own evaluation, greedy (`explore=False`), 200 episodes of the test split.",
+        " hyperparameters mapped onto it (`agents.integrations.rllib.rllib_training_settings`), 2 env runners x 16 envs,"
+        " the learner in the driver. Held-out similarity: RLlib's own evaluation, greedy (`explore=False`),"
+        " 200 episodes of the test split.",
         "",
         "| model | env steps | held-out similarity | env steps to 0.95 | env steps/s |",
         "|---|---|---|---|---|",

@@ -218,7 +218,7 @@ def fuzz_reward_integrity(rng: random.Random) -> None:
 
 
 def fuzz_checkpoints(rng: random.Random, checkpoint: Path, folder: Path) -> None:
-    from agents.checkpoint import Checkpoint, CheckpointError
+    from agents.runs.checkpoint import Checkpoint, CheckpointError
 
     data = bytearray(checkpoint.read_bytes())
     for _ in range(rng.randint(1, 20)):
@@ -268,8 +268,9 @@ def run_fuzz(cases: int, seed: int = 0) -> dict:
 
 def _tiny_checkpoint(folder: Path) -> Path | None:
     try:
-        from agents.a2c import A2C, A2CConfig
-        from agents.config import EnvConfig, PolicyConfig
+        from agents.algorithms.a2c import A2C, A2CConfig
+        from agents.model.policy import PolicyConfig
+        from agents.runs.config import EnvConfig
     except ImportError:  # the 'agents' extra (torch) is not installed
         return None
     options = {"num_examples": 20, "min_length": 2, "max_length": 3, "alphabet": "abc"}

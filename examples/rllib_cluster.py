@@ -16,9 +16,9 @@ import argparse
 
 import ray
 
-from agents.config import EnvConfig
-from agents.ppo import PPOConfig
-from agents.rllib import RLlibConfig, train
+from agents.algorithms.ppo import PPOConfig
+from agents.integrations.rllib import RLlibConfig, train
+from agents.runs.config import EnvConfig
 
 
 def main() -> None:

@@ -5,18 +5,23 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.a2c import A2C, A2CConfig  # noqa: E402
-from agents.checkpoint import Checkpoint, CheckpointError  # noqa: E402
-from agents.config import EnvConfig, PolicyConfig  # noqa: E402
-from agents.decoding import generate_texts  # noqa: E402
-from agents.evaluation import evaluate_policy  # noqa: E402
-from agents.policy import ActorCritic, left_align, sample_rows  # noqa: E402
-from agents.ppo import PPO, PPOConfig  # noqa: E402
-from agents.pretrain import Pretrain, PretrainConfig, teacher_forced_batch  # noqa: E402
-from agents.reinforce import BASELINES, Reinforce, ReinforceConfig  # noqa: E402
-from agents.returns import discounted_returns, generalized_advantages  # noqa: E402
-from agents.rollout import collect_episodes  # noqa: E402
-from agents.run import make_adam  # noqa: E402
+from agents.algorithms.a2c import A2C, A2CConfig  # noqa: E402
+from agents.algorithms.ppo import PPO, PPOConfig  # noqa: E402
+from agents.algorithms.pretrain import Pretrain, PretrainConfig, teacher_forced_batch  # noqa: E402
+from agents.algorithms.reinforce import BASELINES, Reinforce, ReinforceConfig  # noqa: E402
+from agents.algorithms.returns import discounted_returns, generalized_advantages  # noqa: E402
+from agents.algorithms.rollout import collect_episodes  # noqa: E402
+from agents.model.decoding import generate_texts  # noqa: E402
+from agents.model.evaluation import evaluate_policy  # noqa: E402
+from agents.model.policy import (  # noqa: E402
+    ActorCritic,
+    PolicyConfig,
+    left_align,
+    sample_rows,
+)
+from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
+from agents.runs.config import EnvConfig  # noqa: E402
+from agents.runs.run import make_adam  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
 
 TINY = dict(

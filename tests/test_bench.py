@@ -10,7 +10,8 @@ from rapidfuzz.distance import Levenshtein
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents import bench
-from agents.bench import BenchAgent, BenchSpec, interval, make_agent, run_benchmark, run_cell
+from agents.bench import BenchAgent, BenchSpec, interval, make_agent, report, run_benchmark, run_cell
+from agents.bench import agents as bench_agents
 
 
 class EchoAgent:
@@ -64,14 +65,17 @@ def test_run_benchmark_writes_table_json_and_plots(tmp_path):
 def test_sb3_agent_in_the_harness(monkeypatch):
     pytest.importorskip("stable_baselines3", reason="install the 'sb3' extra")
     # One env keeps SB3's minimum rollout (n_steps=2048 per env) short.
-    monkeypatch.setitem(bench.BUILTIN_AGENTS, "sb3-maskable-ppo", lambda: bench.StableBaselinesAgent("MaskablePPO", n_envs=1))
+    monkeypatch.setitem(
+        bench.BUILTIN_AGENTS, "sb3-maskable-ppo", lambda: bench_agents.StableBaselinesAgent("MaskablePPO", n_envs=1)
+    )
     spec = BenchSpec(["sb3-maskable-ppo"], ["copy"], [0], budget=100, eval_points=1, eval_episodes=10)
     cell = run_cell("sb3-maskable-ppo", "copy", 0, spec)
     assert cell["env_steps"] >= 100 and 0.0 <= cell["similarity"] <= 1.0
 
 
 def test_missing_extra_and_unknown_agents_are_named(monkeypatch, tmp_path):
-    monkeypatch.setattr(bench, "agent_available", lambda name: name not in bench.EXTRAS)
+    for module in (bench_agents, harness):  # each looks the function up in its own namespace
+        monkeypatch.setattr(module, "agent_available", lambda name: name not in bench.EXTRAS)
     with pytest.raises(ValueError, match=r"'sb3-ppo' needs the 'sb3' extra: pip install 'textgen-env\[sb3\]'"):
         make_agent("sb3-ppo")
     with pytest.raises(ValueError, match="agent 'dqn': allowed are"):
@@ -98,15 +102,15 @@ def test_ppo_comparison_lines():
         {**row, "task": "copy", "agent": "sb3-ppo", "env_steps_per_s": 2000.0, "similarity": 0.15},
         {**row, "task": "reverse", "agent": "ours-ppo", "env_steps_per_s": 9000.0},  # no SB3 row: no comparison
     ]
-    assert bench.ppo_comparison(rows)[-2:] == ["|---|---|---|", "| copy | 4.5x | +0.300 |"]
-    assert bench.ppo_comparison(rows[2:]) == []
+    assert report.ppo_comparison(rows)[-2:] == ["|---|---|---|", "| copy | 4.5x | +0.300 |"]
+    assert report.ppo_comparison(rows[2:]) == []
     assert "ours-ppo vs sb3-ppo" in bench.to_markdown(
         BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test"
     )
 
 
 def test_tasks_with_options_datasets_and_the_baselines(tmp_path):
-    from agents.bench import task_kwargs
+    from agents.bench.presets import task_kwargs
 
     assert task_kwargs("reverse:max_length=16,alphabet=xyz", {"reward": "sparse"}) == {
         "reward": "sparse",
@@ -174,7 +178,7 @@ def test_cells_in_parallel_processes_match_the_serial_run():
 
 
 def test_a_baseline_that_solves_the_task_is_no_bar():
-    from agents.bench import baseline_comparison
+    from agents.bench.report import baseline_comparison
 
     def row(agent, similarity, exact):
         return {"task": "copy", "agent": agent, "similarity": similarity, "similarity_ci95": 0.0, "exact_rate": exact}

@@ -9,8 +9,9 @@ import pytest
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.cli import config_options, main, read_prompts
-from agents.config import DecodingConfig, EnvConfig
+from agents.model.decoding import DecodingConfig
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
+from agents.runs.config import EnvConfig
 
 TINY = [
     "--task",

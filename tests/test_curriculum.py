@@ -7,10 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.config import EnvConfig, PolicyConfig  # noqa: E402
-from agents.curriculum import LengthCurriculum  # noqa: E402
-from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.algorithms.curriculum import LengthCurriculum  # noqa: E402
+from agents.algorithms.ppo import PPO, PPOConfig  # noqa: E402
+from agents.model.policy import PolicyConfig  # noqa: E402
 from agents.registry import resume  # noqa: E402
+from agents.runs.config import EnvConfig  # noqa: E402
 
 
 def test_bands_sample_only_their_lengths_and_move_up_on_a_full_window():

@@ -5,9 +5,18 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.config import DecodingConfig, PolicyConfig  # noqa: E402
-from agents.decoding import beam_search, decode_ids, filter_logits, pad_rows  # noqa: E402
-from agents.policy import ActorCritic, masked  # noqa: E402
+from agents.model.decoding import (  # noqa: E402
+    DecodingConfig,
+    beam_search,
+    decode_ids,
+    filter_logits,
+    pad_rows,
+)
+from agents.model.policy import (  # noqa: E402
+    ActorCritic,
+    PolicyConfig,
+    masked,
+)
 from textgen_env.task import TextTask  # noqa: E402
 from textgen_env.tokenizers import BOS_ID, EOS_ID  # noqa: E402
 

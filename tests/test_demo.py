@@ -4,7 +4,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from agents.demo import EXAMPLES, example_indices
-from agents.evaluation import copy_baseline
+from agents.model.evaluation import copy_baseline
 from textgen_env.task import TextTask
 
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from rapidfuzz.distance import Indel, Levenshtein
 
-from textgen_env.core import numba_core
-from textgen_env.core import numpy_rows
+from textgen_env.core import numba_core, numpy_rows
 
 REFERENCE = {1: Levenshtein.distance, 2: Indel.distance}
 

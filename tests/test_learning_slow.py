@@ -11,11 +11,11 @@ import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.evaluation import copy_baseline
-from agents.config import EnvConfig
-from agents.ppo import PPO, PPOConfig
-from agents.pretrain import Pretrain
+from agents.algorithms.ppo import PPO, PPOConfig
+from agents.algorithms.pretrain import Pretrain
+from agents.model.evaluation import copy_baseline
 from agents.recipes import ADDITION, SPELLING, long_reverse_config
+from agents.runs.config import EnvConfig
 
 
 def train_until(config: PPOConfig, goal, chunk: int = 1_000_000) -> dict:
@@ -98,10 +98,18 @@ def test_own_data_char_and_word_level(tmp_path):
                     phrases.append(" ".join(run[: rng.randint(3, 8)]))
     char_pairs = [(w, w.upper()) for w in sorted(words)]
     word_pairs = [(p, " ".join(reversed(p.split()))) for p in dict.fromkeys(phrases)]
-    char = PPO(PPOConfig(env=EnvConfig(dataset=write(tmp_path / "upper.jsonl", char_pairs)), total_env_steps=1_000_000, update_epochs=6))
+    char = PPO(
+        PPOConfig(
+            env=EnvConfig(dataset=write(tmp_path / "upper.jsonl", char_pairs)), total_env_steps=1_000_000, update_epochs=6
+        )
+    )
     char.learn()
     assert char.evaluate()["mean_similarity"] >= 0.95
-    word = PPO(PPOConfig(env=EnvConfig(dataset=write(tmp_path / "words.jsonl", word_pairs), tokenizer="word"), total_env_steps=3_000_000))
+    word = PPO(
+        PPOConfig(
+            env=EnvConfig(dataset=write(tmp_path / "words.jsonl", word_pairs), tokenizer="word"), total_env_steps=3_000_000
+        )
+    )
     assert word.task.vocab_size > 1000
     word.learn()
     assert word.evaluate()["mean_similarity"] >= 0.9

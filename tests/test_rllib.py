@@ -8,8 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.config import EnvConfig, PolicyConfig  # noqa: E402
-from agents.rllib import RLlibConfig  # noqa: E402
+from agents.integrations.rllib import RLlibConfig  # noqa: E402
+from agents.model.policy import PolicyConfig  # noqa: E402
+from agents.runs.config import EnvConfig  # noqa: E402
 
 TINY = {"task": "copy", "task_options": {"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}}
 SMALL = PolicyConfig(embed_dim=16, hidden_dim=32)
@@ -34,8 +35,8 @@ def test_backend_rllib_refuses_clearly_without_ray(monkeypatch, tmp_path):
 
 ray = pytest.importorskip("ray", reason="install the 'rllib' extra (make test-rllib runs these in their own venv)")
 
-from agents import rllib  # noqa: E402
-from agents.rollout import collect_episodes  # noqa: E402
+from agents.algorithms.rollout import collect_episodes  # noqa: E402
+from agents.integrations import rllib  # noqa: E402
 from textgen_env.task import TextTask  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
 
@@ -108,10 +109,12 @@ def test_ppo_trains_one_iteration_on_a_dataset_file(local_ray, tmp_path):
 
 
 def test_checkpoint_round_trip_ours_to_rllib_to_ours(local_ray, tmp_path):
+    from agents.algorithms.ppo import PPO, PPOConfig
     from agents.inference import load
-    from agents.ppo import PPO, PPOConfig
 
-    ours = PPO(PPOConfig(env=EnvConfig(**TINY), policy=SMALL, num_envs=16, total_env_steps=200, run_dir=str(tmp_path / "ours")))
+    ours = PPO(
+        PPOConfig(env=EnvConfig(**TINY), policy=SMALL, num_envs=16, total_env_steps=200, run_dir=str(tmp_path / "ours"))
+    )
     ours.learn()
     algo = rllib.ppo_config(TINY, num_env_runners=0, policy=SMALL).build_algo()
     try:
@@ -135,8 +138,10 @@ def test_learner_settings_reach_the_config():
     config = rllib.ppo_config(TINY, num_env_runners=16, policy=SMALL, num_learners=2, num_gpus_per_learner=1)
     assert config.num_learners == 2 and config.num_gpus_per_learner == 1 and config.num_env_runners == 16
     assert config.rl_module_spec.model_config["vocab_size"] == task.vocab_size
-    from agents.ppo import PPOConfig
+    from agents.algorithms.ppo import PPOConfig
 
-    settings = rllib.rllib_training_settings(PPOConfig(env=EnvConfig(**TINY), num_envs=64, num_minibatches=4, total_env_steps=1000), task)
+    settings = rllib.rllib_training_settings(
+        PPOConfig(env=EnvConfig(**TINY), num_envs=64, num_minibatches=4, total_env_steps=1000), task
+    )
     assert settings["minibatch_size"] * 4 == settings["train_batch_size_per_learner"] and settings["lr"][-1] == [1000, 0.0]
     assert RLlibConfig().model == "lstm_attention"

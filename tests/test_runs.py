@@ -13,12 +13,13 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.a2c import A2C, A2CConfig  # noqa: E402
-from agents.checkpoint import Checkpoint, CheckpointError  # noqa: E402
-from agents.config import EnvConfig, PolicyConfig  # noqa: E402
-from agents.ppo import PPO, PPOConfig  # noqa: E402
+from agents.algorithms.a2c import A2C, A2CConfig  # noqa: E402
+from agents.algorithms.ppo import PPO, PPOConfig  # noqa: E402
+from agents.model.policy import PolicyConfig  # noqa: E402
 from agents.registry import resume  # noqa: E402
-from agents.rundir import RunDirectory, RunDirError  # noqa: E402
+from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
+from agents.runs.config import EnvConfig  # noqa: E402
+from agents.runs.rundir import RunDirectory, RunDirError  # noqa: E402
 
 TINY = dict(
     env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
@@ -106,7 +107,7 @@ def test_a_moved_checkpoint_resumes_in_its_own_folder(tmp_path):
 
 
 def test_interrupted_reinforce_prints_a_hint_that_works(tmp_path, capsys):
-    from agents.reinforce import Reinforce, ReinforceConfig
+    from agents.algorithms.reinforce import Reinforce, ReinforceConfig
 
     run = Reinforce(ReinforceConfig(**TINY, total_env_steps=400, run_dir=str(tmp_path), baseline="mean"))
     original = run.iterate

@@ -48,4 +48,15 @@ def make_core(task, num_envs: int, backend: str = "auto", max_episode_steps: int
     return (NumbaCore if compiled else NumpyCore)(task, num_envs, max_episode_steps)
 
 
-__all__ = ["AVAILABLE", "BACKENDS", "EpisodeCore", "Episodes", "NumbaCore", "NumpyCore", "Pairs", "Rules", "StepOutput", "make_core"]
+__all__ = [
+    "AVAILABLE",
+    "BACKENDS",
+    "EpisodeCore",
+    "Episodes",
+    "NumbaCore",
+    "NumpyCore",
+    "Pairs",
+    "Rules",
+    "StepOutput",
+    "make_core",
+]

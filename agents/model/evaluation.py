@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.config import DecodingConfig
-from agents.decoding import decode_ids
-from agents.policy import ActorCritic
+from agents.model.decoding import DecodingConfig, decode_ids
+from agents.model.policy import ActorCritic
 from textgen_env.rewards import similarity
 from textgen_env.task import UNMATCHABLE, TextTask
 from textgen_env.tokenizers import UNK_ID

@@ -3,7 +3,7 @@
 Each algorithm subclasses :class:`OnPolicyAlgorithm` and implements only
 :meth:`~OnPolicyAlgorithm.update` (and, where it needs to, how it picks episodes:
 :meth:`~OnPolicyAlgorithm.sample_indices`); the run plumbing (seeding, logs,
-checkpoints, Ctrl-C, resume) lives in :class:`agents.run.Run`.
+checkpoints, Ctrl-C, resume) lives in :class:`agents.runs.run.Run`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from agents.config import TrainConfig
-from agents.curriculum import LengthCurriculum
-from agents.rollout import EpisodeBatch, collect_episodes
-from agents.run import Run
+from agents.algorithms.curriculum import LengthCurriculum
+from agents.algorithms.rollout import EpisodeBatch, collect_episodes
+from agents.runs.config import TrainConfig
+from agents.runs.run import Run
 from textgen_env.task import TextTask
 from textgen_env.vector import TextGenerationVectorEnv
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.config import RunConfig, option
-from agents.returns import masked_mean
-from agents.run import Run
+from agents.algorithms.returns import masked_mean
+from agents.options import option
+from agents.runs.config import RunConfig
+from agents.runs.run import Run
 from textgen_env.task import TextTask
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 

@@ -4,52 +4,24 @@ Each field carries its help text (and, where it has them, its allowed values and
 command-line names) in its metadata, so that :mod:`agents.cli` builds every
 option from here: one place holds each option's name, type, default and help.
 
-- :class:`PolicyConfig`: the policy's size and heads.
 - :class:`EnvConfig`: everything ``gym.make("TextGeneration-v0", ...)`` takes.
 - :class:`RunConfig`: a run's plumbing: its env (an :class:`EnvConfig`), seed, device, policy,
   optimizer, run folder.
 - :class:`TrainConfig`: what the on-policy algorithms share (their own configs extend it).
-- :class:`DecodingConfig`: how ``evaluate`` and ``generate`` write text.
+
+The policy's own config (:class:`agents.model.policy.PolicyConfig`) and decoding's
+(:class:`agents.model.decoding.DecodingConfig`) live beside what they configure.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
+
+from agents.model.policy import PolicyConfig
+from agents.options import option
 
 from textgen_env.rewards import METRICS, REWARD_MODES
 from textgen_env.tasks import TASKS
-
-
-def option(default=MISSING, help: str = "", *, choices=None, flags: tuple[str, ...] = (), default_factory=MISSING):
-    """A dataclass field with its command-line help (`flags` replaces the name-derived --option)."""
-    metadata = {"help": help, "choices": choices, "flags": flags}
-    if default_factory is not MISSING:
-        return field(default_factory=default_factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def parse_option_value(text: str):
-    """A --task-option value: int, float or string, whichever parses first."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-@dataclass
-class PolicyConfig:
-    """The size and heads of the LSTM-attention actor-critic."""
-
-    # Small on purpose: on copy and reverse this size learned better and 2.5x
-    # faster than 64/128 (benchmarks/results/agent_quality.md).
-    embed_dim: int = option(32, "token embedding size")
-    hidden_dim: int = option(64, "LSTM and attention size")
-    # On by default: PPO, 1M env steps, held-out similarity with / without it: reverse 1.000 / 0.996,
-    # words to upper case 0.926 / 0.850, phrases with their words reversed (1,678 words) 0.999 / 0.191;
-    # about 10% more time per update (benchmarks/results/own_data.md).
-    copy_head: bool = option(True, "pointer-generator head: the attention over the prompt also proposes its tokens")
 
 
 @dataclass
@@ -154,28 +126,3 @@ class TrainConfig(RunConfig):
     curriculum: bool = option(False, "start on the shortest targets and move to longer ones as they are learned")
     curriculum_threshold: float = option(0.9, "rolling mean similarity of the current band that moves the curriculum up")
     curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean")
-
-
-@dataclass
-class DecodingConfig:
-    """How a trained policy writes text."""
-
-    sample: bool = option(False, "sample tokens instead of greedy decoding")
-    temperature: float = option(1.0, "sampling: divide the logits by this")
-    top_k: int = option(0, "sampling: keep only the k most likely tokens (0: all)")
-    top_p: float = option(1.0, "sampling: keep the smallest set of tokens whose probability reaches p")
-    beam: int = option(1, "beam search with this many beams (1: greedy or sampling)")
-    length_penalty: float = option(1.0, "beam search: rank finished beams by log-probability / length ** this")
-    seed: int = option(0, "seed of sampling")
-
-    def __post_init__(self):
-        if self.temperature <= 0:
-            raise ValueError(f"temperature={self.temperature!r}: must be > 0")
-        if self.top_k < 0:
-            raise ValueError(f"top_k={self.top_k!r}: must be >= 0")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p={self.top_p!r}: must be in (0, 1]")
-        if self.beam < 1:
-            raise ValueError(f"beam={self.beam!r}: must be >= 1")
-        if self.beam > 1 and self.sample:
-            raise ValueError("beam search and sampling exclude each other: give --beam or --sample")

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agents.config import TrainConfig, option
-from agents.core import OnPolicyAlgorithm
-from agents.returns import discounted_returns, masked_mean
-from agents.rollout import EpisodeBatch, collect_episodes
+from agents.algorithms.on_policy import OnPolicyAlgorithm
+from agents.algorithms.returns import discounted_returns, masked_mean
+from agents.algorithms.rollout import EpisodeBatch, collect_episodes
+from agents.options import option
+from agents.runs.config import TrainConfig
 from textgen_env.vector import TextGenerationVectorEnv
 
 BASELINES = ("none", "mean", "value", "self_critical", "rloo")

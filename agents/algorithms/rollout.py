@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from agents.policy import ActorCritic, select_actions
+from agents.model.policy import ActorCritic, select_actions
 from textgen_env.tokenizers import BOS_ID
 
 

@@ -3,7 +3,7 @@ the iteration loop's plumbing (run folder, log, progress bar, checkpoints, Ctrl-
 
 A subclass says what one iteration is (:meth:`Run.iterate`), when the run is done
 (:meth:`Run.finished`) and which task it trains on (:meth:`Run.make_task`); the
-on-policy loop (:mod:`agents.core`) and pre-training (:mod:`agents.pretrain`) do.
+on-policy loop (:mod:`agents.algorithms.on_policy`) and pre-training (:mod:`agents.algorithms.pretrain`) do.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.checkpoint import Checkpoint, CheckpointError
-from agents.config import RunConfig
-from agents.device import resolve_device
-from agents.evaluation import evaluate_policy
-from agents.policy import ActorCritic
-from agents.rundir import ProgressLog, RunDirectory
+from agents.runs.checkpoint import Checkpoint, CheckpointError
+from agents.runs.config import RunConfig
+from agents.runs.device import resolve_device
+from agents.model.evaluation import evaluate_policy
+from agents.model.policy import ActorCritic
+from agents.runs.rundir import ProgressLog, RunDirectory
 from textgen_env.task import TextTask
 
 CHECKPOINT_NAME = "checkpoint.pt"

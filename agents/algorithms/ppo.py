@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.config import TrainConfig, option
-from agents.core import OnPolicyAlgorithm, linear_schedule
-from agents.returns import generalized_advantages, masked_mean
-from agents.rollout import EpisodeBatch
+from agents.algorithms.on_policy import OnPolicyAlgorithm, linear_schedule
+from agents.algorithms.returns import generalized_advantages, masked_mean
+from agents.algorithms.rollout import EpisodeBatch
+from agents.options import option
+from agents.runs.config import TrainConfig
 
 
 @dataclass

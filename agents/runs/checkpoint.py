@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from agents.config import PolicyConfig
-from agents.policy import ActorCritic
+from agents.model.policy import PolicyConfig
+from agents.model.policy import ActorCritic
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 

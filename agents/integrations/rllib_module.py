@@ -2,7 +2,7 @@
 
 A module of its own because it imports ray at the top: RLlib's workers find the
 class by this module's name, and only where the ``rllib`` extra is installed.
-How it reads observations, and why it re-scores the generated prefix: :mod:`agents.rllib`.
+How it reads observations, and why it re-scores the generated prefix: :mod:`agents.integrations.rllib`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
-from agents.config import PolicyConfig
-from agents.policy import ActorCritic, masked
+from agents.model.policy import ActorCritic, PolicyConfig, masked
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import BOS_ID, PAD_ID
 
 
 class LSTMAttentionModule(TorchRLModule, ValueFunctionAPI):
-    """:class:`agents.policy.ActorCritic` behind RLlib's RLModule API.
+    """:class:`agents.model.policy.ActorCritic` behind RLlib's RLModule API.
 
     ``model_config``: ``rules`` (the env's :class:`~textgen_env.task.EpisodeRules` as a dict,
     for the action masks) and ``policy`` (a :class:`~agents.config.PolicyConfig` as a dict).

@@ -2,8 +2,8 @@
 LSTM-attention policy, on one machine or across a Ray cluster.
 
 ``ppo_config(env_config, num_env_runners=2, model="lstm_attention")`` gives an RLlib
-``PPOConfig`` whose RLModule is :class:`agents.rllib_module.LSTMAttentionModule`, a wrapper of
-:class:`agents.policy.ActorCritic` (``model="mlp"`` gives RLlib's default MLP over
+``PPOConfig`` whose RLModule is :class:`agents.integrations.rllib_module.LSTMAttentionModule`, a wrapper of
+:class:`agents.model.policy.ActorCritic` (``model="mlp"`` gives RLlib's default MLP over
 one-hot flattened observations instead). ``env_config`` is the env config the CLI
 and checkpoints use (a built-in task or a dataset, any tokenizer); it is resolved
 once on the driver, the tokenizer to its vocabulary and a dataset file to its pairs,
@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.config import PolicyConfig, option
+from agents.model.policy import PolicyConfig
+from agents.options import option
 from textgen_env.task import TextTask, resolve_dataset
 
 ENV_NAME = "TextGeneration-v0"
@@ -91,10 +92,10 @@ def register() -> str:
 
 
 def module_spec(task: TextTask, policy: PolicyConfig):
-    """The RLModuleSpec of :class:`agents.rllib_module.LSTMAttentionModule` for `task`'s rules."""
+    """The RLModuleSpec of :class:`agents.integrations.rllib_module.LSTMAttentionModule` for `task`'s rules."""
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from agents.rllib_module import LSTMAttentionModule  # imports ray: only where the extra is installed
+    from agents.integrations.rllib_module import LSTMAttentionModule  # imports ray: only where the extra is installed
 
     model_config = {"rules": task.rules.to_dict(), "policy": asdict(policy)}
     return RLModuleSpec(module_class=LSTMAttentionModule, model_config=model_config)
@@ -166,8 +167,8 @@ def policy_weights(algo) -> dict:
 
 def export_checkpoint(algo, path, config, task: TextTask, history: list[dict], env_steps: int) -> Path:
     """Write the algorithm's policy as a checkpoint of ours (``algorithm`` "rllib-ppo"): evaluate and generate read it."""
-    from agents.checkpoint import Checkpoint
-    from agents.policy import ActorCritic
+    from agents.model.policy import ActorCritic
+    from agents.runs.checkpoint import Checkpoint
 
     policy = ActorCritic(task.vocab_size, config.policy)
     policy.load_state_dict(policy_weights(algo))
@@ -221,8 +222,8 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
     require_rllib()
     import ray
 
-    from agents.checkpoint import Checkpoint
-    from agents.rundir import ProgressLog, RunDirectory
+    from agents.runs.checkpoint import Checkpoint
+    from agents.runs.rundir import ProgressLog, RunDirectory
 
     if rllib.address is not None or not ray.is_initialized():
         ray.init(address=rllib.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.config import TrainConfig, option
-from agents.core import OnPolicyAlgorithm
-from agents.returns import generalized_advantages, masked_mean
-from agents.rollout import EpisodeBatch
+from agents.algorithms.on_policy import OnPolicyAlgorithm
+from agents.algorithms.returns import generalized_advantages, masked_mean
+from agents.algorithms.rollout import EpisodeBatch
+from agents.options import option
+from agents.runs.config import TrainConfig
 
 
 @dataclass
