@@ -10,7 +10,7 @@ from rapidfuzz.distance import Levenshtein
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents import bench
-from agents.bench import BenchAgent, BenchSpec, interval, make_agent, report, run_benchmark, run_cell
+from agents.bench import BenchAgent, BenchSpec, harness, interval, make_agent, report, run_benchmark, run_cell
 from agents.bench import agents as bench_agents
 
 
