@@ -27,13 +27,22 @@ TASKS = ("copy", "reverse")
 
 def measure(task: str, steps: int, copy_head: bool | None) -> dict:
     """One PPO run with PPO's defaults (seed 0); env-steps/s over the whole run, and its final mean return."""
-    from agents.algorithms.ppo import PPO, PPOConfig
-    from agents.model.policy import PolicyConfig  # where both checkouts have it (agents.config re-exports it now)
-    from agents.runs.config import EnvConfig
+    try:
+        from agents.algorithms.ppo import PPO, PPOConfig
+        from agents.model.policy import PolicyConfig
+        from agents.runs.config import EnvConfig
+    except ImportError:  # a checkout from before agents/ had subpackages and the env config was nested
+        from agents.config import PolicyConfig
+        from agents.ppo import PPO, PPOConfig
+
+        def EnvConfig(**env):  # stands in for the class: there the env fields were the config's own
+            return env
 
     policy = PolicyConfig() if copy_head is None else PolicyConfig(copy_head=copy_head)
+    env = EnvConfig(task=task)
     started = time.perf_counter()
-    run = PPO(PPOConfig(env=EnvConfig(task=task), total_env_steps=steps, seed=0, policy=policy))
+    settings = dict(total_env_steps=steps, seed=0, policy=policy)
+    run = PPO(PPOConfig(**env, **settings) if isinstance(env, dict) else PPOConfig(env=env, **settings))
     run.learn()
     wall = time.perf_counter() - started
     return {"env_steps_per_s": run.env_steps / wall, "final_mean_return": run.history[-1]["mean_return"]}

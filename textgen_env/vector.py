@@ -194,11 +194,11 @@ class TextGenerationVectorEnv(VectorEnv):
 
     def _infos(self, distances: np.ndarray, invalid: np.ndarray, similarities: np.ndarray) -> dict:
         """Every key for every env, with Gymnasium's `_key` masks (all True: each env reports each key)."""
-        every = np.ones(self.num_envs, dtype=bool)
+        every = np.ones((len(INFO_KEYS), self.num_envs), dtype=bool)  # one allocation, a row per key
         values = (distances, self.core.state.pair.copy(), invalid, similarities)
         infos = {}
-        for key, value in zip(INFO_KEYS, values):
-            infos[key], infos[f"_{key}"] = value, every.copy()
+        for key, value, mask in zip(INFO_KEYS, values, every):
+            infos[key], infos[f"_{key}"] = value, mask
         return infos
 
     def _same_step_autoreset(self, done: np.ndarray, out: StepOutput) -> dict:

@@ -66,7 +66,7 @@ class EpisodeCore:
             generated=np.zeros((n, task.max_new_tokens), dtype=dtype),
             lengths=np.zeros(n, dtype=np.int64),
             elapsed=np.zeros(n, dtype=np.int64),
-            targets=np.full((task.max_new_tokens, n), TARGET_PAD, dtype=np.int32),
+            targets=np.full((n, task.max_new_tokens), TARGET_PAD, dtype=np.int32),
             target_lengths=np.zeros(n, dtype=np.int64),
             scales=np.ones(n),
             potential=np.zeros(n),
@@ -135,13 +135,13 @@ class EpisodeCore:
             prompt, target = self.custom_pair
             chosen = envs[custom]
             state.prompts[chosen] = task.pad_prompts([prompt])[0]
-            state.targets[:, chosen] = TARGET_PAD
-            state.targets[: len(target), chosen] = np.asarray(target, dtype=np.int32)[:, None]
+            state.targets[chosen] = TARGET_PAD
+            state.targets[chosen, : len(target)] = target
             state.target_lengths[chosen] = len(target)
             state.scales[chosen] = self.metric.scale(len(target))
         drawn, chosen = pairs[~custom], envs[~custom]
         state.prompts[chosen] = task.prompt_matrix[drawn]
-        state.targets[:, chosen] = task.target_matrix[drawn].T
+        state.targets[chosen] = task.target_matrix[drawn]
         state.target_lengths[chosen] = task.target_lengths[drawn]
         state.scales[chosen] = task.pair_scales[drawn]
         state.generated[envs] = PAD_ID

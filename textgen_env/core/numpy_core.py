@@ -25,9 +25,11 @@ class NumpyCore(EpisodeCore):
         self.incremental = self.rules.substitution_cost > 0
         width = task.max_new_tokens
         self.rows = numpy_rows.initial_rows((num_envs,), width)
+        self.targets_by_position = np.zeros((width, num_envs), dtype=np.int32)  # the rows' layout: one column per env
         self.offsets = numpy_rows.reachable_offsets(np.zeros(num_envs, dtype=np.int64), width)
 
     def start_distances(self, envs: np.ndarray) -> None:
+        self.targets_by_position[:, envs] = self.state.targets[envs].T
         self.rows[:, envs] = 0
         self.offsets[:, envs] = numpy_rows.reachable_offsets(self.state.target_lengths[envs], self.task.max_new_tokens)
 
@@ -69,7 +71,7 @@ class NumpyCore(EpisodeCore):
             return None
         state = self.state
         positions = np.arange(self.rules.max_new_tokens)
-        same = (state.generated == state.targets.T) | (positions >= state.target_lengths[:, None])
+        same = (state.generated == state.targets) | (positions >= state.target_lengths[:, None])
         return (state.lengths == state.target_lengths) & np.all(same, axis=1)
 
     def append(self, mask: np.ndarray, tokens: np.ndarray) -> None:
@@ -81,7 +83,7 @@ class NumpyCore(EpisodeCore):
             # Advancing every row is cheaper than selecting; the rows of envs that append nothing are put back.
             kept = (~mask).nonzero()[0]
             saved = self.rows[:, kept]
-            self.rows = numpy_rows.advance_rows(self.rows, state.targets, tokens, self.rules.substitution_cost)
+            self.rows = numpy_rows.advance_rows(self.rows, self.targets_by_position, tokens, self.rules.substitution_cost)
             self.rows[:, kept] = saved
 
     def distances(self, mask: np.ndarray | None = None) -> np.ndarray:

@@ -45,7 +45,7 @@ class Episodes(NamedTuple):
     generated: np.ndarray  # (n, max_new_tokens), the observation dtype, PAD past the length: the "generated" observation
     lengths: np.ndarray  # (n,) int64: tokens generated
     elapsed: np.ndarray  # (n,) int64: steps taken (for max_episode_steps)
-    targets: np.ndarray  # (max_new_tokens, n) int32, position-first
+    targets: np.ndarray  # (n, max_new_tokens) int32, negative past the end
     target_lengths: np.ndarray  # (n,) int64
     scales: np.ndarray  # (n,) float64
     potential: np.ndarray  # (n,) float64: the dense reward's potential so far
