@@ -4,8 +4,7 @@
 
 Each (checkout, task) is trained in its own process, the two checkouts alternating,
 `--processes` times; the median env-steps/s per side is kept. The policy is the
-one both checkouts have (no copy head) so that the code, not the model, is compared;
-this checkout's default policy (with the copy head) is measured too, for reference.
+default policy, which both checkouts have, so that the code, not the model, is compared.
 Writes benchmarks/results/ppo_speed.md and .json.
 """
 
@@ -72,7 +71,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
     here = Path(__file__).resolve().parent.parent
-    sides = {"before": (args.before.resolve(), None), "after": (here, False), "after, copy head (default)": (here, None)}
+    sides = {"before": (args.before.resolve(), None), "after": (here, None)}  # both checkouts' default policy
     runs = {(side, task): [] for side in sides for task in TASKS}
     for _ in range(args.processes):
         for task in TASKS:
@@ -102,7 +101,7 @@ def to_markdown(results: dict) -> str:
         "",
         f"Command: `{results['command']}` ({results['machine']}). PPO's defaults, seed 0, {results['steps']:,} env steps"
         f" per run; median of {results['processes']} processes per cell, the sides alternating. 'before' and 'after' use"
-        " the same policy (no copy head); the last rows are this checkout's default policy, with the copy head.",
+        " the same policy (the default, with the copy head).",
         "",
         "| code | task | env-steps/s (median) | lowest - highest run | final mean return |",
         "|---|---|---|---|---|",
