@@ -9,7 +9,7 @@ VENV ?= .venv
 # and for a GPU machine, e.g. `make test TORCH_SPEC="torch>=2.2"`.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
-EXTRAS ?= dev,agents,plots,fast,clients
+EXTRAS ?= dev,agents,plots,fast,clients,llm
 comma := ,
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))

@@ -434,12 +434,42 @@ def command_bench(argv: list[str]) -> None:
     run_benchmark(spec, Path(args.out), f"{PROG} bench " + " ".join(argv), jobs=args.jobs)
 
 
+def evaluate_completions_parser() -> argparse.ArgumentParser:
+    from textgen_env.trl import SIMILARITIES
+
+    parser = _parser(
+        "Score any model's completions (an LLM's, say) with our metrics and difflib's ratio: prints one JSON object"
+        " with mean_similarity, exact_rate, mean_distance, the metric's mean similarity and mean_difflib_ratio.",
+        usage=f"{PROG} evaluate-completions FILE.jsonl [--task TASK | --dataset FILE] [options]",
+    )
+    parser.add_argument(
+        "file", help="one JSON object per line: a 'completion' (text or messages) and a 'target' or a 'prompt'"
+    )
+    parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="where prompts are looked up")
+    parser.add_argument("--metric", choices=sorted(SIMILARITIES), default="levenshtein", help="distance metric")
+    add_config_options(parser, EnvConfig, skip=("tokenizer", "reward", "metric", "max_prompt_tokens", "max_new_tokens"))
+    return parser
+
+
+def command_evaluate_completions(argv: list[str]) -> None:
+    from textgen_env.completions import evaluate_completions
+
+    args = evaluate_completions_parser().parse_args(argv)
+    env = given(args, EnvConfig)
+    data = {"dataset": env["dataset"]} if env.get("dataset") else {"task": env.get("task")} if env.get("task") else {}
+    result = evaluate_completions(
+        args.file, split=args.split, task_options=env.get("task_options") or None, metric=args.metric, **data
+    )
+    print(json.dumps({"split": args.split, **result}))
+
+
 COMMANDS = {
     "train": ("train an agent with RL", lambda argv: command_train(argv, None)),
     "pretrain": ("supervised pre-training", lambda argv: command_train(argv, "pretrain")),
     "evaluate": ("score a checkpoint", command_evaluate),
     "generate": ("write text with a checkpoint", command_generate),
     "bench": ("compare agents on tasks", command_bench),
+    "evaluate-completions": ("score any model's completions on a task", command_evaluate_completions),
 }
 
 
@@ -447,7 +477,7 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         lines = [f"usage: {PROG} COMMAND [options]   ({PROG} COMMAND --help for a command's options)", "", "commands:"]
-        lines += [f"  {name:9} {help_text}" for name, (help_text, _) in COMMANDS.items()]
+        lines += [f"  {name:20} {help_text}" for name, (help_text, _) in COMMANDS.items()]
         if argv and argv[0] not in ("-h", "--help"):
             print("\n".join(lines), file=sys.stderr)
             raise SystemExit(f"{PROG}: error: unknown command {argv[0]!r}; choose from {list(COMMANDS)}")

@@ -9,16 +9,18 @@ Where things live:
 - ``task.py``: :class:`TextTask`, the resolved task both envs share, and
   :class:`EpisodeRules`: the episode rules (valid actions, pair draws, score scales).
 - ``rewards.py``: the reward-mode table and the metrics.
-- ``kernels/``: the incremental edit distances, one file per place they run
-  (``bitrow`` for the single env, ``numpy_batch`` and ``numba_batch`` for the vector env).
+- ``core/``: the batched episode core both envs drive (a numpy reference, a numba build).
 - ``tokenizers.py``, ``datasets.py`` (user files, splits), ``tasks.py`` (the built-in
   task suite), ``rendering.py``.
+- ``trl.py`` (edit-distance reward functions for TRL), ``hf.py`` (tasks as Hugging Face
+  datasets), ``completions.py`` (any model's completions scored): the ``llm`` extra's side.
 """
 
 from gymnasium.envs.registration import register, registry
 
 from textgen_env.datasets import TextDataset, TextPair, load_pairs
 from textgen_env.env import TextGenerationEnv
+from textgen_env.hf import to_hf_dataset
 from textgen_env.rewards import METRICS, REWARD_MODES, Metric
 from textgen_env.task import UNMATCHABLE, EpisodeRules, TextTask
 from textgen_env.tasks import TASKS, corpus_sentences, make_task
@@ -72,5 +74,6 @@ __all__ = [
     "load_pairs",
     "load_tokenizer",
     "make_task",
+    "to_hf_dataset",
     "tokenizer_from_dict",
 ]

@@ -10,8 +10,11 @@ mark at its start is skipped; lines end at ``\\n`` or ``\\r\\n`` and nowhere els
 - ``.csv``: a header naming the columns ``prompt`` and ``target`` (others are
   ignored), then one row per pair, read with the ``csv`` module's rules: a quoted
   field may hold commas, quotes (doubled) and newlines.
-- ``.tsv``: the same columns separated by tabs, with no quoting at all: every
+- ``.tsv``: a header naming the columns ``prompt`` and ``target`` (required, as in
+  ``.csv``), then the columns separated by tabs, with no quoting at all: every
   character between two tabs belongs to the field, quotes included.
+- ``.parquet``, or a folder written by Hugging Face's ``Dataset.save_to_disk``: string
+  columns ``prompt`` and ``target`` (the ``llm`` extra, :mod:`textgen_env.hf`).
 
 A malformed line raises a ``ValueError`` naming the file and the line.
 The built-in tasks live in :mod:`textgen_env.tasks`; :func:`textgen_env.task.resolve_dataset`
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 SPLITS = ("train", "test", "all")
-FILE_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv")
+FILE_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
+HF_FOLDER_FILES = ("dataset_info.json", "dataset_dict.json")  # what save_to_disk writes
 TEST_FRACTION = 0.2
 
 
@@ -154,11 +158,16 @@ def load_pairs(path: str | os.PathLike, prompt_fraction: float = 0.5) -> TextDat
     """Read a dataset file (see the module docstring for the formats)."""
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
-    if suffix not in FILE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported file type {suffix!r}; allowed: {list(FILE_SUFFIXES)}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path}: is a directory, not a dataset file")
-    if suffix == ".txt":
+    hf_folder = os.path.isdir(path) and any(os.path.isfile(os.path.join(path, f)) for f in HF_FOLDER_FILES)
+    if os.path.isdir(path) and not hf_folder:
+        raise ValueError(f"{path}: is a directory, not a dataset file (nor a folder written by Dataset.save_to_disk)")
+    if suffix not in FILE_SUFFIXES and not hf_folder:
+        raise ValueError(f"{path}: unsupported file type {suffix!r}; allowed: {list(FILE_SUFFIXES)} or a save_to_disk folder")
+    if hf_folder or suffix == ".parquet":
+        from textgen_env.hf import read_hf_pairs  # imports Hugging Face datasets: only for these files
+
+        pairs = read_hf_pairs(path)
+    elif suffix == ".txt":
         check_prompt_fraction(prompt_fraction)
         pairs = _txt_pairs(path, prompt_fraction)
     elif suffix == ".jsonl":
@@ -169,7 +178,7 @@ def load_pairs(path: str | os.PathLike, prompt_fraction: float = 0.5) -> TextDat
         pairs = _tsv_pairs(path)
     if not pairs:
         raise ValueError(f"{path}: the dataset file holds no (prompt, target) pairs")
-    return TextDataset(pairs, name=os.path.basename(path))
+    return TextDataset(pairs, name=os.path.basename(os.path.normpath(path)))
 
 
 def _txt_pairs(path: str, prompt_fraction: float) -> list[TextPair]:

@@ -29,7 +29,9 @@ class EnvConfig:
     """Everything ``gym.make("TextGeneration-v0", ...)`` takes, as the agents pass it on."""
 
     task: str | None = option(None, "built-in task (default: copy, unless --dataset is given)", choices=list(TASKS))
-    dataset: str | None = option(None, "a .txt, .jsonl, .csv or .tsv file of (prompt, target) pairs, instead of a task")
+    dataset: str | None = option(
+        None, "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task"
+    )
     task_options: dict = option(
         help="an option of the task, or prompt_fraction for a .txt dataset; repeatable (e.g. --task-option max_length=16)",
         default_factory=dict,
