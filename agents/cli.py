@@ -19,11 +19,12 @@ from pathlib import Path
 from agents.integrations.rllib import RLlibConfig
 from agents.model.decoding import DecodingConfig
 from agents.model.policy import PolicyConfig
-from agents.options import parse_option_value
+from agents.options import check_value, parse_option_value
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
 from agents.runs.checkpoint import CheckpointError
 from agents.runs.config import EnvConfig
-from agents.runs.rundir import RunDirError
+from agents.runs.run import TrainingDiverged
+from agents.runs.rundir import RunDirError, next_free
 
 PROG = "textgen-rl"
 RESUMABLE_OPTIONS = ("total_env_steps", "device")  # what --resume may change
@@ -38,6 +39,21 @@ class BooleanFlag(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, not option_string.startswith("--no-"))
+
+
+def at_least(minimum: int):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be an integer >= {minimum}")
+        return value
+
+    return parse
 
 
 def key_value(text: str) -> tuple[str, object]:
@@ -76,9 +92,26 @@ def config_options(cls) -> list[tuple[str, dataclasses.Field, object]]:
         kind = _base_type(hints[f.name])
         if dataclasses.is_dataclass(kind):
             out += [(f"{f.name}.{dest}", inner, inner_kind) for dest, inner, inner_kind in config_options(kind)]
+        elif kind in (int, float):
+            out.append((f.name, f, _checked(f, kind, _or_none(kind) if _optional(hints[f.name]) else kind)))
         else:
-            out.append((f.name, f, _or_none(kind) if _optional(hints[f.name]) and kind in (int, float) else kind))
+            out.append((f.name, f, kind))
     return out
+
+
+def _checked(f: dataclasses.Field, kind: type, convert):
+    """`convert`, then the field's bounds (:func:`agents.options.check_value`): a nonsense number fails as it is parsed."""
+
+    def parse(text: str):
+        try:
+            return check_value(f, kind, convert(text))
+        except ValueError as e:
+            if "must be" not in str(e):  # not a number at all: argparse's own message names the option
+                raise
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = convert.__name__  # argparse names the type in its errors
+    return parse
 
 
 def _default(f: dataclasses.Field):
@@ -199,7 +232,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
     parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="split of the data (default: test)")
-    parser.add_argument("--episodes", type=int, default=None, help="score only the first N pairs (default: all)")
+    parser.add_argument("--episodes", type=at_least(1), default=None, help="score only the first N pairs (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_config_options(parser, EnvConfig)
     add_config_options(parser, DecodingConfig)
@@ -219,7 +252,7 @@ def generate_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", metavar="FILE", help="write jsonl lines of 'prompt' and 'text' here (default: print the texts)"
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="prompts decoded together (default: 256)")
+    parser.add_argument("--batch-size", type=at_least(1), default=256, help="prompts decoded together (default: 256)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_config_options(parser, DecodingConfig)
     return parser
@@ -243,12 +276,12 @@ def bench_parser() -> argparse.ArgumentParser:
         "--agents", nargs="+", metavar="AGENT", help=f"agents: {', '.join(BUILTIN_AGENTS)}, or module:Class of your own"
     )
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="built-in tasks, or dataset files (default: the preset's)")
-    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the preset's)")
-    parser.add_argument("--steps", type=int, help="env-step budget per run (default: the preset's)")
-    parser.add_argument("--eval-points", type=int, help="held-out evaluations along each run (default: the preset's)")
+    parser.add_argument("--seeds", nargs="+", type=at_least(0), help="seeds (default: the preset's)")
+    parser.add_argument("--steps", type=at_least(1), help="env-step budget per run (default: the preset's)")
+    parser.add_argument("--eval-points", type=at_least(1), help="held-out evaluations along each run (default: the preset's)")
     parser.add_argument("--out", default="benchmarks/results", help="folder for the results (default: benchmarks/results)")
     parser.add_argument(
-        "--jobs", type=int, default=1, help="cells run at once, in processes of one torch thread each (default: 1)"
+        "--jobs", type=at_least(1), default=1, help="cells run at once, in processes of one torch thread each (default: 1)"
     )
     add_config_options(parser, EnvConfig, skip=("task", "dataset"))
     return parser
@@ -275,6 +308,12 @@ def command_train(argv: list[str], agent: str | None) -> None:
     if agent is None and given(args, RLlibConfig):
         parser.error(f"{', '.join(f for _, f in given_flags(args, RLlibConfig))}: RLlib options need --backend rllib")
     if args.resume:
+        if agent is None and any(arg == "--agent" or arg.startswith("--agent=") for arg in argv):
+            from agents.runs.checkpoint import Checkpoint
+
+            recorded = Checkpoint.load(args.resume).algorithm
+            if recorded != args.agent:
+                parser.error(f"--agent {args.agent}: {args.resume} is a {recorded!r} run; --resume continues it as one")
         others = [flag for dest, flag in given_flags(args, cls) if dest not in RESUMABLE_OPTIONS]
         if others:
             parser.error(
@@ -287,7 +326,7 @@ def command_train(argv: list[str], agent: str | None) -> None:
         config = build_config(cls, values)
         if config.run_dir is None:
             name = args.agent if agent is None else agent
-            config.run_dir = f"runs/{name}-{config.env.data_name}-{config.seed}"
+            config.run_dir = next_free(f"runs/{name}-{config.env.data_name}-{config.seed}")
         algorithm = ALGORITHMS[args.agent if agent is None else agent](config)
     try:
         algorithm.learn(progress=True)
@@ -308,7 +347,7 @@ def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--backend rllib does not resume; start again with --init from the exported checkpoint")
     config = build_config(cls, given(args, cls))
     if config.run_dir is None:
-        config.run_dir = f"runs/rllib-ppo-{config.env.data_name}-{config.seed}"
+        config.run_dir = next_free(f"runs/rllib-ppo-{config.env.data_name}-{config.seed}")
     try:
         rllib.require_rllib()
     except ImportError as e:
@@ -486,7 +525,7 @@ def main(argv=None) -> None:
     command, rest = argv[0], argv[1:]
     try:
         COMMANDS[command][1](rest)
-    except (CheckpointError, RunDirError, ValueError) as e:
+    except (CheckpointError, RunDirError, TrainingDiverged, ValueError) as e:
         raise SystemExit(f"{PROG} {command}: {e}") from None
 
 

@@ -155,6 +155,63 @@ def test_bad_options_and_values_are_named(tmp_path):
     assert out.returncode != 0 and "unknown command 'frobnicate'" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--gamma", "nan"], "argument --gamma: gamma=nan (--gamma): must be a finite number"),
+        (["train", "--gamma", "1.5"], "gamma=1.5 (--gamma): must be <= 1"),
+        (["train", "--steps", "-5"], "total_env_steps=-5 (--steps): must be >= 1"),
+        (["train", "--update-epochs", "0"], "update_epochs=0 (--update-epochs): must be >= 1"),
+        (["train", "--num-minibatches", "0"], "num_minibatches=0 (--num-minibatches): must be >= 1"),
+        (["train", "--lr", "inf"], "learning_rate=inf (--lr): must be a finite number"),
+        (["train", "--max-new-tokens", "0"], "max_new_tokens=0 (--max-new-tokens): must be >= 1"),
+        (["pretrain", "--batch-size", "0"], "batch_size=0 (--batch-size): must be >= 1"),
+        (["evaluate", "ck.pt", "--episodes", "0"], "argument --episodes: 0: must be an integer >= 1"),
+        (["evaluate", "ck.pt", "--episodes", "-1"], "argument --episodes: -1: must be an integer >= 1"),
+        (["evaluate", "ck.pt", "--temperature", "nan"], "temperature=nan (--temperature): must be a finite number"),
+        (["generate", "ck.pt", "--prompt", "a", "--batch-size", "-1"], "argument --batch-size: -1: must be an integer >= 1"),
+        (["generate", "ck.pt", "--prompt", "a", "--length-penalty", "nan"], "length_penalty=nan (--length-penalty)"),
+    ],
+)
+def test_nonsense_numbers_are_refused_as_they_are_parsed(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_configs_check_their_numbers_from_python_too():
+    from agents.algorithms.ppo import PPOConfig
+
+    with pytest.raises(ValueError, match=r"gamma=nan \(--gamma\): must be a finite number"):
+        PPOConfig(gamma=float("nan"))
+    with pytest.raises(ValueError, match=r"num_minibatches=8 \(--num-minibatches\) exceeds num_envs=4"):
+        PPOConfig(num_envs=4, num_minibatches=8)
+    with pytest.raises(ValueError, match=r"top_p=0.0 \(--top-p\): must be > 0"):
+        DecodingConfig(top_p=0.0)
+    with pytest.raises(ValueError, match=r"max_new_tokens=-3 \(--max-new-tokens\): must be >= 1"):
+        EnvConfig(max_new_tokens=-3)
+
+
+def test_resume_refuses_another_agent(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    main(["train", "--agent", "a2c", "--steps", "100", "--run-dir", run, *TINY])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--resume", f"{run}/checkpoint.pt", "--agent", "ppo"])
+    assert stop.value.code == 2 and "is a 'a2c' run; --resume continues it as one" in capsys.readouterr().err
+
+
+def test_a_second_train_with_the_default_folder_starts_a_new_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        main(["train", "--agent", "a2c", "--steps", "100", *TINY])
+    out = capsys.readouterr().out
+    assert "checkpoint: runs/a2c-copy-0/checkpoint.pt" in out and "checkpoint: runs/a2c-copy-0_2/checkpoint.pt" in out
+    with pytest.raises(SystemExit, match="holds a run already .*--resume .*--overwrite"):
+        main(["train", "--agent", "a2c", "--steps", "100", "--run-dir", "runs/a2c-copy-0", *TINY])
+    main(["train", "--agent", "a2c", "--steps", "100", "--run-dir", "runs/a2c-copy-0", "--overwrite", *TINY])
+
+
 def test_resume_keeps_the_config_and_reads_the_agent(tmp_path, capsys):
     run = str(tmp_path / "run")
     main(["train", "--agent", "reinforce", "--baseline", "mean", "--steps", "200", "--run-dir", run, *TINY])

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,8 @@ from agents.model.policy import PolicyConfig  # noqa: E402
 from agents.registry import resume  # noqa: E402
 from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from agents.runs.config import EnvConfig  # noqa: E402
-from agents.runs.rundir import RunDirectory, RunDirError  # noqa: E402
+from agents.runs.run import TrainingDiverged  # noqa: E402
+from agents.runs.rundir import RunDirectory, RunDirError, next_free  # noqa: E402
 
 TINY = dict(
     env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
@@ -37,18 +39,87 @@ def iterations_in_log(run_dir):
         return [int(row["iteration"]) for row in csv.DictReader(f)]
 
 
-def test_a_second_writer_is_refused_and_a_stale_lock_taken_over(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+HOLD_THE_LOCK = (
+    "import sys, time; from agents.runs.rundir import RunDirectory; RunDirectory(sys.argv[1]).acquire();"
+    " print('held', flush=True); time.sleep(60)"
+)
+
+
+def test_a_second_writer_is_refused_and_a_killed_holders_lock_taken_over(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
-        (tmp_path / "run.lock").write_text(f"{holder.pid}\n")
+        assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunDirError, match=rf"in use by another training process \(pid {holder.pid}"):
             A2C(tiny(tmp_path)).learn()
         assert not (tmp_path / "progress.csv").exists()
     finally:
         holder.kill()
         holder.wait()
-    A2C(tiny(tmp_path)).learn()  # its process is gone: the lock is stale
+    assert (tmp_path / "run.lock").exists()  # left behind by the killed holder, but no longer locked
+    A2C(tiny(tmp_path)).learn()
     assert not (tmp_path / "run.lock").exists() and iterations_in_log(tmp_path)
+
+
+RACE_FOR_THE_LOCK = (
+    "import sys, time; from agents.runs.rundir import RunDirectory, RunDirError; d = RunDirectory(sys.argv[1])\n"
+    "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+    "try:\n    d.acquire(); held = time.time(); time.sleep(0.3); print('held', held, time.time()); d.release()\n"
+    "except RunDirError:\n    print('refused')"
+)
+
+
+def test_starters_racing_for_one_lock_never_both_hold_it(tmp_path):
+    for trial in range(6):
+        folder, start = tmp_path / str(trial), time.time() + 1.0  # all four start together, once their interpreters are up
+        command = [sys.executable, "-c", RACE_FOR_THE_LOCK, str(folder), str(start)]
+        racers = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+        outcomes = [r.communicate(timeout=60)[0].split() for r in racers]
+        holds = sorted((float(o[1]), float(o[2])) for o in outcomes if o[0] == "held")
+        assert holds, outcomes
+        for (_, released), (taken, _) in zip(holds, holds[1:]):
+            assert taken >= released, (trial, holds)  # one holder at a time
+
+
+def test_a_fresh_run_never_touches_an_existing_run(tmp_path):
+    A2C(tiny(tmp_path, total_env_steps=200)).learn()
+    before = (tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "progress.csv").read_text()
+    with pytest.raises(RunDirError, match=rf"holds a run already .*--resume {tmp_path / 'checkpoint.pt'}.*--overwrite"):
+        A2C(tiny(tmp_path, total_env_steps=200, seed=1)).learn()
+    assert ((tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "progress.csv").read_text()) == before
+    replaced = A2C(tiny(tmp_path, total_env_steps=200, seed=1, overwrite=True))
+    replaced.learn()
+    assert Checkpoint.load(tmp_path / "checkpoint.pt").config["seed"] == 1
+    assert iterations_in_log(tmp_path) == list(range(1, replaced.iteration + 1))  # its own rows only
+    replaced.learn(until=400)  # the same run, called again: it continues, it is not refused
+
+
+def test_default_run_folders_are_numbered_like_sb3s(tmp_path):
+    base = tmp_path / "ppo-copy-0"
+    assert next_free(base) == str(base)
+    base.mkdir()
+    assert next_free(base) == str(base)  # an empty folder is free
+    (base / "progress.csv").write_text("iteration\n")
+    assert next_free(base) == f"{base}_2"
+    Path(f"{base}_2").mkdir()
+    (Path(f"{base}_2") / "x").write_text("")
+    assert next_free(base) == f"{base}_3"
+
+
+def test_a_diverging_run_stops_and_its_last_checkpoint_stays_finite(tmp_path, monkeypatch):
+    run = A2C(tiny(tmp_path, total_env_steps=200, checkpoint_every=1))
+    run.learn()
+    good = Checkpoint.load(tmp_path / "checkpoint.pt").policy
+    resumed = resume(tmp_path / "checkpoint.pt", total_env_steps=600)
+    monkeypatch.setattr(
+        resumed, "update", lambda batch: {"loss": resumed.clip_and_step(torch.tensor(float("nan"), requires_grad=True))}
+    )
+    with pytest.raises(
+        TrainingDiverged, match=rf"not finite at iteration {run.iteration + 1}; training stopped; .*checkpoint.pt holds"
+    ):
+        resumed.learn()
+    kept = Checkpoint.load(tmp_path / "checkpoint.pt").policy
+    assert all(torch.equal(kept[k], good[k]) and torch.isfinite(kept[k]).all() for k in good)
+    assert all(torch.isfinite(p).all() for p in resumed.policy.parameters())
 
 
 def test_two_train_processes_on_one_run_dir(tmp_path):

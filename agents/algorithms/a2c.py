@@ -17,9 +17,9 @@ from agents.runs.config import TrainConfig
 
 @dataclass
 class A2CConfig(TrainConfig):
-    gae_lambda: float = option(0.95, "GAE lambda (1: Monte-Carlo, 0: one-step TD)")
-    value_coef: float = option(0.5, "weight of the value loss")
-    entropy_coef: float = option(0.01, "weight of the entropy bonus")
+    gae_lambda: float = option(0.95, "GAE lambda (1: Monte-Carlo, 0: one-step TD)", minimum=0, maximum=1)
+    value_coef: float = option(0.5, "weight of the value loss", minimum=0)
+    entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
 
 
 class A2C(OnPolicyAlgorithm):

@@ -24,8 +24,8 @@ from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 @dataclass
 class PretrainConfig(RunConfig):
-    epochs: int = option(20, "passes over the training split")
-    batch_size: int = option(64, "pairs per gradient step")
+    epochs: int = option(20, "passes over the training split", minimum=1)
+    batch_size: int = option(64, "pairs per gradient step", minimum=1)
 
 
 def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> dict[str, torch.Tensor]:

@@ -29,12 +29,13 @@ BASELINES = ("none", "mean", "value", "self_critical", "rloo")
 @dataclass
 class ReinforceConfig(TrainConfig):
     baseline: str = option("rloo", "what is subtracted from the return", choices=list(BASELINES))
-    rloo_samples: int = option(4, "rloo: samples per prompt (k)")
-    mean_decay: float = option(0.9, "mean: decay of the running mean of returns")
-    value_coef: float = option(0.5, "value: weight of the value loss")
-    entropy_coef: float = option(0.0, "weight of the entropy bonus")
+    rloo_samples: int = option(4, "rloo: samples per prompt (k)", minimum=2)
+    mean_decay: float = option(0.9, "mean: decay of the running mean of returns", minimum=0, maximum=1)
+    value_coef: float = option(0.5, "value: weight of the value loss", minimum=0)
+    entropy_coef: float = option(0.0, "weight of the entropy bonus", minimum=0)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
         if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):

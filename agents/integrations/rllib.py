@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.model.policy import PolicyConfig
-from agents.options import option
+from agents.options import check_fields, option
 from textgen_env.task import TextTask, resolve_dataset
 
 ENV_NAME = "TextGeneration-v0"
@@ -47,11 +47,14 @@ class RLlibConfig:
     """Where and how RLlib runs (``textgen-rl train --backend rllib``)."""
 
     num_env_runners: int = option(2, "rllib: env runner processes (spread over the cluster)")
-    envs_per_env_runner: int = option(16, "rllib: envs each env runner steps together")
+    envs_per_env_runner: int = option(16, "rllib: envs each env runner steps together", minimum=1)
     address: str | None = option(None, "rllib: the Ray cluster to join ('auto': the running one); default: start a local Ray")
     num_learners: int = option(0, "rllib: learner processes (0: learn in the driver)")
     num_gpus_per_learner: float = option(0.0, "rllib: GPUs per learner (needs num_learners >= 1)")
     model: str = option("lstm_attention", "rllib: the RLModule", choices=list(MODELS))
+
+    def __post_init__(self):
+        check_fields(self)
 
 
 def require_rllib():

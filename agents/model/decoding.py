@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from agents.model.policy import MASKED_LOGIT, ActorCritic, Memory, masked, sample_rows
-from agents.options import option
+from agents.options import check_fields, option
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID
 
@@ -29,22 +29,15 @@ class DecodingConfig:
     """How a trained policy writes text."""
 
     sample: bool = option(False, "sample tokens instead of greedy decoding")
-    temperature: float = option(1.0, "sampling: divide the logits by this")
+    temperature: float = option(1.0, "sampling: divide the logits by this", above=0)
     top_k: int = option(0, "sampling: keep only the k most likely tokens (0: all)")
-    top_p: float = option(1.0, "sampling: keep the smallest set of tokens whose probability reaches p")
-    beam: int = option(1, "beam search with this many beams (1: greedy or sampling)")
+    top_p: float = option(1.0, "sampling: keep the smallest set of tokens whose probability reaches p", above=0, maximum=1)
+    beam: int = option(1, "beam search with this many beams (1: greedy or sampling)", minimum=1)
     length_penalty: float = option(1.0, "beam search: rank finished beams by log-probability / length ** this")
     seed: int = option(0, "seed of sampling")
 
     def __post_init__(self):
-        if self.temperature <= 0:
-            raise ValueError(f"temperature={self.temperature!r}: must be > 0")
-        if self.top_k < 0:
-            raise ValueError(f"top_k={self.top_k!r}: must be >= 0")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p={self.top_p!r}: must be in (0, 1]")
-        if self.beam < 1:
-            raise ValueError(f"beam={self.beam!r}: must be >= 1")
+        check_fields(self)
         if self.beam > 1 and self.sample:
             raise ValueError("beam search and sampling exclude each other: give --beam or --sample")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from agents.model.policy import PolicyConfig
-from agents.options import option
+from agents.options import check_fields, option
 
 from textgen_env.rewards import METRICS, REWARD_MODES
 from textgen_env.tasks import TASKS
@@ -42,11 +42,12 @@ class EnvConfig:
     )
     reward: str = option("dense", "reward mode", choices=list(REWARD_MODES))
     metric: str = option("levenshtein", "distance metric", choices=sorted(METRICS))
-    max_prompt_tokens: int | None = option(None, "prompt width (default: the longest prompt)")
-    max_new_tokens: int | None = option(None, "token budget per episode (default: the longest target)")
+    max_prompt_tokens: int | None = option(None, "prompt width (default: the longest prompt)", minimum=1)
+    max_new_tokens: int | None = option(None, "token budget per episode (default: the longest target)", minimum=1)
     min_new_tokens: int = option(1, "tokens before EOS becomes valid")
 
     def __post_init__(self):
+        check_fields(self)
         if self.task is not None and self.dataset is not None:
             raise ValueError(f"give either task or dataset, not both (task={self.task!r}, dataset={self.dataset!r})")
         if self.task is None and self.dataset is None:
@@ -96,11 +97,17 @@ class RunConfig:
     seed: int = option(0, "seed of everything random")
     device: str = option("auto", "where the policy trains: auto (cuda when torch sees one), cpu, cuda, cuda:N or mps")
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    learning_rate: float = option(1e-3, "Adam learning rate", flags=("--lr", "--learning-rate"))
-    max_grad_norm: float = option(1.0, "global gradient-norm clip")
+    learning_rate: float = option(1e-3, "Adam learning rate", flags=("--lr", "--learning-rate"), above=0)
+    max_grad_norm: float = option(1.0, "global gradient-norm clip", above=0)
     init_checkpoint: str | None = option(None, "start from these weights, e.g. a pre-trained policy", flags=("--init",))
-    run_dir: str | None = option(None, "folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>)")
+    run_dir: str | None = option(
+        None, "folder for progress.csv and checkpoint.pt (default: runs/<agent>-<task>-<seed>, numbered _2, _3, ... if taken)"
+    )
     checkpoint_every: int = option(50, "iterations between checkpoints (0: only at the end)")
+    overwrite: bool = option(False, "replace the run that --run-dir holds (without it, a fresh run there is refused)")
+
+    def __post_init__(self):
+        check_fields(self)
 
     @classmethod
     def from_dict(cls, data: dict):
@@ -120,11 +127,11 @@ class RunConfig:
 class TrainConfig(RunConfig):
     """What every on-policy algorithm shares. Defaults train well on the built-in tasks."""
 
-    total_env_steps: int = option(200_000, "env-step budget", flags=("--steps", "--total-env-steps"))
-    num_envs: int = option(64, "episodes per batch")
-    gamma: float = option(1.0, "discount factor")
+    total_env_steps: int = option(200_000, "env-step budget", flags=("--steps", "--total-env-steps"), minimum=1)
+    num_envs: int = option(64, "episodes per batch", minimum=1)
+    gamma: float = option(1.0, "discount factor", minimum=0, maximum=1)
     eval_every: int = option(0, "iterations between held-out evaluations (0: never during training)")
-    eval_episodes: int = option(200, "held-out pairs per evaluation")
+    eval_episodes: int = option(200, "held-out pairs per evaluation", minimum=1)
     curriculum: bool = option(False, "start on the shortest targets and move to longer ones as they are learned")
-    curriculum_threshold: float = option(0.9, "rolling mean similarity of the current band that moves the curriculum up")
-    curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean")
+    curriculum_threshold: float = option(0.9, "rolling mean similarity of the current band that moves the curriculum up", minimum=0, maximum=1)
+    curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean", minimum=1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import random
 import signal
 import threading
@@ -25,10 +26,11 @@ from agents.runs.config import RunConfig
 from agents.runs.device import resolve_device
 from agents.model.evaluation import evaluate_policy
 from agents.model.policy import ActorCritic
-from agents.runs.rundir import ProgressLog, RunDirectory
+from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
 from textgen_env.task import TextTask
 
-CHECKPOINT_NAME = "checkpoint.pt"
+class TrainingDiverged(RuntimeError):
+    """A loss or gradient that is not finite: training stops before it reaches the weights or a checkpoint."""
 
 
 def seed_everything(seed: int) -> None:
@@ -77,6 +79,7 @@ class Run:
         self.history: list[dict] = []
         self._stop_requested = False
         self._until: int | None = None
+        self._continues_folder = False  # whether the run in config.run_dir is this one (resumed, or written already)
 
     # -- what subclasses provide ----------------------------------------------------
 
@@ -107,12 +110,23 @@ class Run:
         pass
 
     def clip_and_step(self, loss: torch.Tensor) -> float:
-        """One optimizer step on `loss`, the gradient's global norm clipped; returns that norm."""
+        """One optimizer step on `loss`, the gradient's global norm clipped; returns that norm.
+
+        A loss or gradient that is not finite stops training (:class:`TrainingDiverged`) before the step, so
+        the weights, and the last checkpoint written from them, stay finite.
+        """
         self.optimizer.zero_grad()
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True)
+        norm = float(torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True))
+        value = float(loss.detach())
+        if not math.isfinite(norm) or not math.isfinite(value):
+            kept = f"; {self.checkpoint_path} holds the last finite weights" if self.config.run_dir else ""
+            raise TrainingDiverged(
+                f"{self.name}: the loss ({value}) or its gradient's norm ({norm}) is not finite at iteration"
+                f" {self.iteration + 1}; training stopped{kept}. Check the options (a learning rate or gamma, say)"
+            )
         self.optimizer.step()
-        return float(norm)
+        return norm
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -135,6 +149,9 @@ class Run:
         if folder is not None:
             folder.acquire()
         try:
+            if folder is not None and not self._continues_folder:
+                folder.start_fresh(self.config.overwrite)
+                self._continues_folder = True
             log = ProgressLog(folder.path, self.history) if folder is not None else None
             bar = _progress_bar(progress, *self.progress(), self.name)
             with deferred_interrupt(self.request_stop):
@@ -218,7 +235,7 @@ class Run:
         data = Checkpoint.load(path)
         if data.algorithm != cls.name:
             raise CheckpointError(f"{path}: checkpoint of a {data.algorithm!r} run, not {cls.name!r}")
-        overrides = {"init_checkpoint": None, "run_dir": str(Path(path).resolve().parent)}
+        overrides = {"init_checkpoint": None, "run_dir": str(Path(path).resolve().parent), "overwrite": False}
         if total_env_steps is not None:
             overrides["total_env_steps"] = total_env_steps
         if device is not None:
@@ -229,6 +246,7 @@ class Run:
             raise CheckpointError(f"{path}: its config does not fit {cls.config_class.__name__} ({e})") from None
         run = cls(config, tokenizer=data.tokenizer)
         run._restore(data, path)
+        run._continues_folder = True
         return run
 
     def _restore(self, data: Checkpoint, path) -> None:

@@ -1,9 +1,10 @@
 """A run folder: one writer at a time, and a progress log that a crash cannot corrupt.
 
 - :class:`RunDirectory` checks that the folder can be written before training
-  starts and takes ``run.lock``, a file holding the writer's pid. A second writer
-  is refused with a message naming that pid; a lock whose process is gone
-  (killed, say) is stale and taken over.
+  starts and takes ``run.lock`` with an exclusive ``flock`` (the kernel frees it when
+  its process ends, so a killed run leaves no lock that blocks), the file holding the
+  writer's pid. A second writer is refused with a message naming that pid. A fresh
+  run refuses a folder that holds a run (:meth:`RunDirectory.start_fresh`).
 - :class:`ProgressLog` writes ``progress.csv`` one whole line per ``write`` call
   (and TensorBoard scalars when it is installed). On resume it is rewritten from
   the checkpoint's own history, so it holds exactly the iterations up to the
@@ -16,10 +17,19 @@ import csv
 import io
 import math
 import os
+import shutil
+import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 LOCK_NAME = "run.lock"
 LOG_NAME = "progress.csv"
+CHECKPOINT_NAME = "checkpoint.pt"
+TENSORBOARD_NAME = "tensorboard"
 
 
 class RunDirError(RuntimeError):
@@ -45,6 +55,7 @@ class RunDirectory:
         self.path = Path(path)
         self.lock_path = self.path / LOCK_NAME
         self.held = False
+        self._fd: int | None = None
 
     def check_writable(self) -> None:
         """Fail now, with one clear message, if the folder cannot be created or written."""
@@ -57,18 +68,40 @@ class RunDirectory:
             raise RunDirError(f"run folder {self.path} is not writable ({e.strerror or e}); pick another --run-dir") from None
 
     def acquire(self) -> None:
+        """Take ``run.lock``: an exclusive ``flock`` (freed by the kernel when its process ends, so a lock is never
+        stale), holding the pid for messages. A live holder is refused, with its pid."""
         self.check_writable()
-        for _ in range(3):  # a stale lock is removed, then taken; a race for it is lost to O_EXCL
+        if fcntl is None:  # no flock here (Windows): the create-exclusive lock file
+            return self._acquire_by_creating()
+        for _ in range(10):
+            fd = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise RunDirError(self._in_use(self._owner(wait=True))) from None
+            try:
+                current = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:  # its holder released and removed it between our open and our lock: take the new one
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd, self.held = fd, True
+            return
+        raise RunDirError(f"could not take the lock {self.lock_path}; other processes keep taking it")
+
+    def _acquire_by_creating(self) -> None:
+        for _ in range(3):  # a lock of a process that is gone is removed, then taken; a race for it is lost to O_EXCL
             try:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                owner = self._owner()
-                if owner is not None and owner != os.getpid() and _process_alive(owner):
-                    raise RunDirError(
-                        f"run folder {self.path} is in use by another training process (pid {owner}, lock {self.lock_path});"
-                        " wait for it to finish, or pick another --run-dir"
-                    ) from None
-                self.lock_path.unlink(missing_ok=True)  # stale: its process is gone (or it is ours)
+                owner = self._owner(wait=True)
+                if owner is None or (owner != os.getpid() and _process_alive(owner)):
+                    raise RunDirError(self._in_use(owner)) from None
+                self.lock_path.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()}\n")
@@ -76,16 +109,56 @@ class RunDirectory:
             return
         raise RunDirError(f"could not take the lock {self.lock_path}; another process keeps taking it")
 
-    def release(self) -> None:
-        if self.held and self._owner() == os.getpid():
-            self.lock_path.unlink(missing_ok=True)
-        self.held = False
+    def _in_use(self, owner: int | None) -> str:
+        return (
+            f"run folder {self.path} is in use by another training process (pid {owner if owner else 'unknown'},"
+            f" lock {self.lock_path}); wait for it to finish, or pick another --run-dir"
+        )
 
-    def _owner(self) -> int | None:
-        try:
-            return int(self.lock_path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+    def holds_run(self) -> list[str]:
+        """What of a run this folder holds (checkpoint, log, TensorBoard events); empty if none."""
+        return [name for name in (CHECKPOINT_NAME, LOG_NAME, TENSORBOARD_NAME) if (self.path / name).exists()]
+
+    def start_fresh(self, overwrite: bool) -> None:
+        """Before a fresh run writes here: refuse a folder that holds a run, or, with `overwrite`, clear that run."""
+        found = self.holds_run()
+        if not found:
+            return
+        if not overwrite:
+            raise RunDirError(
+                f"run folder {self.path} holds a run already ({', '.join(found)}); continue it with"
+                f" --resume {self.path / CHECKPOINT_NAME}, or replace it with --overwrite"
+            )
+        for name in found:
+            target = self.path / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+    def release(self) -> None:
+        if self.held:
+            self.lock_path.unlink(missing_ok=True)  # before unlocking: a waiting opener then sees a new file, not ours
+            if self._fd is not None:
+                os.close(self._fd)  # frees the flock
+        self._fd, self.held = None, False
+
+    def _owner(self, wait: bool = False) -> int | None:
+        """The pid in the lock file; with `wait`, a moment for a holder that has locked it but not yet written."""
+        for _ in range(20 if wait else 1):
+            try:
+                return int(self.lock_path.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                if wait:
+                    time.sleep(0.01)
+        return None
+
+
+def next_free(base: str | os.PathLike) -> str:
+    """`base`, or `base_2`, `base_3`, ...: the first folder that does not exist or is empty (as SB3 and
+    TensorBoard number their runs), so that a fresh run with the default name never touches an earlier one."""
+    candidate, number = Path(base), 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        number += 1
+        candidate = Path(f"{base}_{number}")
+    return str(candidate)
 
 
 class ProgressLog:
@@ -102,7 +175,7 @@ class ProgressLog:
             from torch.utils.tensorboard import SummaryWriter
 
             start = int(history[-1]["env_steps"]) + 1 if history else 0
-            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=start)
+            self.tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_NAME), purge_step=start)
         except ImportError:
             pass
 
