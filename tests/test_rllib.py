@@ -137,7 +137,7 @@ def test_learner_settings_reach_the_config():
     task = TextTask(**TINY)
     config = rllib.ppo_config(TINY, num_env_runners=16, policy=SMALL, num_learners=2, num_gpus_per_learner=1)
     assert config.num_learners == 2 and config.num_gpus_per_learner == 1 and config.num_env_runners == 16
-    assert config.rl_module_spec.model_config["vocab_size"] == task.vocab_size
+    assert config.rl_module_spec.model_config["rules"] == task.rules.to_dict()
     from agents.algorithms.ppo import PPOConfig
 
     settings = rllib.rllib_training_settings(
