@@ -6,6 +6,7 @@ import pytest
 from textgen_env import (
     CharTokenizer,
     HuggingFaceTokenizer,
+    TextDataset,
     TextGenerationEnv,
     WordTokenizer,
     load_pairs,
@@ -133,7 +134,7 @@ def test_user_files(tmp_path):
         ("fields.jsonl", '{"prompt": "a", "target": 3}\n', r"fields.jsonl:1: expected string fields"),
         ("cols.csv", "prompt,target\na,b\na,b,c\n", r"cols.csv:3: expected 2 columns"),
         ("head.csv", "question,answer\na,b\n", r"head.csv:1: header must name"),
-        ("short.txt", "a fine line here\nsolo\n", r"short.txt:2: text 'solo' has fewer than two words"),
+        ("short.txt", "solo\nalone\n", "short.txt: no line has two words or more"),
         ("empty.txt", "\n\n", r"empty.txt: the dataset file holds no"),
         ("data.xml", "<a/>", r"unsupported file type '.xml'"),
     ],
@@ -165,3 +166,30 @@ def test_groups_keep_pairs_together_in_a_split():
     assert [p.prompt for p in data.split("test").pairs] == [p.prompt for p in test.pairs]
     with pytest.raises(ValueError, match="3 groups for 30 pairs"):
         TextDataset(pairs, groups=[0, 1, 2])
+
+
+def test_one_word_txt_lines_are_skipped_with_one_warning(tmp_path):
+    path = tmp_path / "licence.txt"
+    path.write_text("MIT\nPermission is hereby granted\nLicense\n\nfree of charge to any person\n")
+    with pytest.warns(UserWarning, match=r"licence.txt: skipped 2 lines of one word \(lines 1, 3\)"):
+        dataset = load_pairs(path)
+    assert [p.prompt + p.target for p in dataset.pairs] == ["Permission is hereby granted", "free of charge to any person"]
+
+
+def test_a_lone_carriage_return_stays_inside_its_csv_field(tmp_path):
+    path = tmp_path / "cr.csv"
+    path.write_bytes(b'prompt,target\r\nab\rc,xy\n"q,1","two\r\nlines"\r\n')
+    assert [(p.prompt, p.target) for p in load_pairs(path).pairs] == [("ab\rc", "xy"), ("q,1", "two\r\nlines")]
+
+
+def test_identical_pairs_never_straddle_the_split(tmp_path):
+    pairs = [(f"p{i}", f"t{i}") for i in range(20)] * 3  # every pair three times
+    path = tmp_path / "repeated.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "target": t}) + "\n" for p, t in pairs))
+    with pytest.warns(UserWarning, match="40 of its 60 pairs repeat an earlier one"):
+        dataset = load_pairs(path)
+    assert dataset.duplicates == 40
+    train, test = set(dataset.split("train").pairs), set(dataset.split("test").pairs)
+    assert train and test and not train & test and len(dataset.split("test")) % 3 == 0
+    unique = TextDataset(pairs[:20])  # without repeats, the split is what it was by position
+    assert unique.split_indices("test") == TextDataset(pairs[:20], groups=list(range(20))).split_indices("test")

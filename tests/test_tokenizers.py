@@ -10,6 +10,7 @@ from textgen_env import (
     EOS_ID,
     PAD_ID,
     UNK_ID,
+    CharTokenizer,
     HuggingFaceTokenizer,
     TextGenerationEnv,
     TextGenerationVectorEnv,
@@ -139,3 +140,38 @@ def test_roles_can_be_named_and_bad_names_are_refused():
     assert tok.encode("<eos>") != [EOS_ID]  # now an ordinary word
     with pytest.raises(ValueError, match="eos_token='nope' is not in the Hugging Face tokenizer's vocabulary"):
         HuggingFaceTokenizer(hf, eos_token="nope")
+
+
+@pytest.mark.parametrize("bos, eos", [("[BOS]", "[EOS]"), ("<s>", "</s>")])
+def test_bos_and_eos_under_their_other_common_names_are_recognised(bos, eos):
+    words = ["<pad>", bos, eos, "<unk>", "hello", "world"]
+    hf = tokenizers.Tokenizer(tokenizers.models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    hf.add_special_tokens([bos, eos])  # as real tokenizers register them: matched whole, before pre-tokenizing
+    tok = HuggingFaceTokenizer(hf)
+    assert tok.special_tokens == {"pad": "<pad>", "bos": bos, "eos": eos, "unk": "<unk>"}
+    assert tok.encode(f"hello {eos} world") == [4, EOS_ID, 5]
+
+
+def test_a_tokenizer_without_an_eos_says_so():
+    words = ["<pad>", "<unk>", "hello", "world"]
+    hf = tokenizers.Tokenizer(tokenizers.models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    with pytest.warns(UserWarning, match="no token recognised as the end of a text .*eos_token="):
+        HuggingFaceTokenizer(hf)
+
+
+def test_ids_with_gaps_encode_and_decode():
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, "hello": 5, "world": 9, "again": 40}  # ids 3-4, 6-8, 10-39 unused
+    hf = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="<unk>"))
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok = HuggingFaceTokenizer(hf)
+    ids = tok.encode("hello world again")
+    assert ids == [4, 5, 6] and tok.vocab_size == 7
+    assert tok.decode(ids) == hf.decode(hf.encode("hello world again").ids)
+
+
+def test_a_vocabulary_with_a_lone_surrogate_saves_and_loads(tmp_path):
+    tok = CharTokenizer.from_texts(["ab\ud800c"])
+    path = tmp_path / "vocab.json"
+    tok.save(path)
+    assert load_tokenizer(str(path)) == tok and [p.name for p in tmp_path.iterdir()] == ["vocab.json"]

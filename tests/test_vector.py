@@ -198,3 +198,35 @@ def test_reset_with_one_index_per_env():
     assert (obs["prompt"][0] == obs["prompt"][2]).all() and not (obs["prompt"][0] == obs["prompt"][1]).all()
     with pytest.raises(ValueError, match="options\\['index'\\]=-1"):
         env.reset(options={"index": np.array([1, -1, 2])})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("seed", [None, 21])
+def test_reset_mask_resets_only_the_masked_envs_as_sync_does(backend, seed):
+    sync, native = make_pair(4, AutoresetMode.NEXT_STEP, backend, task="reverse")
+    compare_runs(sync, native, steps=5, seed=3, eos_rate=0.0)
+    mask = np.array([True, False, True, False])
+    expected, got = (
+        sync.reset(seed=seed, options={"reset_mask": mask.copy()}),
+        native.reset(seed=seed, options={"reset_mask": mask}),
+    )
+    assert_same(expected[0], got[0], "obs")
+    assert_same(expected[1], got[1], "info")
+    assert list(got[1]["_index"]) == [True, False, True, False]
+    assert (got[0]["generated"][~mask] != 0).any() and (got[0]["generated"][mask] == 0).all()  # the others go on
+    rng = np.random.default_rng(0)
+    for t in range(30):
+        actions = rng.integers(4, native.single_action_space.n, size=4)
+        for name, a, b in zip(["obs", "reward", "terminated", "truncated", "info"], sync.step(actions), native.step(actions)):
+            assert_same(a, b, f"step {t}/{name}")
+
+
+def test_reset_mask_refusals_name_the_mask():
+    env = TextGenerationVectorEnv(3, task="copy")
+    with pytest.raises(ValueError, match="needs every env reset once first"):
+        env.reset(options={"reset_mask": np.array([True, False, True])})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"must be a numpy bool array of shape \(3,\)"):
+        env.reset(options={"reset_mask": [True, False, True]})
+    with pytest.raises(ValueError, match="resets no env"):
+        env.reset(options={"reset_mask": np.zeros(3, dtype=bool)})

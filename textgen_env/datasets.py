@@ -28,6 +28,7 @@ import io
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,8 @@ class TextDataset:
 
     `groups` (optional, one hashable per pair) keeps pairs together in the split:
     pairs of one group land in the same split (say, noisy versions of one sentence).
+    Without groups, identical pairs form a group: a pair repeated in a file is never
+    both trained on and held out (:attr:`duplicates` counts the repeats).
     """
 
     def __init__(self, pairs, name: str = "dataset", groups: list | None = None):
@@ -74,6 +77,11 @@ class TextDataset:
     def targets(self) -> list[str]:
         return [p.target for p in self.pairs]
 
+    @property
+    def duplicates(self) -> int:
+        """How many pairs repeat an earlier one."""
+        return len(self.pairs) - len(set(self.pairs))
+
     def split(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> TextDataset:
         """A deterministic train/test split: the same pairs land in the same split every time."""
         if split == "all" and test_fraction == TEST_FRACTION and seed == 0:
@@ -90,7 +98,7 @@ class TextDataset:
             raise ValueError(f"test_fraction={test_fraction!r}: must be between 0 and 1")
         if split == "all":
             return list(range(len(self.pairs)))
-        groups = list(range(len(self.pairs))) if self.groups is None else self.groups
+        groups = self.pairs if self.groups is None else self.groups  # by content: identical pairs stay together
         names = list(dict.fromkeys(groups))  # in order of first appearance
         order = np.random.default_rng(seed).permutation(len(names))
         n_test = max(1, int(round(test_fraction * len(names)))) if len(names) > 1 else 0
@@ -178,17 +186,31 @@ def load_pairs(path: str | os.PathLike, prompt_fraction: float = 0.5) -> TextDat
         pairs = _tsv_pairs(path)
     if not pairs:
         raise ValueError(f"{path}: the dataset file holds no (prompt, target) pairs")
-    return TextDataset(pairs, name=os.path.basename(os.path.normpath(path)))
+    dataset = TextDataset(pairs, name=os.path.basename(os.path.normpath(path)))
+    if dataset.duplicates:
+        warnings.warn(
+            f"{path}: {dataset.duplicates} of its {len(pairs)} pairs repeat an earlier one; identical pairs are kept"
+            " in one split, so no held-out pair is also trained on",
+            stacklevel=3,
+        )
+    return dataset
 
 
 def _txt_pairs(path: str, prompt_fraction: float) -> list[TextPair]:
-    pairs = []
+    """Each line split into prompt and continuation; a line of one word cannot be, and is skipped (with one
+    warning that counts them: licence texts and headings have such lines). None usable is an error."""
+    pairs, skipped = [], []
     for number, line in enumerate(read_lines(path), start=1):
         if line.strip():
             try:
                 pairs.append(split_text(line, prompt_fraction))
-            except ValueError as e:
-                raise ValueError(f"{path}:{number}: {e}") from None
+            except ValueError:
+                skipped.append(number)
+    if skipped and not pairs:
+        raise ValueError(f"{path}: no line has two words or more to split into prompt and continuation")
+    if skipped:
+        shown = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+        warnings.warn(f"{path}: skipped {len(skipped)} lines of one word (lines {shown}); each needs two", stacklevel=4)
     return pairs
 
 
@@ -215,7 +237,11 @@ def _columns(header: list[str], path: str) -> tuple[int, int]:
 
 
 def _csv_pairs(path: str) -> list[TextPair]:
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
+    # Lines end at \n or \r\n only (the csv module also ends them at a lone \r): a lone \r is hidden from the
+    # reader behind a character the text does not hold, and restored in the fields.
+    text = read_text(path)
+    sentinel = next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    reader = csv.reader(io.StringIO(re.sub(r"\r(?!\n)", sentinel, text), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -226,7 +252,7 @@ def _csv_pairs(path: str) -> list[TextPair]:
             if row:
                 if len(row) != len(header):
                     raise ValueError(f"{path}:{start}: expected {len(header)} columns, got {len(row)}: {row!r}")
-                pairs.append(TextPair(row[p], row[t]))
+                pairs.append(TextPair(row[p].replace(sentinel, "\r"), row[t].replace(sentinel, "\r")))
             start = reader.line_num + 1
     except csv.Error as e:
         raise ValueError(

@@ -16,9 +16,11 @@ Ordinary tokens start at 4.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Protocol, runtime_checkable
@@ -185,8 +187,8 @@ TOKENIZER_KINDS = {"char": CharTokenizer, "word": WordTokenizer}
 # Names Hugging Face tokenizers give their special tokens, by the role they play here.
 HF_SPECIAL_NAMES = {
     "pad": ("<pad>", "[PAD]", "<|pad|>", "<|padding|>"),
-    "bos": ("<bos>", "<s>", "[CLS]", "<|startoftext|>", "<|begin_of_text|>"),
-    "eos": ("<eos>", "</s>", "[SEP]", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>"),
+    "bos": ("<bos>", "[BOS]", "<s>", "[CLS]", "<|startoftext|>", "<|begin_of_text|>"),
+    "eos": ("<eos>", "[EOS]", "</s>", "[SEP]", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>"),
     "unk": ("<unk>", "[UNK]", "<|unk|>"),
 }
 _ROLE_IDS = {"pad": PAD_ID, "bos": BOS_ID, "eos": EOS_ID, "unk": UNK_ID}
@@ -223,10 +225,11 @@ class HuggingFaceTokenizer:
         self.hf = _as_hf_tokenizer(tokenizer)
         chosen = {"pad": pad_token, "bos": bos_token, "eos": eos_token, "unk": unk_token}
         self.special_tokens = self._find_specials(chosen)
-        hf_size = self.hf.get_vocab_size(with_added_tokens=True)
+        present = sorted(set(self.hf.get_vocab(with_added_tokens=True).values()))  # ids may have gaps
         special_ids = {self.hf.token_to_id(t) for t in self.special_tokens.values()}
         other_specials = {t["id"] for t in json.loads(self.hf.to_str()).get("added_tokens", []) if t.get("special")}
-        ordinary = [i for i in range(hf_size) if i not in special_ids and i not in other_specials]
+        ordinary = [i for i in present if i not in special_ids and i not in other_specials]
+        hf_size = present[-1] + 1 if present else 0
         # ours -> theirs, and theirs -> ours (UNK for their tokens we do not use)
         self.to_hf = np.array([-1] * FIRST_ORDINARY_ID + ordinary, dtype=np.int64)
         for role, token in self.special_tokens.items():
@@ -237,6 +240,12 @@ class HuggingFaceTokenizer:
             self.from_hf[self.hf.token_to_id(token)] = _ROLE_IDS[role]
         if len(ordinary) == 0:
             raise ValueError("Hugging Face tokenizer has no ordinary token: an env needs at least one token to write")
+        if "eos" not in self.special_tokens:
+            warnings.warn(
+                f"the Hugging Face tokenizer has no token recognised as the end of a text (looked for"
+                f" {list(HF_SPECIAL_NAMES['eos'])}): episodes end only at max_new_tokens; name it with eos_token=...",
+                stacklevel=2,
+            )
 
     def _find_specials(self, chosen: dict) -> dict[str, str]:
         vocabulary = self.hf.get_vocab(with_added_tokens=True)
@@ -334,10 +343,17 @@ def _as_hf_tokenizer(tokenizer):
 
 
 def _write_json_atomically(path, data: dict) -> None:
+    """JSON with non-ASCII characters escaped (so that any str, a lone surrogate too, round-trips), written to a
+    temporary file and renamed; the temporary file is removed if anything fails."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def tokenizer_from_dict(data: dict) -> Tokenizer:

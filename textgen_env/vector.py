@@ -90,25 +90,29 @@ class TextGenerationVectorEnv(VectorEnv):
     # -- Gymnasium API -------------------------------------------------------------
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        options = check_reset_options(options)
+        """Start new episodes: in every env, or, with ``options={"reset_mask": mask}`` (as ``SyncVectorEnv``),
+        only where `mask` is True; the others go on, and the infos' ``_key`` masks are True only for the reset ones."""
+        options = dict(options) if isinstance(options, dict) else options
+        mask = self._reset_mask(options.pop("reset_mask")) if isinstance(options, dict) and "reset_mask" in options else None
+        options = check_reset_options(options or None)
         core = self.core
+        envs = np.arange(self.num_envs) if mask is None else mask.nonzero()[0]
         if seed is not None or not core.seeded:
-            core.seed(seed)
-        everyone = np.arange(self.num_envs)
-        drawn = core.take_draws(everyone)  # drawn even when options choose, so seeds stay aligned
-        core.custom_pair = None
+            core.seed(seed, envs)
+        drawn = core.take_draws(envs)  # drawn even when options choose, so seeds stay aligned
         if "prompt" in options or "target" in options:
+            if mask is not None and (core.state.pair[~mask] < 0).any():
+                raise ValueError("reset options: a new 'prompt'/'target' would replace the one that unmasked envs still run")
             core.custom_pair = self.task.encode_pair(options.get("prompt"), options.get("target"))
-            pairs = np.full(self.num_envs, -1)
+            pairs = np.full(len(envs), -1)
         elif "index" in options:
-            pairs = self._index_option(options["index"])
+            pairs = self._index_option(options["index"])[envs]
         else:
             pairs = drawn
-        core.start(everyone, pairs)
-        self._needs_reset = np.zeros(self.num_envs, dtype=bool)
-        return self._observations(), self._infos(
-            core.distances(), np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs)
-        )
+        core.start(envs, pairs)
+        self._needs_reset[envs] = False
+        none = np.zeros(self.num_envs)
+        return self._observations(), self._infos(core.distances(), none.astype(bool), none, reported=mask)
 
     def step(self, actions):
         if not self.core.seeded:
@@ -192,12 +196,16 @@ class TextGenerationVectorEnv(VectorEnv):
 
     # -- infos, shaped as SyncVectorEnv shapes them ---------------------------------
 
-    def _infos(self, distances: np.ndarray, invalid: np.ndarray, similarities: np.ndarray) -> dict:
-        """Every key for every env, with Gymnasium's `_key` masks (all True: each env reports each key)."""
-        every = np.ones((len(INFO_KEYS), self.num_envs), dtype=bool)  # one allocation, a row per key
+    def _infos(self, distances, invalid, similarities, reported: np.ndarray | None = None) -> dict:
+        """Every key for every env, with Gymnasium's `_key` masks: all True, or True where `reported` (the
+        envs a ``reset_mask`` reset; 0 elsewhere, as ``SyncVectorEnv`` fills them)."""
+        masks = np.ones((len(INFO_KEYS), self.num_envs), dtype=bool)  # one allocation, a row per key
         values = (distances, self.core.state.pair.copy(), invalid, similarities)
+        if reported is not None:
+            masks[:] = reported
+            values = tuple(np.where(reported, value, np.zeros((), dtype=value.dtype)) for value in values)
         infos = {}
-        for key, value, mask in zip(INFO_KEYS, values, every):
+        for key, value, mask in zip(INFO_KEYS, values, masks):
             infos[key], infos[f"_{key}"] = value, mask
         return infos
 
@@ -223,6 +231,17 @@ class TextGenerationVectorEnv(VectorEnv):
         return infos
 
     # -- argument checks ---------------------------------------------------------------
+
+    def _reset_mask(self, mask) -> np.ndarray:
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+            raise ValueError(
+                f"options['reset_mask']={mask!r}: must be a numpy bool array of shape ({self.num_envs},), as in SyncVectorEnv"
+            )
+        if not mask.any():
+            raise ValueError("options['reset_mask'] resets no env: at least one entry must be True")
+        if not self.core.seeded:
+            raise ValueError("options['reset_mask'] needs every env reset once first: call reset() without it")
+        return mask
 
     def _index_option(self, index) -> np.ndarray:
         """options['index']: one pair for every env, or an array of one pair per env."""

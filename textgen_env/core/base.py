@@ -86,8 +86,9 @@ class EpisodeCore:
     def seeded(self) -> bool:
         return bool(self.generators)
 
-    def seed(self, seed) -> None:
-        """Seed each env's generator: ``seed + i`` for an integer, or one seed per env from a list."""
+    def seed(self, seed, envs: np.ndarray | None = None) -> None:
+        """Seed each env's generator: ``seed + i`` for an integer, or one seed per env from a list
+        (only those of `envs`, where given, as ``SyncVectorEnv`` seeds the envs a ``reset_mask`` resets)."""
         n = self.num_envs
         if seed is None:
             seeds = [None] * n
@@ -102,9 +103,13 @@ class EpisodeCore:
                 check_seed(s)
         else:
             raise ValueError(f"seed={seed!r}: must be None, a non-negative integer, or a list of {n} of them")
-        self.generators = [seeding.np_random(s)[0] for s in seeds]
-        self.state.draw_position[:] = DRAWS_PER_REFILL
-        self.refill_used_up(np.arange(n))
+        envs = np.arange(n) if envs is None else envs
+        if not self.generators:
+            self.generators = [None] * n
+        for i in envs.tolist():
+            self.generators[i] = seeding.np_random(seeds[i])[0]
+        self.state.draw_position[envs] = DRAWS_PER_REFILL
+        self.refill_used_up(envs)
 
     def take_draws(self, envs: np.ndarray) -> np.ndarray:
         """The next drawn pair of each env in `envs`, consumed."""
