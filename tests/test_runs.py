@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -241,7 +242,9 @@ def test_an_empty_checkpoint_is_named(tmp_path):
         ({"config": json.dumps({"env": {"task": "copy", "colour": 1}})}, "its config does not fit"),
         ({"policy": {"embed.weight": torch.zeros(3, 3)}}, "its weights do not fit"),
         ({"policy": [1, 2]}, "'policy' must map parameter names to tensors"),
-        ({"rng": {"numpy": "{}", "torch": torch.zeros(3), "python": "[]"}}, "its training state does not load"),
+        ({"rng": {"numpy": "{}", "torch": torch.zeros(3), "python": "[]"}}, "its 'rng' does not load"),
+        ({"rng": {"numpy": 3, "torch": torch.zeros(3), "python": "[]"}}, "its 'rng' does not load .*TypeError"),
+        ({"optimizer": {"state": 1, "param_groups": 2}}, "its 'optimizer' does not load"),
         ({"algorithm_state": json.dumps({"curriculum": 1})}, None),
     ],
 )
@@ -317,3 +320,31 @@ def test_ppo_resumes_on_another_device_name(tmp_path):
     PPO(PPOConfig(**TINY, total_env_steps=100, run_dir=str(tmp_path), device="cpu")).learn()
     run = resume(tmp_path / "checkpoint.pt", device="auto", total_env_steps=200)
     assert run.device.type in ("cpu", "cuda") and run.config.device == "auto"
+
+
+def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
+    command = [sys.executable, "-m", "agents", "train", "--agent", "a2c", "--run-dir", str(tmp_path), "--task", "copy"]
+    job = subprocess.Popen([*command, "--steps", "100000000", "--checkpoint-every", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "progress.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        job.send_signal(signal.SIGTERM)  # what Slurm and docker stop send
+        out, _ = job.communicate(timeout=60)
+    finally:
+        job.kill()
+    assert job.returncode == 130 and f"interrupted: saved {tmp_path / 'checkpoint.pt'}" in out
+    saved = Checkpoint.load(tmp_path / "checkpoint.pt")
+    assert saved.iteration >= 1 and iterations_in_log(tmp_path) == list(range(1, saved.iteration + 1))
+
+
+def test_a_full_disk_during_a_save_is_a_checkpoint_error(checkpoint, monkeypatch):
+    before = checkpoint.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/3")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match=rf"{checkpoint}: could not write the checkpoint .*PytorchStreamWriter failed"):
+        Checkpoint.load(checkpoint).save(checkpoint)
+    assert checkpoint.read_bytes() == before and [p.name for p in checkpoint.parent.glob("*.tmp")] == []

@@ -192,9 +192,10 @@ def _write_atomically(path: Path, data: dict) -> Path:
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError):
+        if isinstance(e, (OSError, RuntimeError)):  # torch reports a full disk as a RuntimeError of its writer
             kept = f"; the previous checkpoint {path} is intact" if path.exists() else ""
-            raise CheckpointError(f"{path}: could not write the checkpoint ({e.strerror or e}){kept}") from None
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise CheckpointError(f"{path}: could not write the checkpoint ({reason}){kept}") from None
         raise
     return path
 

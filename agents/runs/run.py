@@ -139,8 +139,9 @@ class Run:
 
         With a run folder, this process holds it while it trains (a second writer is
         refused), logs every iteration, checkpoints every ``checkpoint_every``
-        iterations and at the end. Ctrl-C is deferred to the end of the iteration in
-        flight, so the checkpoint it writes is a consistent state and resuming
+        iterations and at the end. Ctrl-C (and SIGTERM, which Slurm and docker stop send) is
+        deferred to the end of the iteration in flight, so the checkpoint it writes is a
+        consistent state and resuming
         continues to the same result as an uninterrupted run; a second Ctrl-C stops at once.
         """
         self._until = until
@@ -254,19 +255,18 @@ class Run:
         if data.reference_policy:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self._load_weights(self.reference_policy, data.reference_policy, data, path)
-        try:
+        self.iteration, self.env_steps, self.history = data.iteration, data.env_steps, data.history
+        rng = data.rng
+        with _restoring(path, "optimizer"):
             self.optimizer.load_state_dict(data.optimizer)
-            self.iteration, self.env_steps = data.iteration, data.env_steps
-            self.history = data.history
-            rng = data.rng
+        with _restoring(path, "rng"):
             self.rng.bit_generator.state = json.loads(rng["numpy"])
             torch.set_rng_state(rng["torch"])
             random.setstate(_as_tuples(json.loads(rng["python"])))
             if "cuda" in rng and self.device.type == "cuda":
                 torch.cuda.set_rng_state(rng["cuda"], self.device)
+        with _restoring(path, "algorithm_state"):
             self.load_algorithm_state(data.algorithm_state)
-        except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: its training state does not load ({type(e).__name__}: {e})") from None
 
     def _load_weights(self, policy: ActorCritic, weights: dict, data: Checkpoint, path) -> None:
         if data.policy_config != self.policy.describe():
@@ -289,13 +289,25 @@ class Run:
         return self._heldout_task
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what Slurm, docker stop and kill send
+
+
+@contextlib.contextmanager
+def _restoring(path, field: str):
+    """A checkpoint field that does not load (wrong type or shape) is a CheckpointError naming it."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{path}: its {field!r} does not load ({type(e).__name__}: {e})") from None
+
+
 @contextlib.contextmanager
 def deferred_interrupt(on_interrupt):
-    """Within the block, a first SIGINT calls `on_interrupt`; a second raises KeyboardInterrupt."""
+    """Within the block, a first SIGINT or SIGTERM calls `on_interrupt`; a second raises KeyboardInterrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     pressed = []
 
     def handler(signum, frame):
@@ -304,11 +316,13 @@ def deferred_interrupt(on_interrupt):
         pressed.append(signum)
         on_interrupt()
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _as_tuples(value):
