@@ -10,6 +10,7 @@ and ``--help`` shows each default once. ``train --agent A --help`` lists agent A
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -424,25 +425,56 @@ def read_prompts(path: str) -> list[str]:
 
 
 def command_generate(argv: list[str]) -> None:
+    """Texts for prompts, written batch by batch as they are decoded (the output file is opened first)."""
     from agents.inference import load
-    from agents.model.decoding import decode_ids
+    from agents.model.decoding import decode_batches, encode_prompts
 
     args = generate_parser().parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))
-    loaded = load(args.checkpoint, args.device)
-    prompts = args.prompt if args.prompt else read_prompts(args.input)
-    ids, _ = decode_ids(
-        loaded.policy, loaded.rules, [loaded.tokenizer.encode(p) for p in prompts], decoding, batch_size=args.batch_size
-    )
-    texts = [loaded.tokenizer.decode(row) for row in ids]
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps({"prompt": p, "text": t}, ensure_ascii=False) + "\n" for p, t in zip(prompts, texts))
-        print(f"wrote {len(texts)} texts to {args.output}")
-    else:
-        for text in texts:
-            print(text)
+    out = open_output(args.output) if args.output else None
+    try:
+        loaded = load(args.checkpoint, args.device)
+        prompts = args.prompt if args.prompt else read_prompts(args.input)
+        ids = encode_prompts(loaded.tokenizer, loaded.rules, prompts)
+        done = 0
+        for batch, _ in decode_batches(loaded.policy, loaded.rules, ids, decoding, batch_size=args.batch_size):
+            texts = [loaded.tokenizer.decode(row) for row in batch]
+            if out is None:
+                print("\n".join(texts), flush=True)
+            else:
+                lines = [
+                    json.dumps({"prompt": p, "text": t}, ensure_ascii=False) + "\n" for p, t in zip(prompts[done:], texts)
+                ]
+                write_whole_lines(out, "".join(lines), done)
+            done += len(texts)
+    finally:
+        if out is not None:
+            out.close()
+    if out is not None:
+        print(f"wrote {done} texts to {args.output}")
+
+
+def open_output(path: str):
+    """The output file, opened before any work: a folder, or a place that cannot be written, fails at once."""
+    if Path(path).is_dir():
+        raise ValueError(f"--output {path}: is a directory; give a file name, e.g. {Path(path) / 'texts.jsonl'}")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"--output {path}: cannot be written ({e.strerror or e})") from None
+
+
+def write_whole_lines(out, text: str, done: int) -> None:
+    """Append one batch's lines; if the write fails (a full disk), cut the file back to its last whole line."""
+    position = out.tell()
+    try:
+        out.write(text)
+        out.flush()
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            out.truncate(position)
+        raise ValueError(f"--output {out.name}: writing failed ({e.strerror or e}); it holds the first {done} texts") from None
 
 
 def command_bench(argv: list[str]) -> None:

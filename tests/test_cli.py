@@ -253,3 +253,37 @@ def test_bench_command_with_a_custom_grid(tmp_path, capsys):
     table = (tmp_path / "agents_echo.md").read_text()
     assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) | 100 (2/2) |" in table
     assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")
+
+
+def test_generate_checks_its_output_first_and_streams_batch_by_batch(tmp_path, capsys, monkeypatch):
+    from agents.model import decoding
+
+    run = str(tmp_path / "run")
+    main(["train", "--agent", "a2c", "--steps", "100", "--run-dir", run, *TINY])
+    (tmp_path / "prompts.txt").write_text("".join(f"{p}\n" for p in ["ab", "ba", "cab", "abc", "c", "bb"]))
+    with pytest.raises(SystemExit, match="--output .*: is a directory; give a file name"):
+        main(["generate", "no-such-checkpoint.pt", "--input", str(tmp_path / "prompts.txt"), "--output", str(tmp_path)])
+    out = tmp_path / "texts.jsonl"
+    lines_when_decoding = []
+    original = decoding.step_decode
+
+    def watched(*args):
+        lines_when_decoding.append(len(out.read_text().splitlines()))
+        return original(*args)
+
+    monkeypatch.setattr(decoding, "step_decode", watched)
+    main(
+        [
+            "generate",
+            f"{run}/checkpoint.pt",
+            "--input",
+            str(tmp_path / "prompts.txt"),
+            "--output",
+            str(out),
+            "--batch-size",
+            "2",
+        ]
+    )
+    assert lines_when_decoding == [0, 2, 4]  # each batch was written before the next one was decoded
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["ab", "ba", "cab", "abc", "c", "bb"] and "wrote 6 texts" in capsys.readouterr().out

@@ -125,3 +125,35 @@ def test_filters_keep_the_top_k_and_the_nucleus():
 def test_bad_decoding_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DecodingConfig(**kwargs)
+
+
+def test_beam_search_in_chunks_of_rows_gives_the_same_texts(setup, monkeypatch):
+    from agents.model import decoding
+
+    policy, task, prompts = setup
+    config = DecodingConfig(beam=4)
+    whole = decode_ids(policy, task.rules, prompts, config)
+    seen = []
+    original = decoding.beam_search
+    monkeypatch.setattr(decoding, "BEAM_CANDIDATES", 4 * policy.vocab_size * 3)  # three rows of candidates at a time
+    monkeypatch.setattr(
+        decoding, "beam_search", lambda p, r, memory, *a: seen.append(len(memory.states)) or original(p, r, memory, *a)
+    )
+    chunked = decode_ids(policy, task.rules, prompts, config)
+    assert chunked[0] == whole[0] and chunked[1] == pytest.approx(whole[1], abs=1e-4)  # float32 sums over other widths
+    assert max(seen) == 3 and sum(seen) == len(prompts)  # memory bounded by the chunk, not by the prompts
+
+
+def test_long_prompts_are_cut_and_unknown_tokens_counted_in_one_warning(setup):
+    from agents.model.decoding import encode_prompts
+
+    _, task, _ = setup
+    width = task.rules.max_prompt_tokens
+    prompts = ["abc", "a" * (width + 5), "ab€€c", "b" * (width + 1)]
+    with pytest.warns(UserWarning) as caught:
+        ids = encode_prompts(task.tokenizer, task.rules, prompts)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert f"2 of 4 prompts are longer than the {width} tokens the policy trained with: cut" in message
+    assert "2 prompt tokens are unknown to its tokenizer" in message
+    assert [len(i) for i in ids] == [3, width, 5, width]

@@ -12,6 +12,8 @@ search can prune the greedy path, and a wider search should never do worse.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from agents.model.policy import MASKED_LOGIT, ActorCritic, Memory, masked, sample_rows
 from agents.options import check_fields, option
 from textgen_env.task import EpisodeRules
-from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID
+from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
 @dataclass
@@ -46,7 +48,41 @@ def policy_device(policy: ActorCritic) -> torch.device:
     return next(policy.parameters()).device
 
 
+BEAM_CANDIDATES = 1 << 22  # rows x beams x vocab scored at once by beam search: 32 MiB of float64, whatever the batch
+
+
 @torch.no_grad()
+def decode_batches(
+    policy: ActorCritic,
+    rules: EpisodeRules,
+    prompts: list[list[int]],
+    decoding: DecodingConfig | None = None,
+    batch_size: int = 256,
+) -> Iterator[tuple[list[list[int]], list[float]]]:
+    """Batch by batch: the token ids each prompt's text is written with (EOS excluded), and each text's total
+    log-probability. Memory stays that of one batch however many prompts there are (beam search works in
+    chunks of rows, so that its candidates never exceed :data:`BEAM_CANDIDATES`)."""
+    decoding = decoding or DecodingConfig()
+    device = policy_device(policy)
+    generator = torch.Generator(device=device).manual_seed(decoding.seed) if decoding.sample else None
+    for start in range(0, len(prompts), batch_size):
+        batch = prompts[start : start + batch_size]
+        memory = policy.encode(pad_rows(batch, device))
+        ids, log_probs = step_decode(policy, rules, memory, decoding, generator)
+        if decoding.beam > 1:
+            rows = max(1, BEAM_CANDIDATES // (decoding.beam * policy.vocab_size))
+            for first in range(0, len(batch), rows):
+                chunk = policy.encode(pad_rows(batch[first : first + rows], device))
+                beam_ids, beam_log_probs = beam_search(policy, rules, chunk, decoding.beam, decoding.length_penalty)
+                for k, (candidate, score) in enumerate(zip(beam_ids, beam_log_probs), start=first):
+                    budget = rules.max_new_tokens
+                    if rank(score, candidate, decoding.length_penalty, budget) >= rank(
+                        log_probs[k], ids[k], decoding.length_penalty, budget
+                    ):
+                        ids[k], log_probs[k] = candidate, score
+        yield ids, log_probs
+
+
 def decode_ids(
     policy: ActorCritic,
     rules: EpisodeRules,
@@ -54,22 +90,9 @@ def decode_ids(
     decoding: DecodingConfig | None = None,
     batch_size: int = 256,
 ) -> tuple[list[list[int]], list[float]]:
-    """The token ids each prompt's text is written with (EOS excluded), and each text's total log-probability."""
-    decoding = decoding or DecodingConfig()
-    device = policy_device(policy)
-    generator = torch.Generator(device=device).manual_seed(decoding.seed) if decoding.sample else None
+    """:func:`decode_batches`, all at once."""
     texts, scores = [], []
-    for start in range(0, len(prompts), batch_size):
-        memory = policy.encode(pad_rows(prompts[start : start + batch_size], device))
-        ids, log_probs = step_decode(policy, rules, memory, decoding, generator)
-        if decoding.beam > 1:
-            beam_ids, beam_log_probs = beam_search(policy, rules, memory, decoding.beam, decoding.length_penalty)
-            for k, (candidate, score) in enumerate(zip(beam_ids, beam_log_probs)):
-                budget = rules.max_new_tokens
-                if rank(score, candidate, decoding.length_penalty, budget) >= rank(
-                    log_probs[k], ids[k], decoding.length_penalty, budget
-                ):
-                    ids[k], log_probs[k] = candidate, score
+    for ids, log_probs in decode_batches(policy, rules, prompts, decoding, batch_size):
         texts += ids
         scores += log_probs
     return texts, scores
@@ -191,9 +214,26 @@ def beam_search(
     return best_ids, best_scores
 
 
+def encode_prompts(tokenizer, rules: EpisodeRules, prompts: list[str], warn: bool = True) -> list[list[int]]:
+    """The prompts' ids, each cut to the ``max_prompt_tokens`` the policy trained with; with `warn`, one warning
+    that counts the prompts cut and the unknown tokens (read as UNK), if any."""
+    encoded = [tokenizer.encode(p) for p in prompts]
+    width = rules.max_prompt_tokens
+    cut = sum(len(ids) > width for ids in encoded)
+    unknown = sum(ids.count(UNK_ID) for ids in encoded)
+    if warn and (cut or unknown):
+        said = []
+        if cut:
+            said.append(f"{cut} of {len(prompts)} prompts are longer than the {width} tokens the policy trained with: cut")
+        if unknown:
+            said.append(f"{unknown} prompt tokens are unknown to its tokenizer: read as {tokenizer.decode([UNK_ID]) or 'UNK'}")
+        warnings.warn("; ".join(said), stacklevel=2)
+    return [ids[:width] for ids in encoded]
+
+
 def generate_texts(
     policy: ActorCritic, tokenizer, rules: EpisodeRules, prompts: list[str], decoding: DecodingConfig | None = None
 ) -> list[str]:
     """The policy's texts for `prompts` (any prompts: no target needed)."""
-    ids, _ = decode_ids(policy, rules, [tokenizer.encode(p) for p in prompts], decoding)
+    ids, _ = decode_ids(policy, rules, encode_prompts(tokenizer, rules, prompts), decoding)
     return [tokenizer.decode(row) for row in ids]
