@@ -103,3 +103,10 @@ def test_both_envs_pickle_mid_episode_and_continue_identically(backend):
         twin = pickle.loads(pickle.dumps(env))
         a, b = env.step(actions), twin.step(actions)
         assert a[1] == pytest.approx(b[1]) and np.all(a[2] == b[2])
+
+
+def test_sizes_that_would_not_fit_in_memory_are_refused_before_allocating():
+    with pytest.raises(ValueError, match=r"max_new_tokens=100000000, .*GiB, more than half of this machine's"):
+        TextGenerationEnv(task="copy", max_new_tokens=100_000_000)
+    with pytest.raises(ValueError, match=r"num_envs=10000000, max_new_tokens=1000 .*more than half of this machine's"):
+        TextGenerationVectorEnv(10_000_000, task="copy", max_new_tokens=1000)

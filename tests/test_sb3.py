@@ -87,3 +87,15 @@ def test_make_vec_env_prints_no_render_mode_warning():
     venv.reset()
     frames = venv.env_method("render")
     assert len(frames) == 3 and frames[0].ndim == 3 and frames[0].dtype == np.uint8  # the mode exists and renders
+
+
+@pytest.mark.parametrize("vocabulary", ["abc", "".join(chr(0x4E00 + i) for i in range(300))], ids=["uint8", "uint16"])
+def test_recurrent_ppo_over_one_hot_observations_as_the_readme_says(vocabulary):
+    from gymnasium.wrappers import FlattenObservation
+
+    kwargs = dict(dataset=[("x", vocabulary[i : i + 3]) for i in range(0, 30, 3)], split="all")
+    venv = make_vec_env("TextGeneration-v0", n_envs=2, seed=0, env_kwargs=kwargs, wrapper_class=FlattenObservation)
+    recorder = EpisodeRecorder()
+    model = sb3_contrib.RecurrentPPO("MlpLstmPolicy", venv, n_steps=16, batch_size=32, seed=0)
+    model.learn(64, callback=recorder)
+    assert recorder.returns and model.num_timesteps >= 64  # trained and finished episodes, with either dtype

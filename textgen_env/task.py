@@ -42,6 +42,24 @@ def check_integer(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def memory_bytes() -> int | None:
+    """This machine's physical memory, where the OS says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_allocation(nbytes: int, what: str, options: str) -> None:
+    """Refuse, before allocating, arrays that would take more than half of this machine's memory."""
+    total = memory_bytes()
+    if total is not None and nbytes > total // 2:
+        raise ValueError(
+            f"{options}: {what} would take {nbytes / 2**30:.1f} GiB, more than half of this machine's"
+            f" {total / 2**30:.1f} GiB of memory; lower them"
+        )
+
+
 def check_bool(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name}={value!r}: must be True or False")
@@ -168,6 +186,13 @@ class TextTask:
             else check_integer("max_prompt_tokens", max_prompt_tokens, 1)
         )
         budget = max(1, max(map(len, all_targets))) if max_new_tokens is None else max_new_tokens
+        budget = check_integer("max_new_tokens", budget, 1)
+        widths = len(chosen) * (self.max_prompt_tokens + 4 * budget) + (budget + 1) * self.vocab_size
+        check_allocation(
+            widths,
+            "the encoded pairs and the action masks",
+            f"max_new_tokens={budget}, max_prompt_tokens={self.max_prompt_tokens} ({len(chosen)} pairs)",
+        )
         self.rules = EpisodeRules(self.vocab_size, min_new_tokens, budget, self.max_prompt_tokens)
         self.token_dtype = token_dtype(self.vocab_size)
         self.max_new_tokens, self.min_new_tokens = self.rules.max_new_tokens, self.rules.min_new_tokens

@@ -20,7 +20,7 @@ from gymnasium.utils import seeding
 
 from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
 from textgen_env.rewards import similarity, similarity_from_distance
-from textgen_env.task import TARGET_PAD, TextTask
+from textgen_env.task import TARGET_PAD, TextTask, check_allocation
 from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 
 # Pairs drawn ahead per env, so that an autoreset picks its pair with no Python loop; each
@@ -49,6 +49,12 @@ class EpisodeCore:
     def __init__(self, task: TextTask, num_envs: int, max_episode_steps: int | None = None):
         self.task, self.num_envs, self.metric = task, num_envs, task.metric
         n, dtype = num_envs, task.token_dtype
+        per_env = task.max_prompt_tokens + task.max_new_tokens * (np.dtype(dtype).itemsize + 4 + 4) + 128
+        check_allocation(
+            n * per_env,
+            "the episodes' state",
+            f"num_envs={n}, max_new_tokens={task.max_new_tokens} (per env, about {per_env} bytes)",
+        )
         self.rules = Rules(
             task.rules.action_mask_table,
             task.max_new_tokens,
