@@ -18,13 +18,11 @@ import typing
 from pathlib import Path
 
 from agents.integrations.rllib import RLlibConfig
-from agents.model.decoding import DecodingConfig
-from agents.model.policy import PolicyConfig
+from agents.model.config import DecodingConfig, PolicyConfig
 from agents.options import check_value, parse_option_value
-from agents.registry import ALGORITHMS, RL_ALGORITHMS
-from agents.runs.checkpoint import CheckpointError
+from agents.registry import ALGORITHMS, CONFIGS, RL_ALGORITHMS
 from agents.runs.config import EnvConfig
-from agents.runs.run import TrainingDiverged
+from agents.runs.errors import CheckpointError, TrainingDiverged
 from agents.runs.rundir import RunDirError, next_free
 
 PROG = "textgen-rl"
@@ -212,7 +210,7 @@ def train_parser(agent: str) -> argparse.ArgumentParser:
         default="ours",
         help="who runs PPO: our loop, or Ray RLlib's PPO with our policy as an RLModule (the 'rllib' extra) (default: ours)",
     )
-    add_config_options(parser, RL_ALGORITHMS[agent].config_class)
+    add_config_options(parser, CONFIGS[agent])
     add_config_options(parser, RLlibConfig)
     return parser
 
@@ -220,7 +218,7 @@ def train_parser(agent: str) -> argparse.ArgumentParser:
 def pretrain_parser() -> argparse.ArgumentParser:
     parser = _parser("Supervised (teacher-forced) pre-training on the targets.", usage=f"{PROG} pretrain [options]")
     parser.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint (--device may change)")
-    add_config_options(parser, ALGORITHMS["pretrain"].config_class)
+    add_config_options(parser, CONFIGS["pretrain"])
     return parser
 
 
@@ -298,11 +296,11 @@ def command_train(argv: list[str], agent: str | None) -> None:
     if agent is None:
         parser = train_parser(_agent_only(argv))
         args = parser.parse_args(argv)
-        cls = RL_ALGORITHMS[args.agent].config_class
+        cls = CONFIGS[args.agent]
     else:
         parser = pretrain_parser()
         args = parser.parse_args(argv)
-        cls = ALGORITHMS["pretrain"].config_class
+        cls = CONFIGS["pretrain"]
     if agent is None and args.backend == "rllib":
         command_train_rllib(parser, args, cls)
         return

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from agents.algorithms.ppo import PPOConfig
 from agents.algorithms.pretrain import PretrainConfig
-from agents.model.policy import PolicyConfig
+from agents.model.config import PolicyConfig
 from agents.runs.config import EnvConfig
 
 # Continuing English sentences needs more capacity than the default policy, which is

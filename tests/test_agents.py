@@ -6,9 +6,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.algorithms.a2c import A2C, A2CConfig  # noqa: E402
+from agents.algorithms.configs import BASELINES  # noqa: E402
 from agents.algorithms.ppo import PPO, PPOConfig  # noqa: E402
 from agents.algorithms.pretrain import Pretrain, PretrainConfig, teacher_forced_batch  # noqa: E402
-from agents.algorithms.reinforce import BASELINES, Reinforce, ReinforceConfig  # noqa: E402
+from agents.algorithms.reinforce import Reinforce, ReinforceConfig  # noqa: E402
 from agents.algorithms.returns import discounted_returns, generalized_advantages  # noqa: E402
 from agents.algorithms.rollout import collect_episodes  # noqa: E402
 from agents.model.decoding import generate_texts  # noqa: E402

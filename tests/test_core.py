@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from textgen_env import EpisodeRules, TextGenerationEnv, TextGenerationVectorEnv
-from textgen_env.core import AVAILABLE, make_core
+from textgen_env.core import make_core, numba_core
 from textgen_env.rewards import REWARD_MODES
 from textgen_env.task import TextTask, token_dtype
 
-BACKENDS = ["numpy"] + (["numba"] if AVAILABLE["numba"] else [])
+BACKENDS = ["numpy"] + (["numba"] if numba_core.AVAILABLE else [])
 
 
 def test_token_dtype_is_the_smallest_that_holds_the_vocabulary_and_its_count():

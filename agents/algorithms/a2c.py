@@ -6,20 +6,10 @@ with A from GAE(gamma, lambda) (lambda = 1 is Monte-Carlo, lambda = 0 one-step T
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from agents.algorithms.configs import A2CConfig
 from agents.algorithms.on_policy import OnPolicyAlgorithm
 from agents.algorithms.returns import generalized_advantages, masked_mean
 from agents.algorithms.rollout import EpisodeBatch
-from agents.options import option
-from agents.runs.config import TrainConfig
-
-
-@dataclass
-class A2CConfig(TrainConfig):
-    gae_lambda: float = option(0.95, "GAE lambda (1: Monte-Carlo, 0: one-step TD)", minimum=0, maximum=1)
-    value_coef: float = option(0.5, "weight of the value loss", minimum=0)
-    entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
 
 
 class A2C(OnPolicyAlgorithm):

@@ -16,40 +16,13 @@ pre-trained policy does not drift far from it.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 
+from agents.algorithms.configs import PPOConfig
 from agents.algorithms.on_policy import OnPolicyAlgorithm, linear_schedule
 from agents.algorithms.returns import generalized_advantages, masked_mean
 from agents.algorithms.rollout import EpisodeBatch
-from agents.options import option
-from agents.runs.config import TrainConfig
-
-
-@dataclass
-class PPOConfig(TrainConfig):
-    num_envs: int = option(256, "episodes per batch (128 learned reverse clearly worse)", minimum=1)
-    learning_rate: float = option(2e-3, "Adam learning rate", flags=("--lr", "--learning-rate"), above=0)
-    gae_lambda: float = option(0.95, "GAE lambda", minimum=0, maximum=1)
-    clip_coef: float = option(0.2, "clipping range of the probability ratio", above=0)
-    clip_value: bool = option(False, "clip the value update to the same range")
-    update_epochs: int = option(4, "passes over each batch", minimum=1)
-    num_minibatches: int = option(4, "minibatches per pass", minimum=1)
-    normalize_advantages: bool = option(True, "normalize advantages per minibatch")
-    value_coef: float = option(0.5, "weight of the value loss", minimum=0)
-    entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
-    target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this", above=0)
-    anneal_lr: bool = option(True, "anneal the learning rate linearly to 0")
-    kl_coef: float = option(0.0, "KL penalty towards the frozen starting policy, as RLHF uses", minimum=0)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.num_minibatches > self.num_envs:
-            raise ValueError(
-                f"num_minibatches={self.num_minibatches} (--num-minibatches) exceeds num_envs={self.num_envs} (--num-envs):"
-                " a minibatch needs at least one episode"
-            )
 
 
 class PPO(OnPolicyAlgorithm):

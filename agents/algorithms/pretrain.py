@@ -9,23 +9,14 @@ Ctrl-C, resume) with them; one iteration is one epoch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from agents.algorithms.configs import PretrainConfig
 from agents.algorithms.returns import masked_mean
-from agents.options import option
-from agents.runs.config import RunConfig
 from agents.runs.run import Run
 from textgen_env.task import TextTask
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-
-
-@dataclass
-class PretrainConfig(RunConfig):
-    epochs: int = option(20, "passes over the training split", minimum=1)
-    batch_size: int = option(64, "pairs per gradient step", minimum=1)
 
 
 def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> dict[str, torch.Tensor]:

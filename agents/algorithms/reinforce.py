@@ -11,35 +11,14 @@ The last two are sequence-level: every step of an episode gets R - b.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from agents.algorithms.configs import ReinforceConfig
 from agents.algorithms.on_policy import OnPolicyAlgorithm
 from agents.algorithms.returns import discounted_returns, masked_mean
 from agents.algorithms.rollout import EpisodeBatch, collect_episodes
-from agents.options import option
-from agents.runs.config import TrainConfig
 from textgen_env.vector import TextGenerationVectorEnv
-
-BASELINES = ("none", "mean", "value", "self_critical", "rloo")
-
-
-@dataclass
-class ReinforceConfig(TrainConfig):
-    baseline: str = option("rloo", "what is subtracted from the return", choices=list(BASELINES))
-    rloo_samples: int = option(4, "rloo: samples per prompt (k)", minimum=2)
-    mean_decay: float = option(0.9, "mean: decay of the running mean of returns", minimum=0, maximum=1)
-    value_coef: float = option(0.5, "value: weight of the value loss", minimum=0)
-    entropy_coef: float = option(0.0, "weight of the entropy bonus", minimum=0)
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
-        if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):
-            raise ValueError(f"rloo_samples={self.rloo_samples}: must be >= 2 and divide num_envs={self.num_envs}")
 
 
 class Reinforce(OnPolicyAlgorithm):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.model.policy import PolicyConfig
+from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
 from textgen_env.task import TextTask, resolve_dataset
 

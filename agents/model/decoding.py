@@ -14,34 +14,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents.model.config import DecodingConfig
 from agents.model.policy import MASKED_LOGIT, ActorCritic, Memory, masked, sample_rows
-from agents.options import check_fields, option
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-
-
-@dataclass
-class DecodingConfig:
-    """How a trained policy writes text."""
-
-    sample: bool = option(False, "sample tokens instead of greedy decoding")
-    temperature: float = option(1.0, "sampling: divide the logits by this", above=0)
-    top_k: int = option(0, "sampling: keep only the k most likely tokens (0: all)")
-    top_p: float = option(1.0, "sampling: keep the smallest set of tokens whose probability reaches p", above=0, maximum=1)
-    beam: int = option(1, "beam search with this many beams (1: greedy or sampling)", minimum=1)
-    length_penalty: float = option(1.0, "beam search: rank finished beams by log-probability / length ** this")
-    seed: int = option(0, "seed of sampling")
-
-    def __post_init__(self):
-        check_fields(self)
-        if self.beam > 1 and self.sample:
-            raise ValueError("beam search and sampling exclude each other: give --beam or --sample")
 
 
 def policy_device(policy: ActorCritic) -> torch.device:

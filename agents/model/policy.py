@@ -22,35 +22,18 @@ Two ways to run it, giving the same numbers:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.options import check_fields, option
+from agents.model.config import PolicyConfig
 from textgen_env.tokenizers import PAD_ID
 
 MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays finite in entropies
 _TINY = 1e-12  # the copy head's log of a probability of 0
-
-
-@dataclass
-class PolicyConfig:
-    """The size and heads of the LSTM-attention actor-critic."""
-
-    # Small on purpose: on copy and reverse this size learned better and 2.5x
-    # faster than 64/128 (benchmarks/results/agent_quality.md).
-    embed_dim: int = option(32, "token embedding size", minimum=1)
-    hidden_dim: int = option(64, "LSTM and attention size", minimum=1)
-    # On by default: PPO, 1M env steps, held-out similarity with / without it: reverse 1.000 / 0.996,
-    # words to upper case 0.926 / 0.850, phrases with their words reversed (1,678 words) 0.999 / 0.191;
-    # about 10% more time per update (benchmarks/results/own_data.md).
-    copy_head: bool = option(True, "pointer-generator head: the attention over the prompt also proposes its tokens")
-
-    def __post_init__(self):
-        check_fields(self)
 
 
 class Memory(NamedTuple):

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
-from agents.model.policy import PolicyConfig
+from agents.model.config import PolicyConfig
 from agents.model.policy import ActorCritic
+from agents.runs.errors import CheckpointError
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 
@@ -42,10 +43,6 @@ JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader ne
     "algorithm_state": dict,
     "heldout": (list, type(None)),
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: missing, corrupt, or made for something else."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from agents.model.policy import PolicyConfig
+from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
 
 from textgen_env.rewards import METRICS, REWARD_MODES

@@ -21,42 +21,31 @@ episode, the vector env with ``num_envs``.
 
 from __future__ import annotations
 
-from textgen_env.core import numba_core
 from textgen_env.core.base import EpisodeCore
-from textgen_env.core.numba_core import NumbaCore
 from textgen_env.core.numpy_core import NumpyCore
 from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
 
 BACKENDS = ("auto", "numba", "numpy")
-AVAILABLE = {"numpy": True, "numba": numba_core.AVAILABLE}
 
 
 def make_core(task, num_envs: int, backend: str = "auto", max_episode_steps: int | None = None) -> EpisodeCore:
     """The core for `task`: compiled where numba is installed and the metric has a kernel
-    (Levenshtein, Indel) under ``backend="auto"``, numpy otherwise; "numba" or "numpy" asks for one."""
+    (Levenshtein, Indel) under ``backend="auto"``, numpy otherwise; "numba" or "numpy" asks for one.
+    numba itself is imported here, on the first compiled core, not with the package."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r}: allowed values are {list(BACKENDS)}")
     incremental = task.metric.substitution_cost is not None
-    if backend == "numba" and not (numba_core.AVAILABLE and incremental):
-        why = (
-            "numba is not installed: pip install 'textgen-env[fast]'"
-            if not numba_core.AVAILABLE
-            else f"metric {task.metric.name!r} has no compiled kernel (levenshtein and indel do)"
-        )
-        raise ValueError(f"backend='numba': {why}")
-    compiled = backend != "numpy" and numba_core.AVAILABLE and incremental
-    return (NumbaCore if compiled else NumpyCore)(task, num_envs, max_episode_steps)
+    if backend == "numba" and not incremental:
+        raise ValueError(f"backend='numba': metric {task.metric.name!r} has no compiled kernel (levenshtein and indel do)")
+    if backend == "numpy" or not incremental:
+        return NumpyCore(task, num_envs, max_episode_steps)
+    from textgen_env.core import numba_core
+
+    if not numba_core.AVAILABLE:
+        if backend == "numba":
+            raise ValueError("backend='numba': numba is not installed: pip install 'textgen-env[fast]'")
+        return NumpyCore(task, num_envs, max_episode_steps)
+    return numba_core.NumbaCore(task, num_envs, max_episode_steps)
 
 
-__all__ = [
-    "AVAILABLE",
-    "BACKENDS",
-    "EpisodeCore",
-    "Episodes",
-    "NumbaCore",
-    "NumpyCore",
-    "Pairs",
-    "Rules",
-    "StepOutput",
-    "make_core",
-]
+__all__ = ["BACKENDS", "EpisodeCore", "Episodes", "NumpyCore", "Pairs", "Rules", "StepOutput", "make_core"]
