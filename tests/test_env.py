@@ -217,5 +217,26 @@ def test_rgb_array_frame_colours_the_alignment():
     frame = env.render()
     width = max(env.task.max_prompt_tokens, env.task.max_new_tokens)
     assert frame.shape == (3 * CELL, width * CELL, 3) and frame.dtype == np.uint8
-    middle = [tuple(frame[CELL + 2, k * CELL + 2]) for k in range(4)]
+    middle = [tuple(frame[CELL, k * CELL]) for k in range(4)]  # a cell's corner: never ink
     assert middle == [(60, 180, 75), (220, 50, 47), (60, 180, 75), (45, 45, 45)]  # match, wrong, match, not written
+
+
+def test_rgb_array_frames_show_the_characters():
+    from textgen_env.font import HEIGHT, WIDTH, glyph
+    from textgen_env.rendering import _GLYPH_AT, _INK, CELL
+
+    env = TextGenerationEnv(dataset=[("Hi, 5?", "Hé!")], split="all", render_mode="rgb_array")
+    env.reset(options={"index": 0})
+    for ch in "Hi":
+        env.step(env.tokenizer.encode(ch)[0])
+    frame = env.render()
+
+    def ink(row: int, column: int) -> np.ndarray:
+        top, left = row * CELL + _GLYPH_AT[0], column * CELL + _GLYPH_AT[1]
+        return np.all(frame[top : top + HEIGHT, left : left + WIDTH] == _INK, axis=-1)
+
+    for column, ch in enumerate("Hi, 5?"):
+        assert np.array_equal(ink(0, column), glyph(ch)), ch
+    assert np.array_equal(ink(1, 0), glyph("H")) and np.array_equal(ink(1, 1), glyph("i"))
+    assert np.array_equal(ink(2, 1), glyph("é")) and glyph("é").sum() == glyph("\u25a1").sum()  # outside ASCII: a box
+    assert not ink(1, 2).any()  # not written yet

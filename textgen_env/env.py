@@ -208,7 +208,9 @@ class TextGenerationEnv(gym.Env):
         core = self.core
         prompt, generated, target = core.prompt_ids(0), core.generated_ids(0), core.target_ids(0)
         if self.render_mode == "rgb_array":
-            return render_rgb(prompt, generated, target, max(self.task.max_prompt_tokens, self.task.max_new_tokens))
+            return render_rgb(
+                self.tokenizer, prompt, generated, target, max(self.task.max_prompt_tokens, self.task.max_new_tokens)
+            )
         text = render_text(
             self.tokenizer, prompt, generated, target, core.distances()[0].item(), self.metric.name, self._finished
         )

@@ -1,10 +1,11 @@
 """Rendering one episode: as text with the differences to the target marked, or as an RGB frame.
 
-The RGB frame draws no letters: it is three rows of cells, one cell per token.
-The top row is the prompt; the middle row is the generation, each token coloured
-by how it aligns with the target (green: matches, red: wrong token, orange: extra
-token, dark: not written yet); the bottom row is the target (blue: matched, grey:
-still missing). It suits video recorders such as Gymnasium's ``RecordVideo``.
+The RGB frame is three rows of cells, one cell per token, each showing the token's
+(first) character in a 5x7 bitmap font (:mod:`textgen_env.font`). The top row is the
+prompt; the middle row is the generation, each cell coloured by how the token aligns
+with the target (green: matches, red: wrong token, orange: extra token, dark: not
+written yet); the bottom row is the target (blue: matched, grey: still missing). It
+suits video recorders such as Gymnasium's ``RecordVideo``, whose frames can be read.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from textgen_env.tokenizers import UNK_ID
+from textgen_env.font import HEIGHT, WIDTH, glyph
+from textgen_env.tokenizers import FIRST_ORDINARY_ID, UNK_ID
 
-CELL = 8  # pixels per token cell, gap included
+CELL = 10  # pixels per token cell: a 5x7 glyph with a margin, and a one-pixel grid line
+_GLYPH_AT = (1, 2)  # the glyph's top-left pixel in its cell
+_INK = (245, 245, 245)
 _COLOURS = {
     "background": (24, 24, 24),
     "prompt": (150, 150, 150),
@@ -61,7 +65,7 @@ def render_text(
     )
 
 
-def render_rgb(prompt: list[int], generated: list[int], target: list[int], width: int) -> np.ndarray:
+def render_rgb(tokenizer, prompt: list[int], generated: list[int], target: list[int], width: int) -> np.ndarray:
     """An (3 * CELL, width * CELL, 3) uint8 frame of the episode (see the module docstring)."""
     rows = np.zeros((3, width), dtype=np.int64)  # colour indices into `palette`
     names = list(_COLOURS)
@@ -80,4 +84,15 @@ def render_rgb(prompt: list[int], generated: list[int], target: list[int], width
     frame = np.repeat(np.repeat(palette[rows], CELL, axis=0), CELL, axis=1)
     frame[CELL - 1 :: CELL, :] = _COLOURS["background"]  # one-pixel grid lines between cells
     frame[:, CELL - 1 :: CELL] = _COLOURS["background"]
+    for row, ids in enumerate((prompt, generated, _readable(target))):
+        for column, token in enumerate(ids[:width]):
+            top, left = row * CELL + _GLYPH_AT[0], column * CELL + _GLYPH_AT[1]
+            pixels = glyph(token_character(tokenizer, token))
+            frame[top : top + HEIGHT, left : left + WIDTH][pixels] = _INK
     return frame
+
+
+def token_character(tokenizer, token: int) -> str:
+    """The character a cell shows for `token`: its text's first character, "?" for UNK and other specials."""
+    text = tokenizer.decode([token]) if token >= FIRST_ORDINARY_ID else ""
+    return text.strip()[:1] or text[:1] or ("?" if token < FIRST_ORDINARY_ID else " ")

@@ -134,7 +134,8 @@ class TextGenerationVectorEnv(VectorEnv):
         if self.render_mode == "rgb_array":
             width = max(self.task.max_prompt_tokens, self.task.max_new_tokens)
             return tuple(
-                render_rgb(core.prompt_ids(i), core.generated_ids(i), core.target_ids(i), width) for i in self.render_indices
+                render_rgb(self.tokenizer, core.prompt_ids(i), core.generated_ids(i), core.target_ids(i), width)
+                for i in self.render_indices
             )
         distances = self.core.distances()
         frames = tuple(
