@@ -234,6 +234,162 @@ def fuzz_checkpoints(rng: random.Random, checkpoint: Path, folder: Path) -> None
             raise Failure(f"checkpoint error does not name the file: {e}") from None
 
 
+def fuzz_numeric_options(rng: random.Random) -> None:
+    """A random numeric field of a config set to a random value: accepted within its bounds, else refused by name."""
+    from agents.options import numeric_fields
+    from agents.registry import CONFIGS
+
+    cls = rng.choice(list(CONFIGS.values()))
+    field, kind = rng.choice(numeric_fields(cls))
+    value = rng.choice([float("nan"), float("inf"), -float("inf"), -1, 0, 1, 0.5, 2, 1e9, -1e-9, True, "3"])
+    try:
+        config = cls(**{field.name: value})  # an error between fields (num_minibatches > num_envs) names both
+    except ValueError as e:
+        if field.name not in str(e):
+            raise Failure(f"{cls.__name__}({field.name}={value!r}): the error does not name the field: {e}") from None
+        return
+    got, meta = getattr(config, field.name), field.metadata
+    bad = (
+        isinstance(value, (bool, str))
+        or not np.isfinite(got)
+        or (meta.get("minimum") is not None and got < meta["minimum"])
+        or (meta.get("above") is not None and got <= meta["above"])
+        or (meta.get("maximum") is not None and got > meta["maximum"])
+        or (kind is int and got < 0 and meta.get("minimum") is None)
+    )
+    if bad:
+        raise Failure(f"{cls.__name__}({field.name}={value!r}) was accepted")
+
+
+def fuzz_run_folders(rng: random.Random, folder: Path) -> None:
+    """A folder holding a random part of a run: a fresh run refuses it, --overwrite clears only the run, and the
+    default name's next free folder holds nothing."""
+    import shutil
+
+    from agents.runs.rundir import RunDirectory, RunDirError, next_free
+
+    base = folder / f"runs-{rng.randrange(10**9)}" / "ppo-copy-0"
+    base.mkdir(parents=True)
+    run_parts = [p for p in ("checkpoint.pt", "progress.csv", "tensorboard") if rng.random() < 0.4]
+    other = rng.random() < 0.5
+    for part in run_parts:
+        (base / part).mkdir() if part == "tensorboard" else (base / part).write_text("x")
+    if other:
+        (base / "notes.txt").write_text("mine")
+    directory = RunDirectory(base)
+    try:
+        directory.start_fresh(overwrite=False)
+        refused = False
+    except RunDirError as e:
+        refused = True
+        if "--resume" not in str(e) or "--overwrite" not in str(e):
+            raise Failure(f"the refusal does not name --resume and --overwrite: {e}") from None
+    if refused != bool(run_parts):
+        raise Failure(f"a folder holding {run_parts} was {'refused' if refused else 'accepted'}")
+    free = Path(next_free(base))
+    if free.exists() and any(free.iterdir()):
+        raise Failure(f"next_free gave {free}, which holds files")
+    if (free == base) == bool(run_parts or other):
+        raise Failure(f"next_free({base}) gave {free} for a folder holding {run_parts}, other files: {other}")
+    directory.start_fresh(overwrite=True)
+    if directory.holds_run() or (other and not (base / "notes.txt").exists()):
+        raise Failure("--overwrite left a run behind, or removed a file that is not the run's")
+    shutil.rmtree(base.parent)
+
+
+def fuzz_data_rules(rng: random.Random, folder: Path) -> None:
+    """One-word .txt lines skipped and counted, lone CRs kept inside CSV fields, identical pairs in one split."""
+    import csv
+    import io
+    import warnings
+
+    words = ["alpha", "beta", "gamma", "delta", "é", "\u2028x"]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 12))]
+    usable = [line for line in lines if len(line.split()) > 1]
+    path = folder / f"text-{rng.randrange(10**9)}.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            pairs = load_pairs(path).pairs
+        except ValueError as e:
+            if usable or "no line has two words" not in str(e):
+                raise Failure(f"{lines!r}: {e}") from None
+            pairs = []
+    if [p.prompt + p.target for p in pairs] != usable:
+        raise Failure(f"{lines!r}: pairs {pairs!r}")
+    skipped = len(lines) - len(usable)
+    if usable and skipped and not any(f"skipped {skipped} lines of one word" in str(w.message) for w in caught):
+        raise Failure(f"{lines!r}: no warning counting {skipped} skipped lines")
+    rows = [(random_text(rng, 1).replace("\n", "") + "\r" * rng.randint(0, 1) + "z", random_text(rng, 1)) for _ in range(5)]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n" if rng.random() < 0.5 else "\n")
+    writer.writerow(["prompt", "target"])
+    writer.writerows(rows)
+    path = folder / f"cr-{rng.randrange(10**9)}.csv"
+    path.write_bytes(out.getvalue().encode("utf-8"))
+    got = [(p.prompt, p.target) for p in load_pairs(path).pairs]
+    if got != rows:
+        raise Failure(f"CSV rows {rows!r} read back as {got!r}")
+    repeated = [(f"p{rng.randrange(6)}", "t") for _ in range(rng.randint(2, 30))]
+    dataset = textgen_env.TextDataset(repeated)
+    if len(set(repeated)) > 1 and set(dataset.split("train").pairs) & set(dataset.split("test").pairs):
+        raise Failure(f"identical pairs straddle the split: {repeated!r}")
+
+
+def fuzz_tokenizer_vocabularies(rng: random.Random, folder: Path) -> None:
+    """Hugging Face vocabularies with id gaps and specials under any common name, and char vocabularies holding
+    any str (lone surrogates too): encoding round-trips, saving and loading too."""
+    import warnings
+
+    import tokenizers
+
+    from textgen_env.tokenizers import HF_SPECIAL_NAMES, CharTokenizer, HuggingFaceTokenizer, load_tokenizer
+
+    specials = [rng.choice(HF_SPECIAL_NAMES[role]) for role in ("pad", "bos", "eos", "unk")]
+    words = [f"w{i}" for i in range(rng.randint(1, 8))]
+    ids = sorted(rng.sample(range(60), len(specials) + len(words)))
+    rng.shuffle(ids)
+    hf = tokenizers.Tokenizer(tokenizers.models.WordLevel(dict(zip(specials + words, ids)), unk_token=specials[3]))
+    hf.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    hf.add_special_tokens(specials[:3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tok = HuggingFaceTokenizer(hf)
+    text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 6)))
+    if tok.decode(tok.encode(text)) != hf.decode(hf.encode(text).ids):
+        raise Failure(f"{text!r} does not round-trip through a vocabulary with id gaps {ids}")
+    if tok.special_tokens.get("eos") != specials[2]:
+        raise Failure(f"EOS named {specials[2]!r} was not recognised: {tok.special_tokens}")
+    odd = "".join(chr(rng.choice([0xD800, 0xDFFF, 0xE000, 0x1F600, 0x301])) for _ in range(3))
+    char = CharTokenizer.from_texts(["ab" + odd])
+    path = folder / f"vocab-{rng.randrange(10**9)}.json"
+    char.save(path)
+    if load_tokenizer(str(path)) != char or list(folder.glob("*.tmp")):
+        raise Failure(f"a vocabulary holding {odd!r} did not save and load whole")
+
+
+def fuzz_reset_masks(rng: random.Random) -> None:
+    """Random reset masks and seeds on the native vector env and on SyncVectorEnv: the same observations and infos."""
+    n = rng.randint(1, 5)
+    native = gym.make_vec("TextGeneration-v0", num_envs=n, task="reverse")
+    sync = gym.make_vec("TextGeneration-v0", num_envs=n, task="reverse", vectorization_mode="sync")
+    seed = rng.randrange(100)
+    results = [(native.reset(seed=seed), sync.reset(seed=seed))]
+    for _ in range(rng.randint(1, 6)):
+        actions = np.array([rng.randrange(4, native.single_action_space.n) for _ in range(n)])
+        native.step(actions), sync.step(actions)
+        mask = np.array([rng.random() < 0.5 for _ in range(n)])
+        mask[rng.randrange(n)] = True
+        seed = rng.choice([None, rng.randrange(100)])
+        results.append(
+            (native.reset(seed=seed, options={"reset_mask": mask}), sync.reset(seed=seed, options={"reset_mask": mask.copy()}))
+        )
+    for got, expected in results:
+        if not _same(got, expected):
+            raise Failure(f"reset_mask results differ from SyncVectorEnv's: {got} != {expected}")
+
+
 def run_fuzz(cases: int, seed: int = 0) -> dict:
     rng = random.Random(seed)
     counts: dict[str, dict] = {}
@@ -248,10 +404,24 @@ def run_fuzz(cases: int, seed: int = 0) -> dict:
             "env arguments (types and values)": lambda: fuzz_env_arguments(rng),
             "tokenizer ids (out of range, non-integer)": lambda: fuzz_tokenizer_ids(rng),
             "reward integrity (unknown target characters, invalid actions)": lambda: fuzz_reward_integrity(rng),
+            "data rules (one-word .txt lines, lone CR in CSV fields, identical pairs in one split)": lambda: fuzz_data_rules(
+                rng, folder
+            ),
+            "reset_mask (against SyncVectorEnv)": lambda: fuzz_reset_masks(rng),
         }
+        try:
+            import tokenizers  # noqa: F401  (the 'tokenizers' extra)
+
+            categories["tokenizer vocabularies (id gaps, special names, any str saved)"] = lambda: fuzz_tokenizer_vocabularies(
+                rng, folder
+            )
+        except ImportError:
+            pass
         checkpoint = _tiny_checkpoint(folder)
         if checkpoint is not None:
             categories["corrupted checkpoints (bytes flipped, truncated)"] = lambda: fuzz_checkpoints(rng, checkpoint, folder)
+            categories["numeric options (nan, inf, negatives, zeros, wrong types)"] = lambda: fuzz_numeric_options(rng)
+            categories["run folders (existing runs, numbering, --overwrite)"] = lambda: fuzz_run_folders(rng, folder)
         for name, case in categories.items():
             failures = []
             for _ in range(cases):

@@ -300,3 +300,17 @@ def test_help_loads_neither_torch_nor_numba():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"  # --help answers from the configs alone (0.4 s here, against 2.4 s before)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--max-new-tokens", "100000000"], "max_new_tokens=100000000, max_prompt_tokens=3 .*GiB, more than a quarter"),
+        (["--embed-dim", "2000000", "--hidden-dim", "100000"], "embed_dim=2000000, hidden_dim=100000 .* more than a quarter"),
+        (["--num-envs", "3000000", "--max-new-tokens", "200"], "num_envs=3000000, max_new_tokens=200 .* more than a quarter"),
+    ],
+)
+def test_sizes_beyond_memory_are_refused_before_allocating(argv, message, tmp_path):
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "--agent", "a2c", *TINY, *argv, "--run-dir", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()

@@ -106,7 +106,7 @@ def test_both_envs_pickle_mid_episode_and_continue_identically(backend):
 
 
 def test_sizes_that_would_not_fit_in_memory_are_refused_before_allocating():
-    with pytest.raises(ValueError, match=r"max_new_tokens=100000000, .*GiB, more than half of this machine's"):
+    with pytest.raises(ValueError, match=r"max_new_tokens=100000000, .*GiB, more than a quarter of this machine's"):
         TextGenerationEnv(task="copy", max_new_tokens=100_000_000)
-    with pytest.raises(ValueError, match=r"num_envs=10000000, max_new_tokens=1000 .*more than half of this machine's"):
+    with pytest.raises(ValueError, match=r"num_envs=10000000, max_new_tokens=1000 .*more than a quarter of this machine's"):
         TextGenerationVectorEnv(10_000_000, task="copy", max_new_tokens=1000)

@@ -51,11 +51,12 @@ def memory_bytes() -> int | None:
 
 
 def check_allocation(nbytes: int, what: str, options: str) -> None:
-    """Refuse, before allocating, arrays that would take more than half of this machine's memory."""
+    """Refuse, before allocating, arrays that would take more than a quarter of this machine's memory
+    (a run allocates several such groups: the task's, the episodes', the policy's, a batch's)."""
     total = memory_bytes()
-    if total is not None and nbytes > total // 2:
+    if total is not None and nbytes > total // 4:
         raise ValueError(
-            f"{options}: {what} would take {nbytes / 2**30:.1f} GiB, more than half of this machine's"
+            f"{options}: {what} would take {nbytes / 2**30:.1f} GiB, more than a quarter of this machine's"
             f" {total / 2**30:.1f} GiB of memory; lower them"
         )
 

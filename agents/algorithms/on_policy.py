@@ -17,7 +17,7 @@ from agents.algorithms.curriculum import LengthCurriculum
 from agents.algorithms.rollout import EpisodeBatch, collect_episodes
 from agents.runs.config import TrainConfig
 from agents.runs.run import Run
-from textgen_env.task import TextTask
+from textgen_env.task import TextTask, check_allocation
 from textgen_env.vector import TextGenerationVectorEnv
 
 
@@ -29,6 +29,12 @@ class OnPolicyAlgorithm(Run):
     def make_task(self, tokenizer) -> TextTask:
         self.env = TextGenerationVectorEnv(
             num_envs=self.episodes_per_batch(), split="train", **self.config.env.env_kwargs(tokenizer)
+        )
+        task, n = self.env.task, self.env.num_envs
+        check_allocation(  # a batch's action masks and its seven per-step columns, as rollout stores them
+            n * (task.max_new_tokens + 1) * (task.vocab_size + 7 * 8),
+            "a batch of episodes",
+            f"num_envs={n}, max_new_tokens={task.max_new_tokens} ({task.vocab_size} tokens)",
         )
         cfg = self.config
         self.curriculum = (

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.model.config import PolicyConfig
+from textgen_env.task import check_allocation
 from textgen_env.tokenizers import PAD_ID
 
 MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays finite in entropies
@@ -51,6 +52,10 @@ class ActorCritic(nn.Module):
         self.vocab_size = vocab_size
         self.config = config or PolicyConfig()
         e, h = self.config.embed_dim, self.config.hidden_dim
+        parameters = vocab_size * e + 8 * h * (e + h) + 3 * h * h + 2 * h * vocab_size  # embedding, 2 LSTMs, attention, heads
+        check_allocation(  # float32 weights, their gradients and Adam's two moments
+            16 * parameters, "the policy's weights and optimizer state", f"embed_dim={e}, hidden_dim={h} ({vocab_size} tokens)"
+        )
         self.embed = nn.Embedding(vocab_size, e, padding_idx=PAD_ID)
         # No biases: from a zero state, a zero input (the padding embedding) then leaves
         # the state exactly zero, so left-aligned prompts encode in one unpacked call
