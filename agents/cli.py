@@ -403,22 +403,15 @@ def command_evaluate(argv: list[str]) -> None:
 
 def read_prompts(path: str) -> list[str]:
     """Prompts from a .txt file (one per line, blank lines skipped) or .jsonl (a string 'prompt' per line)."""
-    from textgen_env.datasets import read_lines
+    from textgen_env.datasets import read_jsonl, read_lines
 
+    if not path.endswith(".jsonl"):
+        return [line for line in read_lines(path) if line.strip()]
     prompts = []
-    for number, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            continue
-        if path.endswith(".jsonl"):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
-                raise ValueError(f"{path}:{number}: expected a string field 'prompt', got {line[:80]!r}")
-            prompts.append(record["prompt"])
-        else:
-            prompts.append(line)
+    for number, record, line in read_jsonl(path):
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            raise ValueError(f"{path}:{number}: expected a string field 'prompt', got {line[:80]!r}")
+        prompts.append(record["prompt"])
     return prompts
 
 

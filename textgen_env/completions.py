@@ -11,9 +11,7 @@ similarity; ``exact_rate``; ``mean_distance`` in the chosen metric) and difflib'
 
 from __future__ import annotations
 
-import json
-
-from textgen_env.datasets import read_lines
+from textgen_env.datasets import read_jsonl
 from textgen_env.rewards import METRICS
 from textgen_env.task import resolve_dataset
 from textgen_env.trl import SIMILARITIES, completion_text, difflib_ratio, score_text
@@ -47,13 +45,7 @@ def evaluate_completions(
     """Score a ``.jsonl`` file of completions (see the module docstring); targets missing from a line are
     looked up by its prompt in `task` / `dataset`'s `split`."""
     records = []
-    for number, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    for number, record, line in read_jsonl(path):
         if not isinstance(record, dict) or "completion" not in record:
             raise ValueError(f"{path}:{number}: expected an object with a 'completion', got {line[:80]!r}")
         try:

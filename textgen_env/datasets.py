@@ -29,6 +29,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,17 +215,19 @@ def _txt_pairs(path: str, prompt_fraction: float) -> list[TextPair]:
     return pairs
 
 
-def _jsonl_pairs(path: str) -> list[TextPair]:
-    pairs = []
+def read_jsonl(path: str) -> Iterator[tuple[int, object, str]]:
+    """(line number, parsed value, line) of each non-blank line of a JSON-lines file; bad JSON names its line."""
     for number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            yield number, json.loads(line), line
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-        pairs.append(_record_pair(record, path, number))
-    return pairs
+
+
+def _jsonl_pairs(path: str) -> list[TextPair]:
+    return [_record_pair(record, path, number) for number, record, _ in read_jsonl(path)]
 
 
 def _columns(header: list[str], path: str) -> tuple[int, int]:
