@@ -18,6 +18,7 @@ from agents.algorithms.ppo import PPO
 from agents.algorithms.pretrain import Pretrain
 from agents.model.evaluation import copy_baseline
 from agents.recipes import CONTINUE, SPELLING
+from agents.runs.rundir import next_free
 from textgen_env.task import TextTask
 
 EXAMPLES = 5
@@ -75,12 +76,12 @@ def main(argv=None) -> None:
     parser.add_argument("--task", choices=list(RECIPES), default="spelling", help="the recipe's task (default: spelling)")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--ppo-steps", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--run-dir", default="runs/demo")
+    parser.add_argument("--run-dir", default="runs/demo", help="numbered _2, _3, ... when it holds an earlier demo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     recipe = RECIPES[args.task]
     epochs, steps = args.pretrain_epochs or recipe.pretrain_epochs, args.ppo_steps or recipe.ppo_steps
-    run = Path(args.run_dir)
+    run = Path(next_free(args.run_dir))  # a second demo never touches the first
 
     pre = Pretrain(recipe.pretrain_config(args.seed, str(run / "pretrain"), epochs))
     test = pre.heldout_task()
