@@ -14,7 +14,7 @@ mark at its start is skipped; lines end at ``\\n`` or ``\\r\\n`` and nowhere els
   ``.csv``), then the columns separated by tabs, with no quoting at all: every
   character between two tabs belongs to the field, quotes included.
 - ``.parquet``, or a folder written by Hugging Face's ``Dataset.save_to_disk``: string
-  columns ``prompt`` and ``target`` (the ``llm`` extra, :mod:`textgen_env.hf`).
+  columns ``prompt`` and ``target`` (the ``llm`` extra).
 
 A malformed line raises a ``ValueError`` naming the file and the line.
 The built-in tasks live in :mod:`textgen_env.tasks`; :func:`textgen_env.task.resolve_dataset`
@@ -173,9 +173,7 @@ def load_pairs(path: str | os.PathLike, prompt_fraction: float = 0.5) -> TextDat
     if suffix not in FILE_SUFFIXES and not hf_folder:
         raise ValueError(f"{path}: unsupported file type {suffix!r}; allowed: {list(FILE_SUFFIXES)} or a save_to_disk folder")
     if hf_folder or suffix == ".parquet":
-        from textgen_env.hf import read_hf_pairs  # imports Hugging Face datasets: only for these files
-
-        pairs = read_hf_pairs(path)
+        pairs = read_hf_pairs(path)  # imports Hugging Face datasets: only for these files
     elif suffix == ".txt":
         check_prompt_fraction(prompt_fraction)
         pairs = _txt_pairs(path, prompt_fraction)
@@ -285,3 +283,39 @@ def _record_pair(record, path: str, number: int) -> TextPair:
     if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not isinstance(record.get("target"), str):
         raise ValueError(f"{path}:{number}: expected string fields 'prompt' and 'target', got {record!r}")
     return TextPair(record["prompt"], record["target"])
+
+
+def require_hf_datasets():
+    """Hugging Face's ``datasets`` package (the ``llm`` extra), or an ImportError that says how to install it."""
+    try:
+        import datasets
+    except ImportError:
+        raise ImportError(
+            "Hugging Face datasets is missing: install the 'llm' extra, pip install 'textgen-env[llm]'"
+        ) from None
+    return datasets
+
+
+def read_hf_pairs(path: str) -> list[TextPair]:
+    """(prompt, target) pairs from a ``.parquet`` file or a ``save_to_disk`` folder (a ``Dataset``, or a
+    ``DatasetDict`` whose splits are read in order); string columns ``prompt`` and ``target`` are required,
+    chat prompts (message lists) are not pairs of text and are refused."""
+    datasets = require_hf_datasets()
+    try:
+        if os.path.isdir(path):
+            loaded = datasets.load_from_disk(path)
+        else:
+            loaded = datasets.Dataset.from_parquet(path)
+    except (OSError, ValueError, FileNotFoundError) as e:
+        raise ValueError(f"{path}: cannot read it as a Hugging Face dataset ({type(e).__name__}: {e})") from None
+    parts = [loaded[name] for name in loaded] if isinstance(loaded, datasets.DatasetDict) else [loaded]
+    pairs = []
+    for part in parts:
+        missing = {"prompt", "target"} - set(part.column_names)
+        if missing:
+            raise ValueError(f"{path}: columns {sorted(missing)} missing; it has {part.column_names}")
+        for number, (prompt, target) in enumerate(zip(part["prompt"], part["target"]), start=1):
+            if not isinstance(prompt, str) or not isinstance(target, str):
+                raise ValueError(f"{path}: row {number}: 'prompt' and 'target' must be strings, got {prompt!r} and {target!r}")
+            pairs.append(TextPair(prompt, target))
+    return pairs

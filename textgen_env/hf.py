@@ -3,16 +3,14 @@
 :func:`to_hf_dataset` gives any built-in task or user dataset as a ``Dataset``
 (one split) or ``DatasetDict`` (train and test) with the columns ``prompt`` and
 ``target``, split exactly as the env splits it, so that an LLM and our agents are
-scored on the same held-out pairs. :func:`read_hf_pairs` reads the other way: a
-``.parquet`` file or a folder written by ``Dataset.save_to_disk`` as pairs, which is
-how ``dataset=`` (and ``--dataset``) accept them.
+scored on the same held-out pairs. The other way, ``dataset=`` (and ``--dataset``)
+read a ``.parquet`` file or a folder written by ``Dataset.save_to_disk``
+(:func:`textgen_env.datasets.read_hf_pairs`).
 """
 
 from __future__ import annotations
 
-import os
-
-from textgen_env.datasets import SPLITS, TextDataset, TextPair
+from textgen_env.datasets import SPLITS, TextDataset, require_hf_datasets
 from textgen_env.task import resolve_dataset
 
 # The instruction of each built-in task, as a chat's system message (chat=True).
@@ -29,16 +27,6 @@ INSTRUCTIONS = {
 }
 
 
-def require_datasets():
-    try:
-        import datasets
-    except ImportError:
-        raise ImportError(
-            "Hugging Face datasets is missing: install the 'llm' extra, pip install 'textgen-env[llm]'"
-        ) from None
-    return datasets
-
-
 def to_hf_dataset(
     task: str | None = None,
     dataset=None,
@@ -53,7 +41,7 @@ def to_hf_dataset(
     `chat`: prompts as message lists (a system message with `system_prompt`, by default the task's
     instruction, then the user's prompt), as TRL's conversational format expects; plain text otherwise.
     """
-    datasets = require_datasets()
+    datasets = require_hf_datasets()
     if split is not None and split not in SPLITS:
         raise ValueError(f"split={split!r}: allowed values are {list(SPLITS)} or None (a DatasetDict of train and test)")
     if not isinstance(chat, bool):
@@ -75,28 +63,3 @@ def to_hf_dataset(
 def _chat_prompt(prompt: str, instruction: str | None) -> list[dict]:
     messages = [{"role": "system", "content": instruction}] if instruction else []
     return [*messages, {"role": "user", "content": prompt}]
-
-
-def read_hf_pairs(path: str) -> list[TextPair]:
-    """(prompt, target) pairs from a ``.parquet`` file or a ``save_to_disk`` folder (a ``Dataset``, or a
-    ``DatasetDict`` whose splits are read in order); string columns ``prompt`` and ``target`` are required,
-    chat prompts (message lists) are not pairs of text and are refused."""
-    datasets = require_datasets()
-    try:
-        if os.path.isdir(path):
-            loaded = datasets.load_from_disk(path)
-        else:
-            loaded = datasets.Dataset.from_parquet(path)
-    except (OSError, ValueError, FileNotFoundError) as e:
-        raise ValueError(f"{path}: cannot read it as a Hugging Face dataset ({type(e).__name__}: {e})") from None
-    parts = [loaded[name] for name in loaded] if isinstance(loaded, datasets.DatasetDict) else [loaded]
-    pairs = []
-    for part in parts:
-        missing = {"prompt", "target"} - set(part.column_names)
-        if missing:
-            raise ValueError(f"{path}: columns {sorted(missing)} missing; it has {part.column_names}")
-        for number, (prompt, target) in enumerate(zip(part["prompt"], part["target"]), start=1):
-            if not isinstance(prompt, str) or not isinstance(target, str):
-                raise ValueError(f"{path}: row {number}: 'prompt' and 'target' must be strings, got {prompt!r} and {target!r}")
-            pairs.append(TextPair(prompt, target))
-    return pairs
