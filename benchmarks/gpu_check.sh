@@ -10,7 +10,8 @@ OUT=benchmarks/results/gpu_check.md
 "$PY" - "$STEPS" "$OUT" <<'PYTHON'
 import json, platform, sys, time
 import torch
-from agents.ppo import PPO, PPOConfig
+from agents.algorithms.ppo import PPO, PPOConfig
+from agents.runs.config import EnvConfig
 
 steps, out = int(sys.argv[1]), sys.argv[2]
 if not torch.cuda.is_available():
@@ -18,7 +19,7 @@ if not torch.cuda.is_available():
 rows = []
 for device in ("cuda", "cpu"):
     started = time.perf_counter()
-    run = PPO(PPOConfig(task="copy", total_env_steps=steps, device=device, seed=0))
+    run = PPO(PPOConfig(env=EnvConfig(task="copy"), total_env_steps=steps, device=device, seed=0))
     run.learn()
     wall = time.perf_counter() - started
     result = run.evaluate()

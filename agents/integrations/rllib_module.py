@@ -21,7 +21,7 @@ class LSTMAttentionModule(TorchRLModule, ValueFunctionAPI):
     """:class:`agents.model.policy.ActorCritic` behind RLlib's RLModule API.
 
     ``model_config``: ``rules`` (the env's :class:`~textgen_env.task.EpisodeRules` as a dict,
-    for the action masks) and ``policy`` (a :class:`~agents.config.PolicyConfig` as a dict).
+    for the action masks) and ``policy`` (a :class:`~agents.model.config.PolicyConfig` as a dict).
     The policy itself is the attribute ``policy``, so its state dict keys are ours
     under the prefix ``policy.``.
     """
