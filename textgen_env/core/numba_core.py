@@ -293,7 +293,11 @@ class NumbaCore(EpisodeCore):
     def __init__(self, task, num_envs: int, max_episode_steps: int | None = None):
         super().__init__(task, num_envs, max_episode_steps)
         self.columns = np.zeros((2, num_envs, -(-task.max_new_tokens // WORD)), dtype=np.uint64)
-        self.arguments = tuple(self.rules), tuple(self.pairs), tuple(self.state), self.columns  # the kernel writes in place
+        self.bind_kernel()
+
+    def bind_kernel(self) -> None:
+        """The kernel's arguments (arrays it writes in place) and its compiled entry point."""
+        self.arguments = tuple(self.rules), tuple(self.pairs), tuple(self.state), self.columns
         self.kernel = self.compiled_kernel()
 
     def compiled_kernel(self):
@@ -313,8 +317,7 @@ class NumbaCore(EpisodeCore):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.arguments = tuple(self.rules), tuple(self.pairs), tuple(self.state), self.columns
-        self.kernel = self.compiled_kernel()
+        self.bind_kernel()
 
     def empty_output(self) -> StepOutput:
         n = self.num_envs
