@@ -191,7 +191,7 @@ def _write_atomically(path: Path, data: dict) -> Path:
         tmp.unlink(missing_ok=True)
         if isinstance(e, (OSError, RuntimeError)):  # torch reports a full disk as a RuntimeError of its writer
             kept = f"; the previous checkpoint {path} is intact" if path.exists() else ""
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0] if str(e) else type(e).__name__
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else _reason(e)
             raise CheckpointError(f"{path}: could not write the checkpoint ({reason}){kept}") from None
         raise
     return path

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, fields
 
 from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
-
 from textgen_env.rewards import METRICS, REWARD_MODES
 from textgen_env.tasks import TASKS
 
@@ -30,7 +29,8 @@ class EnvConfig:
 
     task: str | None = option(None, "built-in task (default: copy, unless --dataset is given)", choices=list(TASKS))
     dataset: str | None = option(
-        None, "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task"
+        None,
+        "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task",
     )
     task_options: dict = option(
         help="an option of the task, or prompt_fraction for a .txt dataset; repeatable (e.g. --task-option max_length=16)",
@@ -133,5 +133,7 @@ class TrainConfig(RunConfig):
     eval_every: int = option(0, "iterations between held-out evaluations (0: never during training)")
     eval_episodes: int = option(200, "held-out pairs per evaluation", minimum=1)
     curriculum: bool = option(False, "start on the shortest targets and move to longer ones as they are learned")
-    curriculum_threshold: float = option(0.9, "rolling mean similarity of the current band that moves the curriculum up", minimum=0, maximum=1)
+    curriculum_threshold: float = option(
+        0.9, "rolling mean similarity of the current band that moves the curriculum up", minimum=0, maximum=1
+    )
     curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean", minimum=1)

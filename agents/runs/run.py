@@ -21,14 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.runs.checkpoint import Checkpoint, CheckpointError
-from agents.runs.errors import TrainingDiverged
-from agents.runs.config import RunConfig
-from agents.runs.device import resolve_device
 from agents.model.evaluation import evaluate_policy
 from agents.model.policy import ActorCritic
+from agents.runs.checkpoint import Checkpoint, CheckpointError
+from agents.runs.config import RunConfig
+from agents.runs.device import resolve_device
+from agents.runs.errors import TrainingDiverged
 from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
 from textgen_env.task import TextTask
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
