@@ -54,7 +54,7 @@ def test_run_benchmark_writes_table_json_and_plots(tmp_path):
     assert summary["test_bench:EchoAgent"]["similarity"] == 1.0 and summary["test_bench:EchoAgent"]["similarity_ci95"] == 0.0
     assert 0.0 <= summary["ours-ppo"]["similarity"] < 1.0 and summary["ours-ppo"]["env_steps_per_s"] > 0
     table = (tmp_path / "agents_tiny.md").read_text()
-    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 300 (2/2) | 300 (2/2) |" in table
+    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 1.000 | 300 (2/2) | 300 (2/2) |" in table
     assert json.loads((tmp_path / "agents_tiny.json").read_text())["spec"]["seeds"] == [0, 1]
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "agents_tiny_copy.png").stat().st_size > 1000
@@ -104,9 +104,8 @@ def test_ppo_comparison_lines():
     ]
     assert report.ppo_comparison(rows)[-2:] == ["|---|---|---|", "| copy | 4.5x | +0.300 |"]
     assert report.ppo_comparison(rows[2:]) == []
-    assert "ours-ppo vs sb3-ppo" in bench.to_markdown(
-        BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test"
-    )
+    table = bench.to_markdown(BenchSpec(["ours-ppo", "sb3-ppo"], ["copy"], [0], budget=10), rows, "test")
+    assert "ours-ppo vs sb3-ppo" in table and "| copy | ours-ppo | 0.450 ± 0.000 | 0.0% | - |" in table  # no ratio recorded
 
 
 def test_tasks_with_options_datasets_and_the_baselines(tmp_path):

@@ -41,7 +41,17 @@ def test_train_evaluate_generate_resume(tmp_path, capsys):
     main(["evaluate", f"{run}/checkpoint.pt", "--episodes", "5"])
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 5 and 0.0 <= result["mean_similarity"] <= 1.0 and result["greedy"] is True
-    assert set(result) == {"split", "episodes", "greedy", "mean_similarity", "exact_rate", "mean_distance", "unknown_tokens"}
+    assert set(result) == {
+        "split",
+        "episodes",
+        "greedy",
+        "mean_similarity",
+        "exact_rate",
+        "mean_distance",
+        "mean_difflib_ratio",
+        "unknown_tokens",
+    }
+    assert 0.0 <= result["mean_difflib_ratio"] <= 1.0
     main(["generate", f"{run}/checkpoint.pt", "--prompt", "abc", "--prompt", "ba"])
     texts = capsys.readouterr().out.strip().splitlines()
     assert len(texts) == 2 and all(set(t) <= set("abc") and len(t) <= 3 for t in texts)
@@ -251,7 +261,7 @@ def test_bench_command_with_a_custom_grid(tmp_path, capsys):
         ]
     )  # fmt: skip
     table = (tmp_path / "agents_echo.md").read_text()
-    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 100 (2/2) | 100 (2/2) |" in table
+    assert "| copy | test_bench:EchoAgent | 1.000 ± 0.000 | 100.0% | 1.000 | 100 (2/2) | 100 (2/2) |" in table
     assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")
 
 

@@ -157,3 +157,15 @@ def test_long_prompts_are_cut_and_unknown_tokens_counted_in_one_warning(setup):
     assert f"2 of 4 prompts are longer than the {width} tokens the policy trained with: cut" in message
     assert "2 prompt tokens are unknown to its tokenizer" in message
     assert [len(i) for i in ids] == [3, width, 5, width]
+
+
+def test_evaluation_reports_difflibs_ratio_of_the_texts(setup):
+    import difflib
+
+    from agents.model.evaluation import evaluate_policy
+
+    policy, task, _ = setup
+    result = evaluate_policy(policy, task, episodes=20)
+    texts, targets = result["texts"], task.target_texts[:20]
+    expected = np.mean([difflib.SequenceMatcher(None, g, t).ratio() for g, t in zip(texts, targets)])
+    assert result["mean_difflib_ratio"] == pytest.approx(expected) and 0.0 < expected < 1.0

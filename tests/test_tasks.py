@@ -18,6 +18,7 @@ def test_the_ladder_holds_every_task_of_the_suite():
         "addition",
         "spelling",
         "reverse_words",
+        "reverse_text",
         "continue",
     ]
     for name, spec in TASKS.items():
@@ -141,3 +142,20 @@ def test_every_task_and_its_split_are_deterministic(name):
     if "seed" in TASKS[name].options:
         other = make_task(name, seed=1)
         assert other.prompts != make_task(name).prompts
+
+
+def test_reverse_text_reverses_sentences_of_the_corpus_or_of_a_file(tmp_path):
+    corpus = make_task("reverse_text")
+    assert [p.target for p in corpus.pairs] == [p.prompt[::-1] for p in corpus.pairs]
+    assert [p.prompt for p in corpus.pairs] == list(dict.fromkeys(corpus_sentences()))
+    short = make_task("reverse_text", max_length=40)
+    assert short.pairs and all(len(p.prompt) <= 40 for p in short.pairs) and len(short) < len(corpus)
+    (tmp_path / "lines.txt").write_text("Hello there.\n\nHello there.\nGood night!\n")
+    assert [(p.prompt, p.target) for p in make_task("reverse_text", source=str(tmp_path / "lines.txt")).pairs] == [
+        ("Hello there.", ".ereht olleH"),
+        ("Good night!", "!thgin dooG"),
+    ]
+    (tmp_path / "pairs.jsonl").write_text('{"prompt": "q", "target": "abc"}\n')
+    assert make_task("reverse_text", source=str(tmp_path / "pairs.jsonl")).pairs[0].target == "cba"
+    with pytest.raises(ValueError, match="min_length=500, max_length=600: no text of the corpus"):
+        make_task("reverse_text", min_length=500, max_length=600)

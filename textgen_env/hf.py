@@ -23,6 +23,7 @@ INSTRUCTIONS = {
     "addition": "Compute the sum. Answer with the number only.",
     "spelling": "Correct the spelling mistakes in the user's text. Answer with the corrected text only.",
     "reverse_words": "Write the words of the user's text in reverse order.",
+    "reverse_text": "Write the user's text reversed, character by character. Answer with the reversed text only.",
     "continue": "Continue the user's text.",
 }
 

@@ -15,6 +15,7 @@ task               target                                                      t
 ``addition``       the decimal sum of ``"a+b"``                                char
 ``spelling``       a corpus sentence, given with typing noise                  char
 ``reverse_words``  the words of a corpus sentence in reverse order             word
+``reverse_text``   a corpus sentence (or a file's texts) reversed by character  char
 ``continue``       the rest of an English sentence (no single right answer)    char
 =================  ==========================================================  ==========
 
@@ -31,7 +32,7 @@ from importlib import resources
 
 import numpy as np
 
-from textgen_env.datasets import TextDataset, check_prompt_fraction, split_text
+from textgen_env.datasets import TextDataset, check_prompt_fraction, load_pairs, read_lines, split_text
 
 DEFAULT_TASK = "continue"
 LOWERCASE = string.ascii_lowercase
@@ -227,6 +228,28 @@ def reverse_words(*, min_length: int = 1, max_length: int = 64) -> TextDataset:
     return TextDataset(pairs, "reverse_words")
 
 
+def reverse_text(*, min_length: int = 1, max_length: int = 200, source: str | None = None) -> TextDataset:
+    """Write a sentence backwards, character by character: what LLM RL tool kits demonstrate RL fine-tuning on.
+
+    The sentences are the shipped corpus's, or `source`'s: the lines of a ``.txt`` file, or the targets
+    of any dataset file. Lengths count characters; texts outside them are left out, and each text is
+    used once.
+    """
+    low, high = _length_range(min_length, max_length)
+    if source is None:
+        texts = corpus_sentences()
+    elif not isinstance(source, str):
+        raise ValueError(f"source={source!r}: must be the path of a .txt file or a dataset file")
+    elif source.lower().endswith(".txt"):
+        texts = [line for line in read_lines(source) if line.strip()]
+    else:
+        texts = load_pairs(source).targets
+    kept = [text for text in dict.fromkeys(texts) if low <= len(text) <= high]
+    if not kept:
+        raise ValueError(f"min_length={low}, max_length={high}: no text of {source or 'the corpus'} has that many characters")
+    return TextDataset([(text, text[::-1]) for text in kept], "reverse_text")
+
+
 def continue_(*, prompt_fraction: float = 0.4) -> TextDataset:
     """Finish an English sentence from the shipped corpus, given its first words (`prompt_fraction`
     of them). A sentence has many endings, so no policy reaches similarity 1 here."""
@@ -258,6 +281,7 @@ TASKS: dict[str, TaskSpec] = {
     "addition": TaskSpec(addition, "char"),
     "spelling": TaskSpec(spelling, "char"),
     "reverse_words": TaskSpec(reverse_words, "word"),
+    "reverse_text": TaskSpec(reverse_text, "char"),
     "continue": TaskSpec(continue_, "char"),
 }
 

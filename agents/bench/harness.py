@@ -16,13 +16,15 @@ from agents.bench.plots import plot_curves, plot_ladder
 from agents.bench.presets import BenchSpec, task_kwargs
 from agents.bench.report import THRESHOLDS, summarize, to_markdown
 from textgen_env.task import TextTask
+from textgen_env.trl import difflib_ratio
 
 
-def score(texts: list[str], targets: list[str], tokenizer) -> tuple[float, float]:
-    """Mean normalized similarity over tokens, and the exact-match rate."""
+def score(texts: list[str], targets: list[str], tokenizer) -> tuple[float, float, float]:
+    """Mean normalized similarity over tokens, the exact-match rate, and the texts' mean difflib ratio."""
     similarity = [Levenshtein.normalized_similarity(tokenizer.encode(t), tokenizer.encode(g)) for g, t in zip(texts, targets)]
     exact = [g == t for g, t in zip(texts, targets)]
-    return float(np.mean(similarity)), float(np.mean(exact))
+    ratio = [difflib_ratio(g, t) for g, t in zip(texts, targets)]
+    return float(np.mean(similarity)), float(np.mean(exact)), float(np.mean(ratio))
 
 
 def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
@@ -39,8 +41,8 @@ def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
         started = time.perf_counter()
         used = agent.train(max(1, budget * point // spec.eval_points - used))
         train_seconds += time.perf_counter() - started
-        similarity, exact = score(agent.generate(prompts), targets, held_out.tokenizer)
-        curve.append({"env_steps": used, "similarity": similarity, "exact_rate": exact})
+        similarity, exact, ratio = score(agent.generate(prompts), targets, held_out.tokenizer)
+        curve.append({"env_steps": used, "similarity": similarity, "exact_rate": exact, "difflib_ratio": ratio})
     reached = {str(t): next((p["env_steps"] for p in curve if p["similarity"] >= t), None) for t in THRESHOLDS}
     return {
         "agent": agent_name,
@@ -48,6 +50,7 @@ def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
         "seed": seed,
         "similarity": curve[-1]["similarity"],
         "exact_rate": curve[-1]["exact_rate"],
+        "difflib_ratio": curve[-1]["difflib_ratio"],
         "steps_to": reached,
         "train_seconds": train_seconds,
         "env_steps": used,

@@ -33,6 +33,7 @@ def summarize(cells: list[dict]) -> list[dict]:
             "similarity": similarity,
             "similarity_ci95": half_width,
             "exact_rate": statistics.fmean(c["exact_rate"] for c in group),
+            "difflib_ratio": statistics.fmean(c.get("difflib_ratio", math.nan) for c in group),
             "train_seconds": statistics.fmean(c["train_seconds"] for c in group),
             "env_steps_per_s": statistics.fmean(c["env_steps_per_s"] for c in group)
             if group[0]["env_steps_per_s"] is not None
@@ -44,6 +45,12 @@ def summarize(cells: list[dict]) -> list[dict]:
             row[f"seeds_reaching_{t}"] = len(reached)
         rows.append(row)
     return rows
+
+
+def _ratio(row: dict) -> str:
+    """The row's difflib ratio, "-" for cells measured before it was recorded."""
+    value = row.get("difflib_ratio", math.nan)
+    return "-" if math.isnan(value) else f"{value:.3f}"
 
 
 def _steps(row: dict, t: float) -> str:
@@ -59,17 +66,18 @@ def to_markdown(spec: BenchSpec, rows: list[dict], command: str) -> str:
         "",
         f"Command: `{command}`. Budget (env steps per run): {budgets}; seeds {spec.seeds};"
         f" greedy decoding on the held-out split ({'all' if spec.eval_episodes is None else spec.eval_episodes} prompts)."
-        " Similarity: mean ± 95% interval over seeds."
+        " Similarity: mean ± 95% interval over seeds; difflib ratio: `SequenceMatcher(None, a, b).ratio()` of the texts,"
+        " as LLM RL tool kits report."
         " `copy-prompt` and `random` are untrained baselines.",
         "",
-        "| task | agent | similarity | exact | steps to 0.9 | steps to 0.99 | train s | env steps/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | agent | similarity | exact | difflib ratio | steps to 0.9 | steps to 0.99 | train s | env steps/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (spec.tasks.index(r["task"]) if r["task"] in spec.tasks else 0, -r["similarity"])):
         speed = f"{r['env_steps_per_s']:,.0f}" if r["env_steps_per_s"] is not None else "-"
         lines.append(
             f"| {r['task']} | {r['agent']} | {r['similarity']:.3f} ± {r['similarity_ci95']:.3f} | {r['exact_rate']:.1%}"
-            f" | {_steps(r, 0.9)} | {_steps(r, 0.99)} | {r['train_seconds']:.0f} | {speed} |"
+            f" | {_ratio(r)} | {_steps(r, 0.9)} | {_steps(r, 0.99)} | {r['train_seconds']:.0f} | {speed} |"
         )
     return "\n".join(lines + ppo_comparison(rows) + baseline_comparison(rows)) + "\n"
 

@@ -1,4 +1,4 @@
-"""Score a policy on a task's pairs: mean normalized similarity, exact-match rate, mean distance."""
+"""Score a policy on a task's pairs: mean normalized similarity, exact-match rate, mean distance, difflib ratio."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from agents.model.policy import ActorCritic
 from textgen_env.rewards import similarity
 from textgen_env.task import UNMATCHABLE, TextTask
 from textgen_env.tokenizers import UNK_ID
+from textgen_env.trl import difflib_ratio
 
 
 def copy_baseline(task: TextTask) -> float:
@@ -32,12 +33,15 @@ def evaluate_policy(
     targets = task.target_ids[:count]
     similarities = [similarity(g, t) for g, t in zip(generated, targets)]
     unknown = sum(p.count(UNK_ID) for p in task.prompt_ids[:count]) + sum(t.count(UNMATCHABLE) for t in targets)
+    texts = [task.tokenizer.decode(g) for g in generated]
     return {
         "episodes": count,
         "greedy": not decoding.sample and decoding.beam == 1,
         "mean_similarity": float(np.mean(similarities)),
         "exact_rate": float(np.mean([g == t for g, t in zip(generated, targets)])),
         "mean_distance": float(np.mean([task.metric.measure(g, t) for g, t in zip(generated, targets)])),
+        # the texts' difflib SequenceMatcher ratio, the figure LLM RL tool kits report, whatever the metric
+        "mean_difflib_ratio": float(np.mean([difflib_ratio(g, t) for g, t in zip(texts, task.target_texts[:count])])),
         "unknown_tokens": unknown,
-        "texts": [task.tokenizer.decode(g) for g in generated],
+        "texts": texts,
     }
