@@ -53,10 +53,11 @@ def test_native_equals_sync_for_every_task(mode, task, backend):
     assert compare_runs(sync, native, steps=150, seed=11) > 20  # many resets happened along the way
 
 
-# Every reward mode, on a task of short targets and one of long targets of several lengths.
+# Every reward mode, on a task of short targets and one of long targets of several lengths (28-74 characters;
+# reverse_text builds in a tenth of spelling's time, and SyncVectorEnv builds the task once per env).
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
-@pytest.mark.parametrize("task", ["addition", "spelling"])
+@pytest.mark.parametrize("task", ["addition", "reverse_text"])
 @pytest.mark.parametrize("reward", REWARD_MODES)
 def test_native_equals_sync_for_every_reward(mode, task, reward, backend):
     sync, native = make_pair(5, mode, backend, task=task, reward=reward)
