@@ -53,7 +53,7 @@ def decode_batches(
         if decoding.beam > 1:
             rows = max(1, BEAM_CANDIDATES // (decoding.beam * policy.vocab_size))
             for first in range(0, len(batch), rows):
-                chunk = policy.encode(pad_rows(batch[first : first + rows], device))
+                chunk = memory.rows(first, first + rows)  # the batch's encoding, not a second one
                 beam_ids, beam_log_probs = beam_search(policy, rules, chunk, decoding.beam, decoding.length_penalty)
                 for k, (candidate, score) in enumerate(zip(beam_ids, beam_log_probs), start=first):
                     budget = rules.max_new_tokens

@@ -45,6 +45,15 @@ class Memory(NamedTuple):
     initial_state: tuple[torch.Tensor, torch.Tensor]  # (1, B, H) each
     tokens: torch.Tensor  # (B, P) the prompt ids, left-aligned as the states are
 
+    def rows(self, start: int, stop: int) -> Memory:
+        """The memory of prompts ``start:stop`` only."""
+        return Memory(
+            self.states[start:stop],
+            self.mask[start:stop],
+            tuple(s[:, start:stop] for s in self.initial_state),
+            self.tokens[start:stop],
+        )
+
 
 class ActorCritic(nn.Module):
     def __init__(self, vocab_size: int, config: PolicyConfig | None = None):

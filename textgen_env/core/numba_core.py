@@ -54,7 +54,7 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
     """One step of every env, fused: what ``NumpyCore.step`` does in numpy.
 
     Envs in `resetting` (NEXT_STEP autoresets) start their next drawn pair, as
-    :func:`start_episodes` does, and report the distance of an empty generation;
+    ``EpisodeCore.start`` does, and report the distance of an empty generation;
     every other env takes its action. `columns` (2, n, words) holds each env's bit
     column. Returns how many draw buffers a reset used up (the caller refills them);
     -1, having changed nothing, if an action is outside the vocabulary; -2 if an env
