@@ -189,6 +189,26 @@ def _parser(description: str, **kwargs) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(prog=PROG, description=description, allow_abbrev=False, **kwargs)
 
 
+THREADS_HELP = (
+    "torch's CPU threads in this process (default: 1 for train and pretrain, so that trainings can share the cores,"
+    " or OMP_NUM_THREADS; torch's, one per core, for the others). Idle threads spin only briefly"
+)
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=at_least(1), default=None, help=THREADS_HELP)
+
+
+def threads_option(argv: list[str]) -> int | None:
+    """--threads of a command line, read before its command's parser (torch must not be loaded yet)."""
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_threads_option(probe)
+    try:
+        return probe.parse_known_args(argv)[0].threads
+    except SystemExit:  # a malformed value: the command's own parser reports it
+        return None
+
+
 def train_parser(agent: str) -> argparse.ArgumentParser:
     parser = _parser(
         "Train REINFORCE, A2C or PPO on a task or your own dataset.", usage=f"{PROG} train [--agent AGENT] [options]"
@@ -210,6 +230,7 @@ def train_parser(agent: str) -> argparse.ArgumentParser:
         default="ours",
         help="who runs PPO: our loop, or Ray RLlib's PPO with our policy as an RLModule (the 'rllib' extra) (default: ours)",
     )
+    add_threads_option(parser)
     add_config_options(parser, CONFIGS[agent])
     add_config_options(parser, RLlibConfig)
     return parser
@@ -218,6 +239,7 @@ def train_parser(agent: str) -> argparse.ArgumentParser:
 def pretrain_parser() -> argparse.ArgumentParser:
     parser = _parser("Supervised (teacher-forced) pre-training on the targets.", usage=f"{PROG} pretrain [options]")
     parser.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint (--device may change)")
+    add_threads_option(parser)
     add_config_options(parser, CONFIGS["pretrain"])
     return parser
 
@@ -233,6 +255,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="split of the data (default: test)")
     parser.add_argument("--episodes", type=at_least(1), default=None, help="score only the first N pairs (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_threads_option(parser)
     add_config_options(parser, EnvConfig)
     add_config_options(parser, DecodingConfig)
     return parser
@@ -253,6 +276,7 @@ def generate_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=at_least(1), default=256, help="prompts decoded together (default: 256)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_threads_option(parser)
     add_config_options(parser, DecodingConfig)
     return parser
 
@@ -291,8 +315,6 @@ def bench_parser() -> argparse.ArgumentParser:
 
 def command_train(argv: list[str], agent: str | None) -> None:
     """`train` (agent None: read --agent first) and `pretrain`."""
-    from agents.registry import resume
-
     if agent is None:
         parser = train_parser(_agent_only(argv))
         args = parser.parse_args(argv)
@@ -306,6 +328,23 @@ def command_train(argv: list[str], agent: str | None) -> None:
         return
     if agent is None and given(args, RLlibConfig):
         parser.error(f"{', '.join(f for _, f in given_flags(args, RLlibConfig))}: RLlib options need --backend rllib")
+    from agents.runs.distributed import join_launched_group, leave_group
+
+    join_launched_group(getattr(args, "device", "auto"))  # under torchrun: one process of several
+    try:
+        train_here(args, agent, cls, parser, argv)
+    except BaseException:
+        leave_group(wait=False)  # the other ranks may never reach a barrier
+        raise
+    leave_group()
+
+
+def train_here(args: argparse.Namespace, agent: str | None, cls, parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Build (or resume) the run and train it; under torchrun every rank runs this, rank 0 prints."""
+    from agents.registry import resume
+    from agents.runs.distributed import Ranks
+
+    ranks = Ranks()
     if args.resume:
         if agent is None and any(arg == "--agent" or arg.startswith("--agent=") for arg in argv):
             from agents.runs.checkpoint import Checkpoint
@@ -325,12 +364,15 @@ def command_train(argv: list[str], agent: str | None) -> None:
         config = build_config(cls, values)
         if config.run_dir is None:
             name = args.agent if agent is None else agent
-            config.run_dir = next_free(f"runs/{name}-{config.env.data_name}-{config.seed}")
+            default = next_free(f"runs/{name}-{config.env.data_name}-{config.seed}") if ranks.is_main else None
+            config.run_dir = ranks.broadcast_object(default)
         algorithm = ALGORITHMS[args.agent if agent is None else agent](config)
     try:
         algorithm.learn(progress=True)
     except KeyboardInterrupt:
         sys.exit(130)
+    if not ranks.is_main:
+        return
     last = algorithm.history[-1] if algorithm.history else {"iteration": 0, "env_steps": 0}
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
     print(f"checkpoint: {algorithm.checkpoint_path}")
@@ -546,6 +588,12 @@ def main(argv=None) -> None:
         print("\n".join(lines))
         raise SystemExit(0 if argv else 2)
     command, rest = argv[0], argv[1:]
+    from agents.runs.threads import TRAINING_THREADS, configure_threads
+
+    training = command in ("train", "pretrain")
+    configure_threads(  # before torch loads
+        threads_option(rest) if command != "evaluate-completions" else None, default=TRAINING_THREADS if training else None
+    )
     try:
         COMMANDS[command][1](rest)
     except (CheckpointError, RunDirError, TrainingDiverged, ValueError) as e:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# PPO on copy for 1M env steps on cuda and on the CPU: env-steps/s and held-out similarity side by side.
+# PPO on copy for 1M env steps on cuda and on the CPU: env-steps/s and held-out similarity side by side;
+# then the two paths past one process on the GPUs: our loop under torchrun (1 rank, and one rank per GPU,
+# nccl) and RLlib's PPO with a GPU learner (where RLLIB_PY, the RLlib venv's python, exists).
 #   bash benchmarks/gpu_check.sh [STEPS]        (on a machine with a GPU; `make install TORCH_SPEC="torch>=2.2"` first)
 # Writes benchmarks/results/gpu_check.md. The env always steps on the CPU; only the policy moves.
 set -euo pipefail
@@ -37,5 +39,35 @@ lines = [
     *[f"| {r['device']} | {r['env_steps']:,} | {r['wall_s']:.0f} | {r['env_steps_per_s']:,.0f} | {r['heldout_similarity']:.4f} | {r['exact_rate']:.1%} |" for r in rows],
 ]
 open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PYTHON
+
+# -- past one process: torchrun (nccl) and RLlib with a GPU learner --------------------------------
+GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())")
+RLLIB_PY=${RLLIB_PY:-.venv-rllib/bin/python}
+TMP=$(mktemp -d)
+for N in 1 "$GPUS"; do
+  "$PY" -m torch.distributed.run --standalone --nproc-per-node "$N" -m agents train --task copy --steps "$STEPS" \
+    --device cuda --num-envs $((256 * N)) --run-dir "$TMP/ddp$N"
+done
+if [ -x "$RLLIB_PY" ]; then
+  "$RLLIB_PY" -m agents train --backend rllib --task copy --steps "$STEPS" --num-env-runners 4 --num-learners 1 \
+    --num-gpus-per-learner 1 --run-dir "$TMP/rllib"
+fi
+"$PY" - "$TMP" "$OUT" "$GPUS" <<'PYTHON'
+import sys
+from pathlib import Path
+from agents.runs.checkpoint import Checkpoint
+
+tmp, out, gpus = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+lines = ["", "## Past one process", "", "| run | env steps | env steps/s (iterations' own time) |", "|---|---|---|"]
+for name, label in ((f"ddp1", "torchrun, 1 rank, 256 episodes per batch"), (f"ddp{gpus}", f"torchrun, {gpus} ranks (nccl), 256 per rank")):
+    rows = Checkpoint.load(tmp / name / "checkpoint.pt").history
+    rate = rows[-1]["env_steps"] / sum(r["rollout_s"] + r["update_s"] for r in rows)
+    lines.append(f"| {label} | {rows[-1]['env_steps']:,} | {rate:,.0f} |")
+if (tmp / "rllib" / "checkpoint.pt").exists():
+    rows = Checkpoint.load(tmp / "rllib" / "checkpoint.pt").history
+    lines.append(f"| RLlib PPO, 4 env runners, 1 GPU learner | {rows[-1]['env_steps']:,} | {rows[-1]['env_steps_per_s']:,.0f} (wall) |")
+open(out, "a").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PYTHON

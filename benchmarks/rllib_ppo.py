@@ -1,19 +1,21 @@
 """RLlib's PPO with our LSTM-attention RLModule, against RLlib's default MLP and our own PPO.
 
-    python benchmarks/rllib_ppo.py            # reverse (3-8 letters): our RLModule up to 2M env steps, the MLP as many
-    python benchmarks/rllib_ppo.py --quick    # 100K env steps (a smoke run)
+    PYTHONPATH=benchmarks python benchmarks/rllib_ppo.py          # reverse (3-8 letters), up to 300K env steps
+    PYTHONPATH=benchmarks python benchmarks/rllib_ppo.py --quick  # 100K env steps (a smoke run)
 
+(PYTHONPATH: Ray's workers import this script's callback by its module name.)
 Needs the `rllib` extra (`make test-rllib` builds .venv-rllib with it). Writes
 benchmarks/results/rllib_ppo.md and .json:
 
-1. Quality: RLlib PPO with `model="lstm_attention"` on reverse, 2 env runners on this
-   machine, evaluated every 50K env steps by RLlib's own evaluation (greedy,
-   `explore=False`) on the held-out split, until held-out similarity >= 0.95 or 2M
-   env steps; then RLlib's default MLP for the env steps that our module needed; env-steps/s
-   of both next to our own PPO's.
-2. Scaling: env-steps/s with 1 and 2 env runners, measured, and an estimate for 16
-   and 64 runners from where the time goes (sampling, which runners share, vs the
-   learner update, which they do not).
+1. Quality: RLlib PPO with `model="lstm_attention"` (the stateful module) on reverse,
+   2 env runners stepping our vector env on this machine, evaluated every 50K env
+   steps by RLlib's own evaluation (greedy, `explore=False`) on the held-out split,
+   until held-out similarity >= 0.95 or the budget; then RLlib's default MLP for the
+   env steps that our module needed; env-steps/s of both next to our own PPO's.
+2. Scaling: env-steps/s with 1 and 2 env runners and with the learner in the driver,
+   1 or 2 learner processes (RLlib's DDP), measured, and an estimate for 16 and 64
+   runners from where the time goes (sampling, which runners share, vs the learner
+   update).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ from agents.runs.config import EnvConfig
 RESULTS = Path(__file__).resolve().parent / "results"
 TASK = {"task": "reverse"}
 GOAL = 0.95
+BEFORE = {  # rllib_ppo.json at commit 007794e
+    "commit": "007794e",
+    "envs_per_runner": 16,
+    "quality_env_steps_per_s": 1135,
+    "one_runner": 961,
+    "two_runners": 1285,
+}
 
 
 class SimilarityCallback(RLlibCallback):
@@ -45,18 +54,20 @@ class SimilarityCallback(RLlibCallback):
         metrics_logger.log_value("similarity", float(episode.get_infos(-1)["similarity"]), reduce="mean", window=1000)
 
 
-def build(model: str, runners: int, steps: int, evaluate: bool = True):
+def build(model: str, runners: int, steps: int, evaluate: bool = True, learners: int = 0):
     ours = PPOConfig(env=EnvConfig(**TASK), total_env_steps=steps)  # our PPO's hyperparameters, mapped onto RLlib's
     config = rllib.ppo_config(
         TASK,
         num_env_runners=runners,
         model=model,
         policy=PolicyConfig(),
-        envs_per_env_runner=16,
+        num_learners=learners,
         **rllib.rllib_training_settings(ours, PPO(ours).task),
     )
-    # Half a CPU each, so that 2 runners and an evaluation runner fit the 2 CPUs Ray is given here.
+    # Half a CPU each, so that 2 runners and an evaluation runner (or 2 learners) fit the 2 CPUs Ray is given here.
     config = config.callbacks(SimilarityCallback).env_runners(num_cpus_per_env_runner=0.5)
+    if learners:
+        config = config.learners(num_cpus_per_learner=0.5)
     if evaluate:
         test_env = {**config.env_config, "split": "test"}
         config = config.evaluation(
@@ -108,11 +119,14 @@ def ours(budget: int) -> dict:
     }
 
 
+SCALING = ((1, 0), (2, 0), (2, 1), (2, 2))  # (env runners, learner processes; 0: the learner in the driver)
+
+
 def scaling(iterations: int) -> dict:
-    """Env-steps/s and the time split with 1 and 2 env runners, and an estimate for more."""
+    """Env-steps/s and the time split per (env runners, learners), and an estimate for more runners."""
     measured = {}
-    for runners in (1, 2):
-        algo = build("lstm_attention", runners, steps=10**9, evaluate=False)
+    for runners, learners in SCALING:
+        algo = build("lstm_attention", runners, steps=10**9, evaluate=False, learners=learners)
         try:
             algo.train()  # warm-up: builds, compiles, first sync
             started, sampling, learning, steps0 = time.perf_counter(), 0.0, 0.0, None
@@ -124,7 +138,9 @@ def scaling(iterations: int) -> dict:
                 sampling += float(timers.get("env_runner_sampling_timer", 0.0))
                 learning += float(timers.get("learner_update_timer", 0.0))
             wall = time.perf_counter() - started
-            measured[runners] = {
+            measured[f"{runners}x{learners}"] = {
+                "env_runners": runners,
+                "learners": learners,
                 "env_steps_per_s": (steps - steps0) / wall,
                 "sampling_s_per_iteration": sampling / iterations,
                 "learner_s_per_iteration": learning / iterations,
@@ -134,7 +150,7 @@ def scaling(iterations: int) -> dict:
             algo.stop()
     # A model: the runners share the sampling (per runner it stays what 2 runners on 2 cores measured, at best),
     # while one learner updates on the whole batch; so an iteration takes sampling / runners + learning.
-    two = measured[2]
+    two = measured["2x0"]
     per_runner_sampling = two["sampling_s_per_iteration"] * 2
     estimate = {}
     for runners in (16, 64):
@@ -152,41 +168,51 @@ def to_markdown(results: dict) -> str:
         "# RLlib's PPO with our LSTM-attention RLModule",
         "",
         f"Command: `{results['command']}` ({results['machine']}). Task: reverse (3-8 letters); RLlib's PPO with our PPO's"
-        " hyperparameters mapped onto it (`agents.integrations.rllib.rllib_training_settings`), 2 env runners x 16 envs,"
-        " the learner in the driver. Held-out similarity: RLlib's own evaluation, greedy (`explore=False`),"
-        " 200 episodes of the test split.",
+        " hyperparameters mapped onto it (`agents.integrations.rllib.rllib_training_settings`), 2 env runners, each"
+        " stepping our vector env of 128 envs, the learner in the driver. The module is stateful: RLlib's connectors carry"
+        " the decoder's LSTM state, and the learner runs each episode once. Held-out similarity: RLlib's own evaluation,"
+        " greedy (`explore=False`), 200 episodes of the test split.",
         "",
-        "| model | env steps | held-out similarity | env steps to 0.95 | env steps/s |",
-        "|---|---|---|---|---|",
+        "| model | env steps | held-out similarity | env steps to 0.95 | env steps/s | / our loop |",
+        "|---|---|---|---|---|---|",
     ]
     for run in q:
         last = run["points"][-1]
         reached = f"{run['env_steps_to_goal']:,}" if run["env_steps_to_goal"] else "not reached"
         lines.append(
             f"| RLlib PPO, {run['model']} | {last['env_steps']:,} | {last['heldout_similarity']:.3f} | {reached}"
-            f" | {run['env_steps_per_s']:,.0f} |"
+            f" | {run['env_steps_per_s']:,.0f} | {run['env_steps_per_s'] / o['env_steps_per_s']:.2f}x |"
         )
     lines.append(
         f"| our PPO (same policy, our loop) | {o['env_steps']:,} | {o['heldout_similarity']:.3f} |"
-        f" | {o['env_steps_per_s']:,.0f} |"
+        f" | {o['env_steps_per_s']:,.0f} | 1.00x |"
     )
+    lines += [
+        "",
+        f"Before this change ({BEFORE['commit']}: a stateless module that re-scored the generated prefix at every step,"
+        f" runners stepping SyncVectorEnv over {BEFORE['envs_per_runner']} single envs), the same command measured"
+        f" {BEFORE['quality_env_steps_per_s']:,} env-steps/s in the quality run, and {BEFORE['one_runner']:,} and"
+        f" {BEFORE['two_runners']:,} with 1 and 2 env runners.",
+    ]
     s = results["scaling"]
     lines += [
         "",
         "## Scaling (lstm_attention)",
         "",
-        "| env runners | env steps/s | sampling s / iteration | learner s / iteration | |",
-        "|---|---|---|---|---|",
+        "| env runners | learners | env steps/s | sampling s / iteration | learner s / iteration | |",
+        "|---|---|---|---|---|---|",
     ]
-    for runners, row in s["measured"].items():
+    for row in s["measured"].values():
+        learners = "driver" if row["learners"] == 0 else row["learners"]
         lines.append(
-            f"| {runners} | {row['env_steps_per_s']:,.0f} | {row['sampling_s_per_iteration']:.2f}"
+            f"| {row['env_runners']} | {learners} | {row['env_steps_per_s']:,.0f} | {row['sampling_s_per_iteration']:.2f}"
             f" | {row['learner_s_per_iteration']:.2f}"
             " | measured here (2 cores) |"
         )
     for runners, row in s["estimate"].items():
         lines.append(
-            f"| {runners} | ~{row['env_steps_per_s']:,.0f} | | {row['learner_share']:.0%} of the time | **estimate** |"
+            f"| {runners} | driver | ~{row['env_steps_per_s']:,.0f} | | {row['learner_share']:.0%} of the time"
+            " | **estimate** |"
         )
     lines += [
         "",
@@ -201,10 +227,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    budget, every, iterations = (100_000, 50_000, 2) if args.quick else (2_000_000, 50_000, 4)
+    budget, every, iterations = (100_000, 50_000, 2) if args.quick else (300_000, 50_000, 4)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     results = {
-        "command": "python benchmarks/rllib_ppo.py" + (" --quick" if args.quick else ""),
+        "command": "PYTHONPATH=benchmarks python benchmarks/rllib_ppo.py" + (" --quick" if args.quick else ""),
         "machine": f"{platform.machine()}, Python {platform.python_version()}, ray {ray.__version__}",
         "quality": [train_to_goal("lstm_attention", budget, every)],
     }

@@ -54,36 +54,116 @@ def build_module(task, policy=SMALL):
     return spec.build()
 
 
+def episode_observations(batch, max_new_tokens: int) -> dict:
+    """What the env showed at each step of `batch`'s episodes: (B, T, ...) prompts and generated tokens."""
+    n, steps = batch.actions.shape
+    generated = torch.zeros((n, steps, max_new_tokens), dtype=torch.int32)
+    for t in range(steps):
+        generated[:, t, :t] = batch.actions[:, :t]
+    return {"prompt": batch.prompts[:, None].expand(-1, steps, -1), "generated": generated}
+
+
+def rows(observations: dict, start: int, stop: int) -> dict:
+    return {k: v[:, start:stop] for k, v in observations.items()}
+
+
 @pytest.mark.parametrize("copy_head", [False, True], ids=["plain", "copy-head"])
-def test_module_log_probs_and_values_equal_the_policys_step_mode(copy_head):
+def test_stateful_module_equals_the_policy_step_by_step_and_per_episode(copy_head):
     from ray.rllib.core.columns import Columns
 
     torch.manual_seed(0)
     env = TextGenerationVectorEnv(num_envs=32, task="reverse")
     module = build_module(env.task, PolicyConfig(embed_dim=16, hidden_dim=32, copy_head=copy_head))
-    batch = collect_episodes(module.policy, env, np.arange(32))  # step mode, the LSTM state carried
+    assert module.is_stateful() and module.model_config["max_seq_len"] == env.task.max_new_tokens + 1
+    batch = collect_episodes(module.policy, env, np.arange(32))  # our rollout: step mode, the LSTM state carried
+    observations = episode_observations(batch, env.task.max_new_tokens)
     steps = batch.actions.shape[1]
+    initial = {k: torch.from_numpy(v)[None].expand(32, -1) for k, v in module.get_initial_state().items()}
+
+    def log_probs_of(out, actions):
+        return torch.log_softmax(out[Columns.ACTION_DIST_INPUTS], -1).gather(-1, actions[..., None])[..., 0]
+
+    # Sampling: one step per call (B, 1, ...), the state RLlib carries from STATE_OUT to STATE_IN.
+    state = initial
     for t in range(steps):
         alive = batch.mask[:, t]
-        generated = torch.zeros((32, env.task.max_new_tokens), dtype=torch.int32)
-        generated[:, :t] = batch.actions[:, :t]
-        out = module.forward_exploration({Columns.OBS: {"prompt": batch.prompts, "generated": generated}})
-        log_probs = torch.log_softmax(out[Columns.ACTION_DIST_INPUTS], -1).gather(1, batch.actions[:, t : t + 1])[:, 0]
-        torch.testing.assert_close(log_probs[alive], batch.log_probs[alive, t], atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(out[Columns.EMBEDDINGS][alive], batch.values[alive, t], atol=1e-5, rtol=1e-5)
-        values = module.compute_values({Columns.OBS: {"prompt": batch.prompts, "generated": generated}})
-        torch.testing.assert_close(values, out[Columns.EMBEDDINGS])
+        out = module.forward_exploration({Columns.OBS: rows(observations, t, t + 1), Columns.STATE_IN: state})
+        torch.testing.assert_close(log_probs_of(out, batch.actions[:, t : t + 1])[alive, 0], batch.log_probs[alive, t])
+        torch.testing.assert_close(out[Columns.EMBEDDINGS][alive, 0], batch.values[alive, t])
+        state = out[Columns.STATE_OUT]
+
+    # The learner: each episode in one row, and an episode cut in two chunks, the second from the first's STATE_OUT.
+    cut = steps // 2
+    whole = module.forward_train({Columns.OBS: observations, Columns.STATE_IN: initial})
+    first = module.forward_train({Columns.OBS: rows(observations, 0, cut), Columns.STATE_IN: initial})
+    second = module.forward_train({Columns.OBS: rows(observations, cut, steps), Columns.STATE_IN: first[Columns.STATE_OUT]})
+    real = batch.mask
+    for log_probs, values in (
+        (log_probs_of(whole, batch.actions), whole[Columns.EMBEDDINGS]),
+        (
+            torch.cat([log_probs_of(first, batch.actions[:, :cut]), log_probs_of(second, batch.actions[:, cut:])], 1),
+            torch.cat([first[Columns.EMBEDDINGS], second[Columns.EMBEDDINGS]], 1),
+        ),
+    ):
+        torch.testing.assert_close(log_probs[real], batch.log_probs[real])
+        torch.testing.assert_close(values[real], batch.values[real])
+    values = module.compute_values({Columns.OBS: observations, Columns.STATE_IN: initial})
+    torch.testing.assert_close(values, whole[Columns.EMBEDDINGS])
     assert (batch.mask.sum(1) < steps).any()  # some episodes ended early: the masks of EOS were exercised
 
 
-def one_iteration(env_config, model="lstm_attention"):
-    config = rllib.ppo_config(env_config, num_env_runners=2, model=model, policy=SMALL, envs_per_env_runner=4)
+def test_env_runners_step_our_vector_env_with_the_episodes_of_sync_vector_env(local_ray):
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    from textgen_env.vector import TextGenerationVectorEnv
+
+    def episodes(mode):
+        config = (
+            rllib.ppo_config(TINY, num_env_runners=0, policy=SMALL, envs_per_env_runner=4)
+            .env_runners(gym_env_vectorize_mode=mode)
+            .debugging(seed=3)
+        )
+        runner = SingleAgentEnvRunner(config=config)
+        try:
+            is_ours = isinstance(runner.env.unwrapped, TextGenerationVectorEnv)
+            sampled = runner.sample(num_timesteps=64, random_actions=False)
+            return is_ours, [(e.get_observations(), e.get_actions(), e.get_rewards()) for e in sampled]
+        finally:
+            runner.stop()
+
+    ours_used, ours = episodes("vector_entry_point")
+    sync_used, sync = episodes("sync")
+    assert ours_used and not sync_used and len(ours) == len(sync) > 4
+    for (obs_a, actions_a, rewards_a), (obs_b, actions_b, rewards_b) in zip(ours, sync):
+        np.testing.assert_array_equal(obs_a["prompt"], obs_b["prompt"])
+        np.testing.assert_array_equal(obs_a["generated"], obs_b["generated"])
+        np.testing.assert_array_equal(actions_a, actions_b)
+        np.testing.assert_allclose(rewards_a, rewards_b)
+
+
+def one_iteration(env_config, model="lstm_attention", num_learners=0):
+    config = rllib.ppo_config(
+        env_config, num_env_runners=2, model=model, policy=SMALL, envs_per_env_runner=4, num_learners=num_learners
+    )
     config = config.training(train_batch_size_per_learner=256, minibatch_size=64, num_epochs=1).env_runners(
         num_cpus_per_env_runner=0.5
     )
+    if num_learners:
+        config = config.learners(num_cpus_per_learner=0.5)  # two learners and two runners on the 2 CPUs Ray has here
     algo = config.build_algo()
     try:
-        return algo.train()["env_runners"]
+        result = algo.train()
+        if num_learners:  # the learners (DDP replicas) hold the same weights after the update
+            from ray.rllib.core import DEFAULT_MODULE_ID
+
+            calls = algo.learner_group.foreach_learner(
+                lambda learner: {k: v.detach().cpu() for k, v in learner.module[DEFAULT_MODULE_ID].state_dict().items()}
+            )
+            weights = [call.get() for call in calls]
+            assert len(weights) == num_learners
+            for name, value in weights[0].items():
+                torch.testing.assert_close(weights[1][name], value, rtol=0, atol=0)
+        return result["env_runners"]
     finally:
         algo.stop()
 
@@ -93,6 +173,11 @@ def test_ppo_trains_one_iteration_with_two_env_runners_on_a_task(local_ray, mode
     result = one_iteration(TINY, model)
     assert result["num_env_steps_sampled_lifetime"] >= 256 and result["num_episodes"] > 0
     assert -12.0 <= result["episode_return_mean"] <= 0.0  # dense levenshtein returns of <= 16-token episodes
+
+
+def test_ppo_trains_with_two_learners(local_ray):
+    result = one_iteration(TINY, num_learners=2)  # RLlib runs them as torch DDP replicas (gloo on CPU)
+    assert result["num_env_steps_sampled_lifetime"] >= 256
 
 
 def test_ppo_trains_one_iteration_on_a_dataset_file(local_ray, tmp_path):

@@ -25,7 +25,7 @@ class A2C(OnPolicyAlgorithm):
         value_loss = masked_mean((values - returns) ** 2, batch.mask)
         mean_entropy = masked_mean(entropy, batch.mask)
         grad_norm = self.clip_and_step(
-            policy_loss + self.config.value_coef * value_loss - self.config.entropy_coef * mean_entropy
+            policy_loss + self.config.value_coef * value_loss - self.config.entropy_coef * mean_entropy, batch.mask.sum()
         )
         return {
             "policy_loss": policy_loss.item(),

@@ -25,6 +25,7 @@ class OnPolicyAlgorithm(Run):
     """Collect episodes with the current policy, update, repeat until the env-step budget is spent."""
 
     config_class = TrainConfig
+    distributed = True
 
     def make_task(self, tokenizer) -> TextTask:
         self.env = TextGenerationVectorEnv(
@@ -47,7 +48,8 @@ class OnPolicyAlgorithm(Run):
     # -- what subclasses provide ----------------------------------------------------
 
     def episodes_per_batch(self) -> int:
-        return self.config.num_envs
+        """This process's episodes per batch: ``num_envs``, shared out among the processes under torchrun."""
+        return self.ranks.share(self.config.num_envs, "num_envs")
 
     def sample_pairs(self, count: int) -> np.ndarray:
         """`count` training pairs: uniform over the split, or over the curriculum's current band."""
@@ -74,24 +76,37 @@ class OnPolicyAlgorithm(Run):
     def iterate(self) -> dict:
         started = time.perf_counter()
         batch = collect_episodes(self.policy, self.env, self.sample_indices())
+        collected, communicated = time.perf_counter(), self.ranks.communication_seconds
         stats = self.update(batch)
+        timings = {  # this process's (rank 0's, across processes): where an iteration's time goes
+            "rollout_s": collected - started,
+            "update_s": time.perf_counter() - collected,
+            "communication_s": self.ranks.communication_seconds - communicated,
+        }
+        episodes = {
+            "mean_return": float(batch.episode_returns.mean()),
+            "mean_similarity": float(batch.similarity.mean()),
+            "exact_rate": float(batch.exact.mean()),
+        }
+        # Across processes: the steps summed, the means averaged (every rank has as many episodes).
+        env_steps, *sums = self.ranks.sum_floats(batch.env_steps, *episodes.values(), *stats.values())
+        means = [total / self.ranks.world_size for total in sums]
         self.iteration += 1
-        self.env_steps += batch.env_steps
+        self.env_steps += int(env_steps)
         elapsed = time.perf_counter() - started
         row = {
             "iteration": self.iteration,
             "env_steps": self.env_steps,
-            "mean_return": float(batch.episode_returns.mean()),
-            "mean_similarity": float(batch.similarity.mean()),
-            "exact_rate": float(batch.exact.mean()),
-            "env_steps_per_s": batch.env_steps / elapsed,
-            **{k: float(v) for k, v in stats.items()},
+            **dict(zip(episodes, means)),
+            "env_steps_per_s": env_steps / elapsed,
+            **dict(zip(stats, means[len(episodes) :])),
+            **timings,
         }
         if self.curriculum is not None:
             row["curriculum_max_length"] = self.curriculum.max_length  # the band this batch trained on
-            self.curriculum.record(batch.similarity)
+            self.curriculum.record(self.ranks.concatenate(batch.similarity))
         if self.config.eval_every:
-            due = self.iteration % self.config.eval_every == 0
+            due = self.iteration % self.config.eval_every == 0 and self.ranks.is_main
             row["eval_similarity"] = self.evaluate(self.config.eval_episodes)["mean_similarity"] if due else math.nan
         return row
 

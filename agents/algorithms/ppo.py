@@ -33,6 +33,11 @@ class PPO(OnPolicyAlgorithm):
         super().__init__(config, tokenizer=tokenizer)
         if config.kl_coef > 0:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
+        if self.env.num_envs < config.num_minibatches:
+            raise ValueError(
+                f"num_minibatches={config.num_minibatches} exceeds each process's episodes ({self.env.num_envs}:"
+                f" num_envs={config.num_envs} over {self.ranks.world_size} processes)"
+            )
 
     def update(self, batch: EpisodeBatch) -> dict:
         cfg = self.config
@@ -62,9 +67,7 @@ class PPO(OnPolicyAlgorithm):
                 log_ratio = log_probs - mb.log_probs
                 ratio = log_ratio.exp()
                 if cfg.normalize_advantages:
-                    mean = (mb_advantages * weights).sum()
-                    std = ((mb_advantages - mean) ** 2 * weights).sum().sqrt()
-                    mb_advantages = (mb_advantages - mean) / (std + 1e-8)
+                    mb_advantages = self.normalized(mb_advantages, mb.mask)
                 policy_loss = (
                     torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
                     * weights
@@ -75,10 +78,16 @@ class PPO(OnPolicyAlgorithm):
                     value_error = torch.max(value_error, (clipped - mb_returns) ** 2)
                 value_loss = 0.5 * (value_error * weights).sum()
                 mean_entropy = (entropy * weights).sum()
-                grad_norm = self.clip_and_step(policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * mean_entropy)
-            with torch.no_grad():  # on the epoch's last minibatch, as the early stop reads them
-                stats["approx_kl"] = float((((ratio - 1) - log_ratio) * weights).sum())
-                stats["clip_fraction"] = float((((ratio - 1).abs() > cfg.clip_coef) * weights).sum())
+                grad_norm = self.clip_and_step(
+                    policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * mean_entropy, mb.mask.sum()
+                )
+            with torch.no_grad():  # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
+                kl, clipped, steps = self.ranks.sum_floats(
+                    (((ratio - 1) - log_ratio) * mb.mask).sum(),
+                    (((ratio - 1).abs() > cfg.clip_coef) * mb.mask).sum(),
+                    mb.mask.sum(),
+                )
+                stats["approx_kl"], stats["clip_fraction"] = kl / max(steps, 1), clipped / max(steps, 1)
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
         stats.update(
@@ -89,3 +98,16 @@ class PPO(OnPolicyAlgorithm):
             kl_to_reference=kl_to_reference,
         )
         return stats
+
+    def normalized(self, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Advantages scaled to mean 0 and std 1 over a minibatch's real steps (all ranks' part of it).
+
+        The sums of x and x^2 go in one all-reduce (in float64, where the device has it, against cancellation).
+        """
+        wide = torch.float32 if advantages.device.type == "mps" else torch.float64
+        x, real = advantages.to(wide), mask.to(wide)
+        total, squares, steps = self.ranks.sum(torch.stack([(x * real).sum(), (x * x * real).sum(), real.sum()]))
+        steps = steps.clamp(min=1)
+        mean = total / steps
+        std = (squares / steps - mean**2).clamp(min=0).sqrt()
+        return (advantages - mean.to(advantages.dtype)) / (std.to(advantages.dtype) + 1e-8)

@@ -31,13 +31,18 @@ class Reinforce(OnPolicyAlgorithm):
         self.greedy_env = None
         if config.baseline == "self_critical":
             self.greedy_env = TextGenerationVectorEnv(
-                num_envs=config.num_envs, split="train", **config.env.env_kwargs(self.task.tokenizer)
+                num_envs=self.env.num_envs, split="train", **config.env.env_kwargs(self.task.tokenizer)
+            )
+        if config.baseline == "rloo" and self.env.num_envs % config.rloo_samples:
+            raise ValueError(
+                f"rloo_samples={config.rloo_samples} must divide each process's episodes ({self.env.num_envs}:"
+                f" num_envs={config.num_envs} over {self.ranks.world_size} processes)"
             )
 
     def sample_indices(self) -> np.ndarray:
         if self.config.baseline != "rloo":
             return super().sample_indices()
-        prompts = self.sample_pairs(self.config.num_envs // self.config.rloo_samples)
+        prompts = self.sample_pairs(self.env.num_envs // self.config.rloo_samples)
         return np.repeat(prompts, self.config.rloo_samples)
 
     def baseline(self, batch: EpisodeBatch, returns: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -46,8 +51,9 @@ class Reinforce(OnPolicyAlgorithm):
             return torch.zeros_like(returns)
         if kind == "mean":
             b = torch.full_like(returns, self.running_mean)
-            self.running_mean = self.config.mean_decay * self.running_mean + (1 - self.config.mean_decay) * float(
-                masked_mean(returns, batch.mask)
+            total, steps = self.ranks.sum_floats((returns * batch.mask).sum(), batch.mask.sum())
+            self.running_mean = self.config.mean_decay * self.running_mean + (1 - self.config.mean_decay) * total / max(
+                steps, 1
             )
             return b
         if kind == "value":
@@ -72,7 +78,7 @@ class Reinforce(OnPolicyAlgorithm):
         if self.config.baseline == "value":
             value_loss = masked_mean((values - returns) ** 2, batch.mask)
             loss = loss + self.config.value_coef * value_loss
-        grad_norm = self.clip_and_step(loss)
+        grad_norm = self.clip_and_step(loss, batch.mask.sum())
         return {
             "policy_loss": policy_loss.item(),
             "value_loss": value_loss.item(),

@@ -9,12 +9,16 @@ and checkpoints use (a built-in task or a dataset, any tokenizer); it is resolve
 once on the driver, the tokenizer to its vocabulary and a dataset file to its pairs,
 so that every env runner, on any node, builds the same env without the files.
 
-The module reads the env's Dict observation as it is. RLlib's connectors hand a
-module one observation per row, so instead of carrying the decoder's LSTM state
-from step to step it re-scores the generated prefix in one teacher-forced pass and
-takes the last position: the same numbers as the policy's step mode (tested), with
-no recurrent state for RLlib to store, batch and replay. A step costs
-O(max_new_tokens), which is small for the episodes this env runs.
+Each env runner steps our native vector env (RLlib's ``vector_entry_point`` mode: the
+registered creator builds a :class:`~textgen_env.vector.TextGenerationVectorEnv` when
+RLlib asks for ``num_envs``), which gives the same episodes as Gymnasium's
+SyncVectorEnv over single envs, at a fraction of the cost.
+
+The module reads the env's Dict observation as it is and is stateful: RLlib's
+connectors carry the decoder's LSTM state from step to step while sampling, and the
+learner runs each episode once, in sequence mode, from its stored starting state
+(``max_seq_len`` is the longest episode). Its numbers equal the policy's step and
+sequence modes (tested).
 
 Invalid actions are masked inside the module, from the observation alone (how many
 tokens were generated), by the env's own rules, so RLlib never samples one.
@@ -47,7 +51,11 @@ class RLlibConfig:
     """Where and how RLlib runs (``textgen-rl train --backend rllib``)."""
 
     num_env_runners: int = option(2, "rllib: env runner processes (spread over the cluster)")
-    envs_per_env_runner: int = option(16, "rllib: envs each env runner steps together", minimum=1)
+    envs_per_env_runner: int = option(
+        128,
+        "rllib: envs each env runner steps together (RLlib's cost per call is large: 128 sampled 1.3x faster than 16)",
+        minimum=1,
+    )
     address: str | None = option(None, "rllib: the Ray cluster to join ('auto': the running one); default: start a local Ray")
     num_learners: int = option(0, "rllib: learner processes (0: learn in the driver)")
     num_gpus_per_learner: float = option(0.0, "rllib: GPUs per learner (needs num_learners >= 1)")
@@ -78,11 +86,15 @@ def resolve_env_config(env_config: dict) -> tuple[dict, TextTask]:
 
 
 def make_env(env_config: dict):
+    """The env for `env_config`: our vector env where RLlib asks for ``num_envs`` of them, else one env."""
     from textgen_env.env import TextGenerationEnv
+    from textgen_env.vector import TextGenerationVectorEnv
 
     config = {"split": "train", **env_config}  # an evaluation env asks for "test"
     if isinstance(config.get("dataset"), list):
         config["dataset"] = [tuple(pair) for pair in config["dataset"]]
+    if "num_envs" in config:
+        return TextGenerationVectorEnv(**config)
     return TextGenerationEnv(**config)
 
 
@@ -100,7 +112,11 @@ def module_spec(task: TextTask, policy: PolicyConfig):
 
     from agents.integrations.rllib_module import LSTMAttentionModule  # imports ray: only where the extra is installed
 
-    model_config = {"rules": task.rules.to_dict(), "policy": asdict(policy)}
+    model_config = {
+        "rules": task.rules.to_dict(),
+        "policy": asdict(policy),
+        "max_seq_len": task.max_new_tokens + 1,  # the longest episode: one row, one stored state per episode
+    }
     return RLModuleSpec(module_class=LSTMAttentionModule, model_config=model_config)
 
 
@@ -109,7 +125,7 @@ def ppo_config(
     num_env_runners: int = 2,
     model: str = "lstm_attention",
     policy: PolicyConfig | None = None,
-    envs_per_env_runner: int = 16,
+    envs_per_env_runner: int = 128,
     num_learners: int = 0,
     num_gpus_per_learner: float = 0.0,
     **training,
@@ -131,7 +147,11 @@ def ppo_config(
     config = (
         PPOConfig()
         .environment(ENV_NAME, env_config=resolved)
-        .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=envs_per_env_runner)
+        .env_runners(
+            num_env_runners=num_env_runners,
+            num_envs_per_env_runner=envs_per_env_runner,
+            gym_env_vectorize_mode="vector_entry_point",
+        )
         .learners(num_learners=num_learners, num_gpus_per_learner=num_gpus_per_learner)
         .training(**training)
     )

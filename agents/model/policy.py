@@ -101,18 +101,23 @@ class ActorCritic(nn.Module):
             logits = torch.log((generate * torch.softmax(logits, dim=-1) + (1 - generate) * copied).clamp_min(_TINY))
         return logits, values
 
-    def step(self, tokens: torch.Tensor, state, memory: Memory):
-        """One decoder step for a batch: (logits (B, V), values (B,), new state)."""
-        embedded = self.embed(tokens.long())[:, None, :]
+    def decode(self, inputs: torch.Tensor, memory: Memory, state=None):
+        """Decoder steps teacher-forced on `inputs` (B, T) from `state` (default: the prompts' encoding):
+        logits (B, T, V), values (B, T) and the state after the last step."""
+        embedded = self.embed(inputs.long())
         decoded, state = self.decoder(embedded, memory.initial_state if state is None else state)
         logits, values = self._heads(decoded, embedded, memory)
+        return logits, values, state
+
+    def step(self, tokens: torch.Tensor, state, memory: Memory):
+        """One decoder step for a batch: (logits (B, V), values (B,), new state)."""
+        logits, values, state = self.decode(tokens[:, None], memory, state)
         return logits[:, 0], values[:, 0], state
 
     def sequence(self, inputs: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
         """All steps at once, teacher-forced on `inputs` (B, T): logits (B, T, V), values (B, T)."""
-        embedded = self.embed(inputs.long())
-        decoded, _ = self.decoder(embedded, memory.initial_state)
-        return self._heads(decoded, embedded, memory)
+        logits, values, _ = self.decode(inputs, memory)
+        return logits, values
 
     def evaluate(self, prompts, inputs, actions, action_masks):
         """Log-probabilities and entropies of `actions`, and values, for every step of whole episodes."""

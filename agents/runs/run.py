@@ -26,6 +26,7 @@ from agents.model.policy import ActorCritic
 from agents.runs.checkpoint import Checkpoint, CheckpointError
 from agents.runs.config import RunConfig
 from agents.runs.device import resolve_device
+from agents.runs.distributed import Ranks, local_rank
 from agents.runs.errors import TrainingDiverged
 from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
 from textgen_env.task import TextTask
@@ -55,12 +56,18 @@ class Run:
 
     name = ""
     config_class = RunConfig
+    distributed = False  # whether it can run as several processes under torchrun (agents.runs.distributed)
 
     def __init__(self, config: RunConfig, *, tokenizer=None):
         if not isinstance(config, self.config_class):
             raise TypeError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
+        self.ranks = Ranks()
+        if self.ranks.active and not self.distributed:
+            raise ValueError(f"{self.name} runs in one process: start it without torchrun")
         self.device = resolve_device(config.device)
+        if self.ranks.active and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", local_rank())
         seed_everything(config.seed)
         self.rng = np.random.default_rng(config.seed)
         start = Checkpoint.load(config.init_checkpoint) if config.init_checkpoint else None
@@ -71,6 +78,10 @@ class Run:
         self.reference_policy: ActorCritic | None = None
         if start is not None:
             self._load_weights(self.policy, start.policy, start, config.init_checkpoint)
+        if self.ranks.active:  # the same weights everywhere; each rank its own episodes
+            self.ranks.broadcast_parameters(self.policy)
+            seed_everything(config.seed + self.ranks.rank)
+            self.rng = np.random.default_rng(config.seed + self.ranks.rank)
         self.optimizer = make_adam(self.policy.parameters(), config.learning_rate)
         self.iteration = 0
         self.env_steps = 0
@@ -107,14 +118,17 @@ class Run:
     def load_algorithm_state(self, state: dict) -> None:
         pass
 
-    def clip_and_step(self, loss: torch.Tensor) -> float:
+    def clip_and_step(self, loss: torch.Tensor, steps: float = 1.0) -> float:
         """One optimizer step on `loss`, the gradient's global norm clipped; returns that norm.
 
+        `steps`: how many steps (tokens) `loss` averages over; across processes each
+        rank's gradient is weighted by it, so the step is the one taken on all ranks' steps together.
         A loss or gradient that is not finite stops training (:class:`TrainingDiverged`) before the step, so
         the weights, and the last checkpoint written from them, stay finite.
         """
         self.optimizer.zero_grad()
         loss.backward()
+        self.ranks.average_gradients(self.policy.parameters(), float(steps))
         norm = float(torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True))
         value = float(loss.detach())
         if not math.isfinite(norm) or not math.isfinite(value):
@@ -144,15 +158,10 @@ class Run:
         """
         self._until = until
         self._stop_requested = False
-        folder = RunDirectory(self.config.run_dir) if self.config.run_dir else None
-        if folder is not None:
-            folder.acquire()
+        folder = self._open_folder()
         try:
-            if folder is not None and not self._continues_folder:
-                folder.start_fresh(self.config.overwrite)
-                self._continues_folder = True
             log = ProgressLog(folder.path, self.history) if folder is not None else None
-            bar = _progress_bar(progress, *self.progress(), self.name)
+            bar = _progress_bar(progress and self.ranks.is_main, *self.progress(), self.name)
             with deferred_interrupt(self.request_stop):
                 try:
                     while not self.finished():
@@ -162,12 +171,34 @@ class Run:
                         bar.close()
                     if log is not None:
                         log.close()
-            if folder is not None:
+            if self.config.run_dir:
                 self.save()
         finally:
             if folder is not None:
                 folder.release()
         return self.history
+
+    def _open_folder(self) -> RunDirectory | None:
+        """The run folder, held by this process (rank 0 across processes; None elsewhere, or without one)."""
+        if not self.config.run_dir:
+            return None
+        folder, error = None, None
+        if self.ranks.is_main:
+            try:
+                folder = RunDirectory(self.config.run_dir)
+                folder.acquire()
+                if not self._continues_folder:
+                    folder.start_fresh(self.config.overwrite)
+            except Exception as e:  # re-raised below, on every rank
+                error = e
+        try:
+            self.ranks.check_all(error, f"opening the run folder {self.config.run_dir}")
+        except BaseException:
+            if folder is not None:
+                folder.release()  # a no-op where it was not acquired
+            raise
+        self._continues_folder = True
+        return folder
 
     def _record(self, row: dict, log: ProgressLog | None, bar) -> None:
         self.history.append(row)
@@ -176,10 +207,12 @@ class Run:
         if bar is not None:
             bar.update(self.progress()[1] - bar.n)
             bar.set_postfix(**self.shown(row))
+        if self.ranks.active:  # a signal may reach the ranks in different iterations: all stop at once
+            self._stop_requested = self.ranks.any(self._stop_requested)
         due = self.config.checkpoint_every and self.iteration % self.config.checkpoint_every == 0
         if self.config.run_dir and (due or self._stop_requested):
             path = self.save()
-            if self._stop_requested:
+            if self._stop_requested and self.ranks.is_main:
                 command = "pretrain" if self.name == "pretrain" else "train"
                 print(f"\ninterrupted: saved {path}; continue with: textgen-rl {command} --resume {path}")
         if self._stop_requested:
@@ -192,10 +225,13 @@ class Run:
         return Path(self.config.run_dir) / CHECKPOINT_NAME
 
     def save(self, path=None) -> Path:
-        return self.checkpoint().save(path or self.checkpoint_path)
+        """Write the checkpoint (rank 0 writes; every rank must call this, as it gathers their RNG states)."""
+        path = path or self.checkpoint_path
+        checkpoint = self.checkpoint()
+        return checkpoint.save(path) if checkpoint is not None else Path(path)
 
-    def checkpoint(self) -> Checkpoint:
-        """The run as it stands, weights, optimizer, RNG states and progress included."""
+    def rng_state(self) -> dict:
+        """This process's random states."""
         rng = {
             "numpy": json.dumps(self.rng.bit_generator.state),
             "torch": torch.get_rng_state(),
@@ -203,6 +239,20 @@ class Run:
         }
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return rng
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The run as it stands, weights, optimizer, RNG states and progress included.
+
+        Across processes, rank 0's record holds the other ranks' RNG states too (``rng["ranks"]``),
+        and the other ranks get None.
+        """
+        rng = self.rng_state()
+        if self.ranks.active:
+            gathered = self.ranks.gather_objects(rng)
+            if not self.ranks.is_main:
+                return None
+            rng["ranks"] = gathered[1:]
         return Checkpoint(
             algorithm=self.name,
             config=asdict(self.config),
@@ -254,7 +304,7 @@ class Run:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self._load_weights(self.reference_policy, data.reference_policy, data, path)
         self.iteration, self.env_steps, self.history = data.iteration, data.env_steps, data.history
-        rng = data.rng
+        rng = self._own_rng_state(data)
         with _restoring(path, "optimizer"):
             self.optimizer.load_state_dict(data.optimizer)
         with _restoring(path, "rng"):
@@ -265,6 +315,22 @@ class Run:
                 torch.cuda.set_rng_state(rng["cuda"], self.device)
         with _restoring(path, "algorithm_state"):
             self.load_algorithm_state(data.algorithm_state)
+
+    def _own_rng_state(self, data: Checkpoint) -> dict:
+        """This rank's random states in a checkpoint. A rank the checkpoint has none for (it was written
+        by fewer processes) starts from its seed, its rank and the iteration."""
+        if self.ranks.rank == 0:
+            return data.rng
+        others = data.rng.get("ranks", [])
+        if len(others) >= self.ranks.rank:
+            return others[self.ranks.rank - 1]
+        seed = self.config.seed + self.ranks.rank + 1_000_003 * data.iteration
+        torch.manual_seed(seed)
+        return {
+            "numpy": json.dumps(np.random.default_rng(seed).bit_generator.state),
+            "torch": torch.get_rng_state(),
+            "python": json.dumps(random.Random(seed).getstate()),
+        }
 
     def _load_weights(self, policy: ActorCritic, weights: dict, data: Checkpoint, path) -> None:
         if data.policy_config != self.policy.describe():
