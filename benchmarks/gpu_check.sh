@@ -46,7 +46,7 @@ PYTHON
 GPUS=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 RLLIB_PY=${RLLIB_PY:-.venv-rllib/bin/python}
 TMP=$(mktemp -d)
-for N in 1 "$GPUS"; do
+for N in $(printf '1\n%s\n' "$GPUS" | sort -un); do
   "$PY" -m torch.distributed.run --standalone --nproc-per-node "$N" -m agents train --task copy --steps "$STEPS" \
     --device cuda --num-envs $((256 * N)) --run-dir "$TMP/ddp$N"
 done
@@ -61,7 +61,8 @@ from agents.runs.checkpoint import Checkpoint
 
 tmp, out, gpus = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 lines = ["", "## Past one process", "", "| run | env steps | env steps/s (iterations' own time) |", "|---|---|---|"]
-for name, label in ((f"ddp1", "torchrun, 1 rank, 256 episodes per batch"), (f"ddp{gpus}", f"torchrun, {gpus} ranks (nccl), 256 per rank")):
+runs = {"ddp1": "torchrun, 1 rank, 256 episodes per batch", f"ddp{gpus}": f"torchrun, {gpus} ranks (nccl), 256 per rank"}
+for name, label in runs.items():  # one row when there is one GPU
     rows = Checkpoint.load(tmp / name / "checkpoint.pt").history
     rate = rows[-1]["env_steps"] / sum(r["rollout_s"] + r["update_s"] for r in rows)
     lines.append(f"| {label} | {rows[-1]['env_steps']:,} | {rate:,.0f} |")
