@@ -108,3 +108,28 @@ def test_outside_torchrun_the_collectives_are_the_identity():
     assert (ranks.active, ranks.rank, ranks.world_size, ranks.is_main) == (False, 0, 1, True)
     assert ranks.sum_floats(2.5, torch.tensor(3.0)) == [2.5, 3.0]
     assert ranks.broadcast_object("x") == "x" and ranks.gather_objects(1) == [1] and not ranks.any(False)
+
+
+def test_pretraining_refuses_to_run_as_several_processes(monkeypatch):
+    from agents.algorithms.configs import PretrainConfig
+    from agents.algorithms.pretrain import Pretrain
+    from agents.runs import run
+
+    class TwoRanks(Ranks):
+        def __init__(self):
+            super().__init__()
+            self.active, self.world_size = True, 2
+
+    monkeypatch.setattr(run, "Ranks", TwoRanks)
+    with pytest.raises(ValueError, match="pretrain runs in one process: start it without torchrun"):
+        Pretrain(PretrainConfig(epochs=1))
+
+
+def test_a_world_size_without_a_launcher_is_one_process(monkeypatch):
+    from agents.runs.distributed import launched
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    assert not launched()  # a stray WORLD_SIZE (a cluster's own) starts no process group
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    assert launched()

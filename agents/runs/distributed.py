@@ -28,8 +28,8 @@ import torch.distributed as dist
 
 
 def launched() -> bool:
-    """Whether a launcher (torchrun) started this process as one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Whether a launcher (torchrun, or any that sets the same variables) started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
 
 
 def join_launched_group(device: str) -> None:
