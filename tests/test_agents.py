@@ -1,5 +1,7 @@
 """Policy modes, returns, learning on a tiny task, checkpoints and resume."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -39,11 +41,14 @@ def tiny(config_class, **overrides):
     return config_class(**{**TINY, "total_env_steps": 3000, "learning_rate": 3e-3, **overrides})
 
 
-@pytest.mark.parametrize("copy_head", [False, True], ids=["plain", "copy-head"])
-def test_step_mode_and_sequence_mode_agree(copy_head):
+@pytest.mark.parametrize(
+    "copy_head, position_features", [(False, False), (True, False), (True, True)], ids=["plain", "copy-head", "positions"]
+)
+def test_step_mode_and_sequence_mode_agree(copy_head, position_features):
     torch.manual_seed(0)
     env = TextGenerationVectorEnv(num_envs=48, task="reverse")
-    policy = ActorCritic(env.task.vocab_size, PolicyConfig(embed_dim=16, hidden_dim=32, copy_head=copy_head))
+    config = PolicyConfig(embed_dim=16, hidden_dim=32, copy_head=copy_head, position_features=position_features)
+    policy = ActorCritic(env.task.vocab_size, config)
     batch = collect_episodes(policy, env, np.arange(48))
     log_probs, entropy, values = policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
     mask = batch.mask
@@ -194,8 +199,32 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
     # Version 2 files (no tokenizer or rules inside) are refused by version, not by a KeyError.
     torch.save({**torch.load(path, weights_only=True), "version": 2}, tmp_path / "v2.pt")
-    with pytest.raises(CheckpointError, match="v2.pt: checkpoint version 2; this code reads version 4"):
+    with pytest.raises(CheckpointError, match=r"v2.pt: checkpoint version 2; this code reads versions \[4, 5\]"):
         PPO(tiny(PPOConfig, init_checkpoint=str(tmp_path / "v2.pt")))
+
+
+def test_a_version_4_checkpoint_loads_as_a_policy_without_position_features(tmp_path):
+    """Version 4 predates position features: its records do not mention them, and its weights have none."""
+    old = PPO(tiny(PPOConfig, run_dir=str(tmp_path / "old")))  # the default policy has no position features
+    old.learn()
+    path = tmp_path / "old" / "checkpoint.pt"
+    data = torch.load(path, weights_only=True)
+    described, config = json.loads(data["policy_config"]), json.loads(data["config"])
+    del described["position_features"], config["policy"]["position_features"]
+    assert not any(name.startswith("position.") for name in data["policy"])
+    torch.save({**data, "version": 4, "policy_config": json.dumps(described), "config": json.dumps(config)}, path)
+
+    loaded = Checkpoint.load(path)
+    assert loaded.policy_config["position_features"] is False
+    policy = loaded.make_policy(path)
+    assert policy.position is None
+    resumed = PPO.resume(path, total_env_steps=2 * old.env_steps)  # its config rebuilds the same policy
+    resumed.learn()
+    assert resumed.env_steps > old.env_steps
+    with pytest.raises(CheckpointError, match="does not match"):  # a policy with them does not take its weights
+        PPO(tiny(PPOConfig, policy=PolicyConfig(position_features=True), init_checkpoint=str(path)))
+    with_positions = ActorCritic(policy.vocab_size, PolicyConfig(position_features=True))
+    assert with_positions.position is not None and "position.weight" in with_positions.state_dict()
 
 
 class _Evil:

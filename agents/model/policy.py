@@ -33,6 +33,7 @@ from agents.model.config import PolicyConfig
 from textgen_env.task import check_allocation
 from textgen_env.tokenizers import PAD_ID
 
+POSITION_FREQUENCIES = 8  # sinusoids of the prompt positions, as in the Transformer's position encoding
 MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays finite in entropies
 _TINY = 1e-12  # the copy head's log of a probability of 0
 
@@ -61,7 +62,7 @@ class ActorCritic(nn.Module):
         self.vocab_size = vocab_size
         self.config = config or PolicyConfig()
         e, h = self.config.embed_dim, self.config.hidden_dim
-        parameters = vocab_size * e + 8 * h * (e + h) + 3 * h * h + 2 * h * vocab_size  # embedding, 2 LSTMs, attention, heads
+        parameters = vocab_size * e + 8 * h * (e + h) + 4 * h * h + 2 * h * vocab_size  # embedding, LSTMs, attention, heads
         check_allocation(  # float32 weights, their gradients and Adam's two moments
             16 * parameters, "the policy's weights and optimizer state", f"embed_dim={e}, hidden_dim={h} ({vocab_size} tokens)"
         )
@@ -76,6 +77,7 @@ class ActorCritic(nn.Module):
         self.policy_head = nn.Linear(h, vocab_size)
         self.value_head = nn.Linear(h, 1)
         self.copy_gate = nn.Linear(2 * h + e, 1) if self.config.copy_head else None
+        self.position = nn.Linear(2 * POSITION_FREQUENCIES, h) if self.config.position_features else None
 
     def encode(self, prompts: torch.Tensor) -> Memory:
         """Encode right-padded prompts (B, P); the memory holds them left-aligned."""
@@ -83,6 +85,8 @@ class ActorCritic(nn.Module):
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
+        if self.position is not None:
+            states = states + self.position(position_encoding(states.shape[1], states))[None]
         return Memory(states, mask, (h, c), left_aligned)
 
     def _heads(self, decoded: torch.Tensor, inputs: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,6 +132,15 @@ class ActorCritic(nn.Module):
 
     def describe(self) -> dict:
         return {"vocab_size": self.vocab_size, **asdict(self.config)}
+
+
+def position_encoding(width: int, like: torch.Tensor) -> torch.Tensor:
+    """(width, 2F) sines and cosines of each column's distance from the last one: prompts are left-aligned, so
+    that is the distance from the prompt's end, whatever its length (and the decoder can count up to it)."""
+    from_end = torch.arange(width - 1, -1, -1, device=like.device, dtype=like.dtype)
+    frequencies = 10000.0 ** (-torch.arange(POSITION_FREQUENCIES, device=like.device, dtype=like.dtype) / POSITION_FREQUENCIES)
+    angles = from_end[:, None] * frequencies[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
 def left_align(prompts: torch.Tensor) -> torch.Tensor:

@@ -30,10 +30,12 @@ from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = "textgen-rl-checkpoint"
+# 5: the policy config says whether the encoder adds position features (version 4 policies have none: read as False);
 # 4: the episode rules (vocabulary, prompt width, token limits) as one record; the env config nested in the run config;
 # 3: self-contained (tokenizer, env config, held-out pairs) and the algorithm's state under its own key;
 # 2: the policy's encoder LSTM has no biases, so version 1 weights do not fit.
-VERSION = 4
+VERSION = 5
+READABLE_VERSIONS = (4, 5)
 JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader need not know
     "config": dict,
     "tokenizer": dict,
@@ -121,6 +123,10 @@ class Checkpoint:
                 raise CheckpointError(f"{path}: {key!r} is not JSON text ({_reason(e)})") from None
             if not isinstance(parsed[key], kind):
                 raise CheckpointError(f"{path}: {key!r} has the wrong shape ({type(parsed[key]).__name__})")
+        if data["version"] == 4:  # its policy predates position features: it has none
+            for described in (parsed["policy_config"], parsed["config"].get("policy")):
+                if isinstance(described, dict):
+                    described.setdefault("position_features", False)
         for key in ("policy", "reference_policy"):
             weights = data.get(key, {})
             if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
@@ -214,9 +220,9 @@ def _read(path: Path) -> dict:
         raise CheckpointError(f"{path}: not a readable textgen-rl checkpoint ({_reason(e)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a textgen-rl checkpoint (format {FORMAT!r} expected)")
-    if data.get("version") != VERSION:
+    if data.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path}: checkpoint version {data.get('version')!r}; this code reads version {VERSION}"
+            f"{path}: checkpoint version {data.get('version')!r}; this code reads versions {list(READABLE_VERSIONS)}"
             " (retrain, or use the textgen-env release that wrote it)"
         )
     return data
