@@ -591,9 +591,7 @@ def main(argv=None) -> None:
     from agents.runs.threads import TRAINING_THREADS, configure_threads
 
     training = command in ("train", "pretrain")
-    configure_threads(  # before torch loads
-        threads_option(rest) if command != "evaluate-completions" else None, default=TRAINING_THREADS if training else None
-    )
+    configure_threads(threads_option(rest), default=TRAINING_THREADS if training else None)  # before torch loads
     try:
         COMMANDS[command][1](rest)
     except (CheckpointError, RunDirError, TrainingDiverged, ValueError) as e:

@@ -158,7 +158,7 @@ class Ranks:
 
     def check_all(self, error: BaseException | None, what: str) -> None:
         """Raise on every rank if `error` happened on any (rank 0 re-raises its own): no rank waits forever."""
-        failed = self.sum_floats(float(error is not None))[0] > 0 if self.active else error is not None
+        failed = self.any(error is not None)
         if error is not None:
             raise error
         if failed:

@@ -325,10 +325,9 @@ class Run:
         if len(others) >= self.ranks.rank:
             return others[self.ranks.rank - 1]
         seed = self.config.seed + self.ranks.rank + 1_000_003 * data.iteration
-        torch.manual_seed(seed)
         return {
             "numpy": json.dumps(np.random.default_rng(seed).bit_generator.state),
-            "torch": torch.get_rng_state(),
+            "torch": torch.Generator().manual_seed(seed).get_state(),
             "python": json.dumps(random.Random(seed).getstate()),
         }
 
