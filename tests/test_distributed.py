@@ -21,13 +21,22 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
-def torchrun(*args, ranks=2, cwd=ROOT) -> subprocess.CompletedProcess:
-    """Run `args` (a script, or -m and a module) as `ranks` processes under torchrun, one torch thread each."""
+def torchrun(*args) -> None:
+    """Run `args` (a script, or -m and a module) as 2 processes under torchrun, one torch thread each."""
+    torchrun_together(list(args))
+
+
+def torchrun_together(*commands: list[str]) -> None:
+    """Each of `commands` under torchrun (2 processes), all launched at once: their start-ups overlap."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)]), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}", *args]
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    processes = [
+        subprocess.Popen([*launcher, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for args in commands
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
 
 
 def concatenate(batches: list[dict]) -> EpisodeBatch:
@@ -80,8 +89,9 @@ def train_command(run_dir, steps, *extra):
 
 def test_torchrun_trains_one_run_folder_and_resumes_to_the_uninterrupted_result(tmp_path):
     straight, halves = tmp_path / "straight", tmp_path / "halves"
-    torchrun(*train_command(straight, 2000, "--run-dir", str(straight)))
-    torchrun(*train_command(halves, 1000, "--run-dir", str(halves)))
+    torchrun_together(
+        train_command(straight, 2000, "--run-dir", str(straight)), train_command(halves, 1000, "--run-dir", str(halves))
+    )
     first = Checkpoint.load(halves / "checkpoint.pt")
     assert len(first.rng["ranks"]) == 1  # rank 1's random states, for an exact resume
     torchrun("-m", "agents", "train", "--resume", str(halves / "checkpoint.pt"), "--steps", "2000")
