@@ -5,7 +5,8 @@ characters; the clean sentence is the target) it pre-trains the policy on the
 noisy -> clean pairs, then fine-tunes it with PPO on the edit-distance reward the
 task is judged by. It prints held-out corrections next to the noisy input, with
 the mean similarity of copying the input unchanged, of the pre-trained policy and
-of the fine-tuned one, and saves the learning curve to ``runs/demo/learning_curve.png``.
+of the fine-tuned one, and saves the learning curve (held-out greedy similarity over env steps, with the
+copy and pre-trained levels) to ``runs/demo/learning_curve.png``.
 ``--task continue`` runs the same recipe on finishing English sentences.
 """
 
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from agents.algorithms.ppo import PPO
 from agents.algorithms.pretrain import Pretrain
-from agents.model.evaluation import copy_baseline
+from agents.model.evaluation import copy_baseline, evaluate_policy
 from agents.recipes import CONTINUE, SPELLING
 from agents.runs.rundir import next_free
 from textgen_env.task import TextTask
 
 EXAMPLES = 5
+CURVE_POINTS = 6  # held-out greedy evaluations along the fine-tuning
 RECIPES = {"spelling": SPELLING, "continue": CONTINUE}
 
 
@@ -44,7 +46,20 @@ def show(title: str, result: dict, task: TextTask) -> float:
     return result["mean_similarity"]
 
 
-def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path) -> Path | None:
+def finetune(agent, steps: int, test: TextTask, start: float) -> list[tuple[int, float]]:
+    """Fine-tune `agent` for `steps` env steps in CURVE_POINTS chunks: (env steps, greedy similarity on `test`)
+    after each, starting from the pre-trained policy's `start`."""
+    curve = [(0, start)]
+    for point in range(1, CURVE_POINTS + 1):
+        agent.learn(until=steps * point // CURVE_POINTS)
+        curve.append((agent.env_steps, evaluate_policy(agent.policy, test)["mean_similarity"]))
+        print(f"  {curve[-1][0]:>9,} env steps: held-out similarity {curve[-1][1]:.3f}")
+    return curve
+
+
+def save_plot(
+    pretrain_history: list[dict], curve: list[tuple[int, float]], baseline: float, pretrained: float, path: Path
+) -> Path | None:
     try:
         import matplotlib
 
@@ -58,12 +73,12 @@ def save_plot(pretrain_history: list[dict], ppo_history: list[dict], path: Path)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     left.plot([r["iteration"] for r in pretrain_history], [r["loss"] for r in pretrain_history], marker="o")
     left.set(title="pre-training", xlabel="epoch", ylabel="teacher-forced loss (nats/token)")
-    right.plot(
-        [r["env_steps"] for r in ppo_history], [r["mean_similarity"] for r in ppo_history], label="training episodes (sampled)"
-    )
-    right.set(title="PPO fine-tuning on the edit-distance reward", xlabel="env steps", ylabel="mean similarity")
+    right.plot(*zip(*curve), marker="o", label="fine-tuned (greedy)")
+    right.axhline(pretrained, color="tab:green", linestyle="--", label=f"pre-trained start ({pretrained:.3f})")
+    right.axhline(baseline, color="tab:gray", linestyle=":", label=f"copying the prompt ({baseline:.3f})")
+    right.set(title="RL fine-tuning on the edit-distance reward", xlabel="env steps", ylabel="held-out similarity")
     right.xaxis.set_major_formatter(steps_formatter())
-    right.legend()
+    right.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -93,19 +108,20 @@ def main(argv=None) -> None:
     pre.learn(progress=True)
     pretrained = show("pre-trained", pre.evaluate(), test)
 
+    changed = ", ".join(f"{k}={v}" for k, v in recipe.finetune_task_options.items())
     print(
         f"\nPPO fine-tuning for {steps:,} env steps on the edit-distance reward"
-        " (KL penalty towards the pre-trained policy) ..."
+        f" (KL penalty towards the pre-trained policy{'; new prompts: ' + changed if changed else ''}) ..."
     )
     ppo = PPO(recipe.finetune_config(args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo"), steps))
-    ppo.learn(progress=True)
-    finetuned = show("pre-trained + PPO", ppo.evaluate(), test)
+    curve = finetune(ppo, steps, test, pretrained)
+    finetuned = show("pre-trained + PPO", evaluate_policy(ppo.policy, test), test)
 
     print(
         f"\nheld-out similarity: copy the prompt {baseline:.3f} -> pre-trained {pretrained:.3f}"
         f" -> + PPO {finetuned:.3f} ({finetuned - pretrained:+.3f} from RL, {finetuned - baseline:+.3f} over copying)"
     )
-    plot = save_plot(pre.history, ppo.history, run / "learning_curve.png")
+    plot = save_plot(pre.history, curve, baseline, pretrained, run / "learning_curve.png")
     if plot:
         print(f"learning curve: {plot}")
     print(f"try it: textgen-rl generate {run / 'ppo' / 'checkpoint.pt'} --prompt 'The od cat sleesp on teh warm mat.'")

@@ -14,7 +14,7 @@ from agents.algorithms.pretrain import Pretrain, PretrainConfig, teacher_forced_
 from agents.algorithms.reinforce import Reinforce, ReinforceConfig  # noqa: E402
 from agents.algorithms.returns import discounted_returns, generalized_advantages  # noqa: E402
 from agents.algorithms.rollout import collect_episodes  # noqa: E402
-from agents.model.decoding import generate_texts  # noqa: E402
+from agents.model.decoding import decode_ids, generate_texts, pad_rows  # noqa: E402
 from agents.model.evaluation import evaluate_policy  # noqa: E402
 from agents.model.policy import (  # noqa: E402
     ActorCritic,
@@ -25,6 +25,7 @@ from agents.model.policy import (  # noqa: E402
 from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from agents.runs.config import EnvConfig  # noqa: E402
 from agents.runs.run import make_adam  # noqa: E402
+from textgen_env.tokenizers import BOS_ID  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
 
 TINY = dict(
@@ -199,32 +200,65 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
     # Version 2 files (no tokenizer or rules inside) are refused by version, not by a KeyError.
     torch.save({**torch.load(path, weights_only=True), "version": 2}, tmp_path / "v2.pt")
-    with pytest.raises(CheckpointError, match=r"v2.pt: checkpoint version 2; this code reads versions \[4, 5\]"):
+    with pytest.raises(CheckpointError, match=r"v2.pt: checkpoint version 2; this code reads versions \[4, 5, 6\]"):
         PPO(tiny(PPOConfig, init_checkpoint=str(tmp_path / "v2.pt")))
 
 
-def test_a_version_4_checkpoint_loads_as_a_policy_without_position_features(tmp_path):
-    """Version 4 predates position features: its records do not mention them, and its weights have none."""
-    old = PPO(tiny(PPOConfig, run_dir=str(tmp_path / "old")))  # the default policy has no position features
+@pytest.mark.parametrize("task, block", [("copy", 0), ("reverse", 1)])
+def test_position_features_alone_can_point_at_the_steps_own_place(task, block):
+    """Attention scored by position only (content scores off, the copy head always copying): a bilinear map that
+    matches the step's sinusoids with the positions counted from the start copies every prompt, one that matches
+    those counted from the end reverses it, whatever its length in a padded batch, in step and sequence mode."""
+    from agents.model.policy import POSITION_FREQUENCIES
+
+    heldout = TextGenerationVectorEnv(num_envs=1, task=task, task_options={"min_length": 3, "max_length": 40}).task
+    width = 2 * POSITION_FREQUENCIES
+    policy = ActorCritic(heldout.vocab_size, PolicyConfig(embed_dim=8, hidden_dim=width))
+    with torch.no_grad():
+        policy.attention_query.weight.zero_()
+        policy.copy_gate.weight.zero_()
+        policy.copy_gate.bias.fill_(-40.0)  # never generate from the vocabulary: write what attention points at
+        policy.step_query.weight.copy_(20 * torch.eye(width))
+        policy.position_key.weight.zero_()
+        policy.position_key.weight[:, block * width : (block + 1) * width] = torch.eye(width)
+    prompts, targets = heldout.prompt_ids[:32], heldout.target_ids[:32]
+    assert len({len(p) for p in prompts}) > 10
+    written, _ = decode_ids(policy, heldout.rules, prompts)
+    assert all(w[: len(t)] == t for w, t in zip(written, targets))
+    inputs = pad_rows([[BOS_ID, *t[:-1]] for t in targets], "cpu")  # teacher-forced, all at once, padded batch
+    logits, _ = policy.sequence(inputs, policy.encode(pad_rows(prompts, "cpu")))
+    assert all(logits[i, : len(t)].argmax(-1).tolist() == t for i, t in enumerate(targets))
+
+
+def test_older_checkpoints_load_as_policies_without_position_features(tmp_path):
+    """Version 4 predates position features: its records do not mention them, and its weights have none.
+    Version 5's position features were added to the encoder states: a version 5 policy without them loads,
+    one with them is refused by name, not by a state-dict mismatch."""
+    without = PolicyConfig(position_features=False)
+    old = PPO(tiny(PPOConfig, policy=without, run_dir=str(tmp_path / "old")))
     old.learn()
     path = tmp_path / "old" / "checkpoint.pt"
     data = torch.load(path, weights_only=True)
+    assert not any(name.startswith(("step_query.", "position_key.")) for name in data["policy"])
     described, config = json.loads(data["policy_config"]), json.loads(data["config"])
+    torch.save({**data, "version": 5}, tmp_path / "v5.pt")
+    assert Checkpoint.load(tmp_path / "v5.pt").policy_config["position_features"] is False
+    described["position_features"] = True
+    torch.save({**data, "version": 5, "policy_config": json.dumps(described)}, tmp_path / "v5-positions.pt")
+    with pytest.raises(CheckpointError, match="v5-positions.pt: a version 5 policy with position features"):
+        Checkpoint.load(tmp_path / "v5-positions.pt")
     del described["position_features"], config["policy"]["position_features"]
-    assert not any(name.startswith("position.") for name in data["policy"])
     torch.save({**data, "version": 4, "policy_config": json.dumps(described), "config": json.dumps(config)}, path)
 
     loaded = Checkpoint.load(path)
     assert loaded.policy_config["position_features"] is False
     policy = loaded.make_policy(path)
-    assert policy.position is None
+    assert policy.step_query is None and policy.position_key is None
     resumed = PPO.resume(path, total_env_steps=2 * old.env_steps)  # its config rebuilds the same policy
     resumed.learn()
     assert resumed.env_steps > old.env_steps
     with pytest.raises(CheckpointError, match="does not match"):  # a policy with them does not take its weights
         PPO(tiny(PPOConfig, policy=PolicyConfig(position_features=True), init_checkpoint=str(path)))
-    with_positions = ActorCritic(policy.vocab_size, PolicyConfig(position_features=True))
-    assert with_positions.position is not None and "position.weight" in with_positions.state_dict()
 
 
 class _Evil:

@@ -99,6 +99,18 @@ def test_noisy_versions_of_a_sentence_stay_in_one_split():
     assert len(set(test.dataset.targets)) == round(0.2 * len(corpus_sentences()))
 
 
+def test_other_noise_keeps_the_same_sentences_held_out():
+    """The spelling recipe fine-tunes on other noisy versions (noise seed, variants): the split is by sentence,
+    so the held-out sentences stay the same and stay out of training, whatever the noise."""
+    split = {name: TextTask(task="spelling", split=name) for name in ("train", "test")}
+    other = {name: TextTask(task="spelling", split=name, task_options={"seed": 1, "variants": 32}) for name in split}
+    for name in split:
+        assert set(other[name].dataset.targets) == set(split[name].dataset.targets)
+    assert not set(other["train"].dataset.targets) & set(split["test"].dataset.targets)
+    assert set(other["train"].dataset.prompts) != set(split["train"].dataset.prompts)
+    assert len(other["train"].dataset) == 4 * len(split["train"].dataset)
+
+
 def test_reverse_words_uses_the_word_tokenizer():
     env = TextGenerationEnv(task="reverse_words", split="all")
     assert env.tokenizer.kind == "word"

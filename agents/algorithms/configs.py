@@ -22,7 +22,9 @@ class A2CConfig(TrainConfig):
 @dataclass
 class PPOConfig(TrainConfig):
     num_envs: int = option(256, "episodes per batch (128 learned reverse clearly worse)", minimum=1)
-    learning_rate: float = option(2e-3, "Adam learning rate", flags=("--lr", "--learning-rate"), above=0)
+    # 1e-3: reverse 3-64 (seed 0, 2M env steps) reached 0.991 held-out, where 2e-3 peaked at 0.82 after 1M and
+    # fell back to 0.73-0.80 by 5M (benchmarks/results/agent_quality.md)
+    learning_rate: float = option(1e-3, "Adam learning rate", flags=("--lr", "--learning-rate"), above=0)
     gae_lambda: float = option(0.95, "GAE lambda", minimum=0, maximum=1)
     clip_coef: float = option(0.2, "clipping range of the probability ratio", above=0)
     clip_value: bool = option(False, "clip the value update to the same range")

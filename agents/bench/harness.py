@@ -112,7 +112,7 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print, jobs:
     Path(f"{prefix}.md").write_text(to_markdown(spec, rows, command))
     result["plots"] = [str(p) for p in plot_curves(cells, prefix, log)]
     if any("max_length=" in t for t in spec.tasks):
-        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log, budget=spec.budget if not spec.budgets else None)
+        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log, budget_of=spec.budget_of)
         result["plots"] += [str(ladder)] if ladder else []
     log(to_markdown(spec, rows, command))
     return result

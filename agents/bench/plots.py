@@ -72,10 +72,10 @@ def _max_length(task: str) -> int:
     return int(task.split("max_length=")[1].split(",")[0])
 
 
-def plot_ladder(rows: list[dict], path: Path, log=print, budget: int | None = None) -> Path | None:
+def plot_ladder(rows: list[dict], path: Path, log=print, budget_of=None) -> Path | None:
     """Per agent, against the max length of ``...max_length=N`` tasks: env steps to reach 0.9 and 0.99
-    held-out similarity (left; a rung that was not reached is an open marker at the budget) and the
-    final similarity (right)."""
+    held-out similarity (left; a rung that was not reached is an open marker at its budget,
+    ``budget_of(task)``) and the final similarity (right)."""
     plt = _pyplot(log)
     if plt is None:
         return None
@@ -90,15 +90,16 @@ def plot_ladder(rows: list[dict], path: Path, log=print, budget: int | None = No
             reached = [(_max_length(r["task"]), r[f"steps_to_{t}"]) for r in mine if r[f"steps_to_{t}"] is not None]
             if reached:
                 steps_axis.plot(*zip(*reached), style, color=f"C{colour}", label=f"{agent}, to {t}")
-            missed = [_max_length(r["task"]) for r in mine if r[f"steps_to_{t}"] is None]
-            if missed and budget:
-                steps_axis.plot(missed, [budget] * len(missed), style[-1], color=f"C{colour}", fillstyle="none")
+            missed = [(_max_length(r["task"]), budget_of(r["task"])) for r in mine if r[f"steps_to_{t}"] is None]
+            if missed and budget_of:
+                steps_axis.plot(*zip(*missed), style[-1], color=f"C{colour}", fillstyle="none")
         final_axis.plot([_max_length(r["task"]) for r in mine], [r["similarity"] for r in mine], "-o", label=agent)
     steps_axis.set(ylabel="env steps", yscale="log")
     title = "env steps to a held-out similarity"
-    if budget:
-        steps_axis.axhline(budget, color="grey", linewidth=0.8, linestyle=":")
-        title += "\n(open markers: not reached within the budget)"
+    if budget_of:
+        for length, budget in sorted({(_max_length(r["task"]), budget_of(r["task"])) for r in ladder}):
+            steps_axis.plot(length, budget, "_", color="grey", markersize=14)
+        title += "\n(grey: the rung's budget; open markers: not reached within it)"
     steps_axis.set_title(title)
     steps_axis.yaxis.set_major_formatter(steps_formatter())
     final_axis.set(title="held-out similarity at the end of the budget", ylabel="similarity", ylim=(0, 1.02))

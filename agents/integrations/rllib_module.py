@@ -59,11 +59,12 @@ class LSTMAttentionModule(TorchRLModule, ValueFunctionAPI):
         memory = self.policy.encode(observations["prompt"][:, 0])  # one prompt per row
         state_in = batch[Columns.STATE_IN]
         starts = (lengths[:, 0] == 0)[None, :, None]
-        state = tuple(
+        h, c = (
             torch.where(starts, encoded, given[None].to(encoded.dtype))
             for encoded, given in zip(memory.initial_state, (state_in["h"], state_in["c"]))
         )
-        logits, values, (h, c) = self.policy.decode(inputs, memory, state)
+        # the decoder steps taken are the tokens generated so far: the observation holds them
+        logits, values, (h, c, _) = self.policy.decode(inputs, memory, (h, c, lengths[None, :, 0]))
         steps = self.mask_table[lengths.clamp(max=self.mask_table.shape[0] - 1)]
         return masked(logits, steps), values, {"h": h[0], "c": c[0]}
 

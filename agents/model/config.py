@@ -19,12 +19,13 @@ class PolicyConfig:
     # words to upper case 0.926 / 0.850, phrases with their words reversed (1,678 words) 0.999 / 0.191;
     # about 10% more time per update (benchmarks/results/own_data.md).
     copy_head: bool = option(True, "pointer-generator head: the attention over the prompt also proposes its tokens")
-    # Off by default until the length ladder is measured with it. PPO, 1M env steps, held-out similarity with /
-    # without: reverse 3-32 0.953 / 0.857 (seed 0), 0.856 / 0.841 (seed 1); reverse 3-64 0.627 / 0.387 (seed 0),
-    # 0.460 / 0.373 (seed 1); reverse 3-8 and copy stay at 1.000 after 300K. Without them attention points only by
-    # content, and a long prompt repeats its letters.
+    # On by default: PPO defaults, held-out similarity at 1M env steps with / without them, seed 0: reverse 3-64
+    # 0.943 / 0.387 (benchmarks/results/agent_quality.md). Without them attention points only by content, and a
+    # long prompt repeats its letters, so the decoder must count its way along the prompt.
     position_features: bool = option(
-        False, "add each prompt position (counted from the prompt's end) to the encoder states: attention can point by place"
+        True,
+        "attention also scores places: the decoder step against each prompt position, counted from the prompt's"
+        " start and from its end",
     )
 
     def __post_init__(self):

@@ -53,7 +53,7 @@ def decode_batches(
         if decoding.beam > 1:
             rows = max(1, BEAM_CANDIDATES // (decoding.beam * policy.vocab_size))
             for first in range(0, len(batch), rows):
-                chunk = memory.rows(first, first + rows)  # the batch's encoding, not a second one
+                chunk = memory.rows(slice(first, first + rows))  # the batch's encoding, not a second one
                 beam_ids, beam_log_probs = beam_search(policy, rules, chunk, decoding.beam, decoding.length_penalty)
                 for k, (candidate, score) in enumerate(zip(beam_ids, beam_log_probs), start=first):
                     budget = rules.max_new_tokens
@@ -152,12 +152,7 @@ def beam_search(
 ) -> tuple[list[list[int]], list[float]]:
     """Plain beam search: each prompt's best finished hypothesis and its total log-probability."""
     rows, device, vocab = memory.states.shape[0], memory.states.device, policy.vocab_size
-    memory = Memory(
-        memory.states.repeat_interleave(beams, 0),
-        memory.mask.repeat_interleave(beams, 0),
-        tuple(s.repeat_interleave(beams, 1) for s in memory.initial_state),
-        memory.tokens.repeat_interleave(beams, 0),
-    )
+    memory = memory.rows(torch.arange(rows, device=device).repeat_interleave(beams))
     scores = torch.full((rows, beams), float("-inf"), dtype=torch.float64, device=device)
     scores[:, 0] = 0.0  # one live hypothesis per prompt at the start
     tokens = torch.full((rows * beams,), BOS_ID, dtype=torch.long, device=device)

@@ -13,9 +13,15 @@ attention weights over the prompt are also a distribution over the prompt's
 tokens, mixed with the vocabulary distribution by a learned gate, so a token can
 be written by pointing at it in the prompt, however rarely its embedding was trained.
 
+With ``position_features=True`` (the default) attention also scores places: the
+decoder step's sinusoids against each prompt position's, counted from the prompt's start
+and from its end, through two learned maps. A bilinear form of sinusoids can peak where
+the step equals a position (copy reads position t at step t, reverse the t-th from the
+end), so long prompts, whose letters repeat, need not be counted through by the LSTM.
+
 Two ways to run it, giving the same numbers:
 - step mode (:meth:`ActorCritic.step`): one token for a batch of envs, the LSTM
-  state carried from step to step, O(1) work per step;
+  state and the steps taken carried from step to step, O(1) work per step;
 - sequence mode (:meth:`ActorCritic.sequence`): whole episodes re-scored in one
   teacher-forced pass.
 """
@@ -33,7 +39,8 @@ from agents.model.config import PolicyConfig
 from textgen_env.task import check_allocation
 from textgen_env.tokenizers import PAD_ID
 
-POSITION_FREQUENCIES = 8  # sinusoids of the prompt positions, as in the Transformer's position encoding
+POSITION_FREQUENCIES = 16  # sinusoids of positions, as in the Transformer's position encoding
+POSITION_WAVELENGTH = 1000.0  # the longest sinusoid's period / 2 pi: positions stay distinct far past 128 tokens
 MASKED_LOGIT = -1e9  # exp() underflows to exactly 0, and 0 * MASKED_LOGIT stays finite in entropies
 _TINY = 1e-12  # the copy head's log of a probability of 0
 
@@ -45,14 +52,16 @@ class Memory(NamedTuple):
     mask: torch.Tensor  # (B, P) True for real tokens
     initial_state: tuple[torch.Tensor, torch.Tensor]  # (1, B, H) each
     tokens: torch.Tensor  # (B, P) the prompt ids, left-aligned as the states are
+    position_keys: torch.Tensor | None = None  # (B, P, H) each prompt position's attention key, with position features
 
-    def rows(self, start: int, stop: int) -> Memory:
-        """The memory of prompts ``start:stop`` only."""
+    def rows(self, index) -> Memory:
+        """The memory of the prompts `index` (a slice or index tensor) only."""
         return Memory(
-            self.states[start:stop],
-            self.mask[start:stop],
-            tuple(s[:, start:stop] for s in self.initial_state),
-            self.tokens[start:stop],
+            self.states[index],
+            self.mask[index],
+            tuple(s[:, index] for s in self.initial_state),
+            self.tokens[index],
+            None if self.position_keys is None else self.position_keys[index],
         )
 
 
@@ -62,7 +71,8 @@ class ActorCritic(nn.Module):
         self.vocab_size = vocab_size
         self.config = config or PolicyConfig()
         e, h = self.config.embed_dim, self.config.hidden_dim
-        parameters = vocab_size * e + 8 * h * (e + h) + 4 * h * h + 2 * h * vocab_size  # embedding, LSTMs, attention, heads
+        # embedding, LSTMs, attention, heads, position maps
+        parameters = vocab_size * e + 8 * h * (e + h) + 4 * h * h + 2 * h * vocab_size + 6 * POSITION_FREQUENCIES * h
         check_allocation(  # float32 weights, their gradients and Adam's two moments
             16 * parameters, "the policy's weights and optimizer state", f"embed_dim={e}, hidden_dim={h} ({vocab_size} tokens)"
         )
@@ -77,7 +87,13 @@ class ActorCritic(nn.Module):
         self.policy_head = nn.Linear(h, vocab_size)
         self.value_head = nn.Linear(h, 1)
         self.copy_gate = nn.Linear(2 * h + e, 1) if self.config.copy_head else None
-        self.position = nn.Linear(2 * POSITION_FREQUENCIES, h) if self.config.position_features else None
+        if self.config.position_features:
+            # scores gain  step_query(step) . position_key(prompt position): with sinusoids on both sides
+            # a bilinear map can score "this position is the step's own, counted from the start or the end"
+            self.step_query = nn.Linear(2 * POSITION_FREQUENCIES, h, bias=False)
+            self.position_key = nn.Linear(4 * POSITION_FREQUENCIES, h, bias=False)
+        else:
+            self.step_query = self.position_key = None
 
     def encode(self, prompts: torch.Tensor) -> Memory:
         """Encode right-padded prompts (B, P); the memory holds them left-aligned."""
@@ -85,13 +101,23 @@ class ActorCritic(nn.Module):
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
-        if self.position is not None:
-            states = states + self.position(position_encoding(states.shape[1], states))[None]
-        return Memory(states, mask, (h, c), left_aligned)
+        position_keys = None
+        if self.position_key is not None:
+            width = left_aligned.shape[1]
+            from_end = torch.arange(width - 1, -1, -1, device=states.device).expand(len(states), -1)
+            from_start = (left_aligned != PAD_ID).sum(dim=1, keepdim=True) - 1 - from_end  # negative on padding
+            places = torch.cat([sinusoids(from_start, states), sinusoids(from_end, states)], dim=-1)
+            position_keys = self.position_key(places)
+        return Memory(states, mask, (h, c), left_aligned, position_keys)
 
-    def _heads(self, decoded: torch.Tensor, inputs: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, T, V) and values (B, T) for decoder outputs `decoded` (B, T, H) fed `inputs` (B, T, E)."""
+    def _heads(
+        self, decoded: torch.Tensor, inputs: torch.Tensor, memory: Memory, steps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) and values (B, T) for decoder outputs `decoded` (B, T, H) fed `inputs` (B, T, E)
+        at decoder steps `steps` (B, T)."""
         scores = self.attention_query(decoded) @ memory.states.transpose(1, 2)  # (B, T, P)
+        if self.step_query is not None:
+            scores = scores + self.step_query(sinusoids(steps, decoded)) @ memory.position_keys.transpose(1, 2)
         scores = scores.masked_fill(~memory.mask[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1)
         context = attention @ memory.states
@@ -107,11 +133,19 @@ class ActorCritic(nn.Module):
 
     def decode(self, inputs: torch.Tensor, memory: Memory, state=None):
         """Decoder steps teacher-forced on `inputs` (B, T) from `state` (default: the prompts' encoding):
-        logits (B, T, V), values (B, T) and the state after the last step."""
+        logits (B, T, V), values (B, T) and the state after the last step.
+
+        The state is ``(h, c, steps)``: the LSTM's state, (1, B, H) each, and the decoder steps taken, (1, B).
+        """
         embedded = self.embed(inputs.long())
-        decoded, state = self.decoder(embedded, memory.initial_state if state is None else state)
-        logits, values = self._heads(decoded, embedded, memory)
-        return logits, values, state
+        if state is None:
+            (h, c), taken = memory.initial_state, torch.zeros_like(memory.tokens[None, :, 0])
+        else:
+            h, c, taken = state
+        decoded, (h, c) = self.decoder(embedded, (h, c))
+        steps = taken[0, :, None] + torch.arange(inputs.shape[1], device=inputs.device)
+        logits, values = self._heads(decoded, embedded, memory, steps)
+        return logits, values, (h, c, taken + inputs.shape[1])
 
     def step(self, tokens: torch.Tensor, state, memory: Memory):
         """One decoder step for a batch: (logits (B, V), values (B,), new state)."""
@@ -134,12 +168,12 @@ class ActorCritic(nn.Module):
         return {"vocab_size": self.vocab_size, **asdict(self.config)}
 
 
-def position_encoding(width: int, like: torch.Tensor) -> torch.Tensor:
-    """(width, 2F) sines and cosines of each column's distance from the last one: prompts are left-aligned, so
-    that is the distance from the prompt's end, whatever its length (and the decoder can count up to it)."""
-    from_end = torch.arange(width - 1, -1, -1, device=like.device, dtype=like.dtype)
-    frequencies = 10000.0 ** (-torch.arange(POSITION_FREQUENCIES, device=like.device, dtype=like.dtype) / POSITION_FREQUENCIES)
-    angles = from_end[:, None] * frequencies[None, :]
+def sinusoids(positions: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(..., 2F) sines and cosines of integer `positions` (...), in `like`'s dtype, as the Transformer's encoding."""
+    frequencies = POSITION_WAVELENGTH ** (
+        -torch.arange(POSITION_FREQUENCIES, device=like.device, dtype=like.dtype) / (POSITION_FREQUENCIES - 1)
+    )
+    angles = positions.to(like.dtype)[..., None] * frequencies
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 

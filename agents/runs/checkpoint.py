@@ -30,12 +30,14 @@ from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = "textgen-rl-checkpoint"
+# 6: position features score the decoder step against prompt positions in the attention (version 5's were added to
+#    the encoder states: a version 5 policy with them does not fit, one without them reads as it is);
 # 5: the policy config says whether the encoder adds position features (version 4 policies have none: read as False);
 # 4: the episode rules (vocabulary, prompt width, token limits) as one record; the env config nested in the run config;
 # 3: self-contained (tokenizer, env config, held-out pairs) and the algorithm's state under its own key;
 # 2: the policy's encoder LSTM has no biases, so version 1 weights do not fit.
-VERSION = 5
-READABLE_VERSIONS = (4, 5)
+VERSION = 6
+READABLE_VERSIONS = (4, 5, 6)
 JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader need not know
     "config": dict,
     "tokenizer": dict,
@@ -127,6 +129,11 @@ class Checkpoint:
             for described in (parsed["policy_config"], parsed["config"].get("policy")):
                 if isinstance(described, dict):
                     described.setdefault("position_features", False)
+        if data["version"] == 5 and parsed["policy_config"].get("position_features"):
+            raise CheckpointError(
+                f"{path}: a version 5 policy with position features (added to the encoder states); this code's"
+                " position features are attention scores, which its weights do not fit: train it again"
+            )
         for key in ("policy", "reference_policy"):
             weights = data.get(key, {})
             if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
