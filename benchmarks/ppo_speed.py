@@ -3,8 +3,8 @@
     python benchmarks/ppo_speed.py --before ../old-checkout [--steps 300000] [--processes 2]
 
 Each (checkout, task) is trained in its own process, the two checkouts alternating,
-`--processes` times; the median env-steps/s per side is kept. The policy is the
-default policy, which both checkouts have, so that the code, not the model, is compared.
+`--processes` times; the median env-steps/s per side is kept. Each side runs its own
+defaults (policy and PPO settings), as a user of that checkout would.
 Writes benchmarks/results/ppo_speed.md and .json.
 """
 
@@ -100,8 +100,8 @@ def to_markdown(results: dict) -> str:
         "# PPO env-steps/s, before and after",
         "",
         f"Command: `{results['command']}` ({results['machine']}). PPO's defaults, seed 0, {results['steps']:,} env steps"
-        f" per run; median of {results['processes']} processes per cell, the sides alternating. 'before' and 'after' use"
-        " the same policy (the default, with the copy head).",
+        f" per run; median of {results['processes']} processes per cell, the sides alternating. 'before' and 'after' each"
+        " run their own defaults (policy and PPO settings), as a user of each would.",
         "",
         "| code | task | env-steps/s (median) | lowest - highest run | final mean return |",
         "|---|---|---|---|---|",
