@@ -33,6 +33,7 @@ from agents.bench import interval
 from agents.model.evaluation import copy_baseline, evaluate_policy
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
 from agents.runs.config import EnvConfig
+from textgen_env.task import TextTask
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,7 +100,7 @@ def reverse_text() -> dict:
 def spelling_from_scratch() -> dict:
     """Spelling with PPO's defaults and no pre-training: above copying the input within 5M env steps."""
     config = PPOConfig(env=EnvConfig(task="spelling"), total_env_steps=5_000_000)
-    bar = copy_baseline(PPO(config).heldout_task())
+    bar = copy_baseline(TextTask(split="test", **config.env.env_kwargs()))
     return {
         "goal": f"similarity above copying the input ({bar:.3f}) within 5M",
         "copy_baseline_similarity": bar,
