@@ -52,7 +52,7 @@ class Memory(NamedTuple):
     mask: torch.Tensor  # (B, P) True for real tokens
     initial_state: tuple[torch.Tensor, torch.Tensor]  # (1, B, H) each
     tokens: torch.Tensor  # (B, P) the prompt ids, left-aligned as the states are
-    places: torch.Tensor | None = None  # (B, P, 4F) with position features: sinusoids of each position from start, end
+    position_keys: torch.Tensor | None = None  # (B, P, 2F) with position features: what each step's sinusoids score
 
     def rows(self, index) -> Memory:
         """The memory of the prompts `index` (a slice or index tensor) only."""
@@ -61,7 +61,7 @@ class Memory(NamedTuple):
             self.mask[index],
             tuple(s[:, index] for s in self.initial_state),
             self.tokens[index],
-            None if self.places is None else self.places[index],
+            None if self.position_keys is None else self.position_keys[index],
         )
 
 
@@ -101,14 +101,17 @@ class ActorCritic(nn.Module):
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
-        places = None
+        position_keys = None
         if self.position_key is not None:
             width = left_aligned.shape[1]
             from_end = torch.arange(width - 1, -1, -1, device=states.device)
             from_start = (left_aligned != PAD_ID).sum(dim=1, keepdim=True) - 1 - from_end  # negative on padding
             # the columns' distances from the end are the same in every row (prompts are left-aligned)
             places = torch.cat([sinusoids(from_start, states), sinusoids(from_end, states).expand(len(states), -1, -1)], -1)
-        return Memory(states, mask, (h, c), left_aligned, places)
+            # step_query(s(step)) . position_key(place) = s(step) . (place @ (step_query^T position_key)^T): the two
+            # maps' product is taken once per batch of prompts, so a decoder step adds one small matmul
+            position_keys = places @ (self.step_query.weight.T @ self.position_key.weight).T
+        return Memory(states, mask, (h, c), left_aligned, position_keys)
 
     def _heads(
         self, decoded: torch.Tensor, inputs: torch.Tensor, memory: Memory, steps: torch.Tensor
@@ -117,10 +120,7 @@ class ActorCritic(nn.Module):
         at decoder steps `steps` (B, T)."""
         scores = self.attention_query(decoded) @ memory.states.transpose(1, 2)  # (B, T, P)
         if self.step_query is not None:
-            # step_query(s(step)) . position_key(place) = s(step) (step_query^T position_key) place: the two maps'
-            # product is one (2F, 4F) matrix, so the positions' sinusoids need no map of their own
-            bilinear = self.step_query.weight.T @ self.position_key.weight
-            scores = scores + (sinusoids(steps, decoded) @ bilinear) @ memory.places.transpose(1, 2)
+            scores = scores + sinusoids(steps, decoded) @ memory.position_keys.transpose(1, 2)
         scores = scores.masked_fill(~memory.mask[:, None, :], float("-inf"))
         attention = torch.softmax(scores, dim=-1)
         context = attention @ memory.states
