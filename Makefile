@@ -28,8 +28,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m agents.demo
 
+# The suite runs in TEST_JOBS processes (pytest-xdist), one torch thread each: two processes of two
+# threads each on two cores would spin against each other. TEST_JOBS=0 runs it in this process.
+TEST_JOBS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_JOBS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -46,15 +46,16 @@ def show(title: str, result: dict, task: TextTask) -> float:
     return result["mean_similarity"]
 
 
-def finetune(agent, steps: int, test: TextTask, start: float) -> list[tuple[int, float]]:
-    """Fine-tune `agent` for `steps` env steps in CURVE_POINTS chunks: (env steps, greedy similarity on `test`)
-    after each, starting from the pre-trained policy's `start`."""
+def finetune(agent, steps: int, test: TextTask, start: float) -> tuple[list[tuple[int, float]], dict]:
+    """Fine-tune `agent` for `steps` env steps in CURVE_POINTS chunks: the curve of (env steps, greedy
+    similarity on `test`) after each, starting from the pre-trained policy's `start`, and the last evaluation."""
     curve = [(0, start)]
     for point in range(1, CURVE_POINTS + 1):
         agent.learn(until=steps * point // CURVE_POINTS)
-        curve.append((agent.env_steps, evaluate_policy(agent.policy, test)["mean_similarity"]))
+        result = evaluate_policy(agent.policy, test)
+        curve.append((agent.env_steps, result["mean_similarity"]))
         print(f"  {curve[-1][0]:>9,} env steps: held-out similarity {curve[-1][1]:.3f}")
-    return curve
+    return curve, result
 
 
 def save_plot(
@@ -114,8 +115,8 @@ def main(argv=None) -> None:
         f" (KL penalty towards the pre-trained policy{'; new prompts: ' + changed if changed else ''}) ..."
     )
     ppo = PPO(recipe.finetune_config(args.seed, str(run / "pretrain" / "checkpoint.pt"), str(run / "ppo"), steps))
-    curve = finetune(ppo, steps, test, pretrained)
-    finetuned = show("pre-trained + PPO", evaluate_policy(ppo.policy, test), test)
+    curve, last = finetune(ppo, steps, test, pretrained)
+    finetuned = show("pre-trained + PPO", last, test)
 
     print(
         f"\nheld-out similarity: copy the prompt {baseline:.3f} -> pre-trained {pretrained:.3f}"

@@ -5,9 +5,11 @@
     python benchmarks/agent_quality.py reverse-curriculum   # PPO + length curriculum, reverse of 3-20 letters, up to 10M
     python benchmarks/agent_quality.py addition             # pre-training + PPO on addition of up to 3 digits, 10M in all
     python benchmarks/agent_quality.py spelling             # the demo recipe on spelling, 5 seeds: what RL adds
+    python benchmarks/agent_quality.py own-spelling         # the same recipe on your own text (docstring sentences), 5 seeds
     python benchmarks/agent_quality.py spelling-from-scratch  # PPO alone on spelling, up to 5M, vs copying the input
     python benchmarks/agent_quality.py long-copy            # PPO from scratch on copy of 3-64 letters, up to 2M
     python benchmarks/agent_quality.py reverse-text         # PPO from scratch on reverse_text, up to 10M (difflib ratio)
+    python benchmarks/agent_quality.py reverse-text-errors  # where reverse_text goes wrong after 1M: by split and length
     python benchmarks/agent_quality.py continue             # pre-training alone vs pre-training + PPO on continue
 
 Each writes benchmarks/results/agent_quality_<name>.json. Runs with a budget of
@@ -17,8 +19,11 @@ million, and stop once their goal is met there (the JSON says where).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
+import platform
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +39,7 @@ from agents.model.evaluation import copy_baseline, evaluate_policy
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
 from agents.runs.config import EnvConfig
 from textgen_env.task import TextTask
+from textgen_env.trl import difflib_ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -97,6 +103,38 @@ def reverse_text() -> dict:
     }
 
 
+def reverse_text_errors(steps: int = 1_000_000) -> dict:
+    """Where `reverse_text` goes wrong: PPO's defaults for `steps`, then greedy scores on the training and the
+    held-out sentences by length, and the held-out sentences reversed worst. Memorized training sentences
+    would score far above held-out ones; a pointer that loses its place would score lower the longer the text."""
+    config = PPOConfig(env=EnvConfig(task="reverse_text"), total_env_steps=steps, seed=0)
+    agent = PPO(config)
+    agent.learn()
+    splits = {}
+    for split in ("train", "test"):
+        task = TextTask(split=split, **config.env.env_kwargs(agent.task.tokenizer))
+        result = evaluate_policy(agent.policy, task)
+        ratios = [difflib_ratio(a, b) for a, b in zip(result["texts"], task.target_texts)]
+        bands = {}
+        for low, high in ((1, 40), (40, 50), (50, 60), (60, 200)):
+            rows = [i for i, text in enumerate(task.target_texts) if low <= len(text) < high]
+            bands[f"{low}-{high - 1} characters"] = {
+                "sentences": len(rows),
+                "difflib_ratio": sum(ratios[i] for i in rows) / max(len(rows), 1),
+                "exact_rate": sum(result["texts"][i] == task.target_texts[i] for i in rows) / max(len(rows), 1),
+            }
+        worst = sorted(range(len(ratios)), key=ratios.__getitem__)[:5]
+        splits[split] = {
+            "sentences": len(task.dataset),
+            "similarity": result["mean_similarity"],
+            "difflib_ratio": result["mean_difflib_ratio"],
+            "exact_rate": result["exact_rate"],
+            "by_length": bands,
+            "worst": [{"target": task.target_texts[i], "generated": result["texts"][i]} for i in worst],
+        }
+    return {"env_steps": agent.env_steps, "splits": splits}
+
+
 def spelling_from_scratch() -> dict:
     """Spelling with PPO's defaults and no pre-training: above copying the input within 5M env steps."""
     config = PPOConfig(env=EnvConfig(task="spelling"), total_env_steps=5_000_000)
@@ -158,14 +196,15 @@ def in_processes(function, arguments: list[tuple], jobs: int = 2) -> list:
         return list(pool.map(function, *zip(*arguments)))
 
 
-def pretrain_then_finetune(recipe: Recipe, seed: int) -> dict:
+def pretrain_then_finetune(recipe: Recipe, seed: int, name: str | None = None) -> dict:
     """Pre-training alone vs pre-training + PPO, held-out; the `make demo` recipe.
 
     The pre-trained policy is also scored greedily on its own training pairs, next to its
     teacher-forced loss there: a low loss with errors in free-running decoding is exposure bias,
     which RL on the policy's own samples can correct.
     """
-    run = Path(f"runs/quality/{recipe.task}-{seed}")
+    run = Path(f"runs/quality/{name or recipe.task}-{seed}")
+    shutil.rmtree(run, ignore_errors=True)  # a scratch folder: a second run of the benchmark replaces the first's
     pre = Pretrain(recipe.pretrain_config(seed, str(run / "pretrain")))
     pre.learn()
     pretrained = pre.evaluate()
@@ -189,21 +228,44 @@ def pretrain_then_finetune(recipe: Recipe, seed: int) -> dict:
     }
 
 
-def spelling() -> dict:
-    """The demo's recipe on spelling, 5 seeds: the gain RL adds to its pre-trained start and the margin over
-    copying the input, each with its 95% interval."""
-    seeds = in_processes(pretrain_then_finetune, [(SPELLING, seed) for seed in range(5)])
+def five_seeds(recipe: Recipe, name: str) -> dict:
+    """`recipe` over 5 seeds: the gain RL adds to its pre-trained start and the margin over copying the
+    input, each with its 95% interval."""
+    seeds = in_processes(pretrain_then_finetune, [(recipe, seed, name) for seed in range(5)])
     margins = [s["finetuned_heldout_similarity"] - s["copy_baseline_similarity"] for s in seeds]
     gains = [s["finetuned_heldout_similarity"] - s["pretrained_heldout_similarity"] for s in seeds]
     (margin, margin_ci), (gain, gain_ci) = interval(margins), interval(gains)
     return {
-        "task": "spelling",
+        "task": recipe.task,
+        "task_options": recipe.task_options,
         "margin_over_copy": margin,
         "margin_ci95": margin_ci,
         "gain_from_ppo": gain,
         "gain_ci95": gain_ci,
         "seeds": seeds,
     }
+
+
+def spelling() -> dict:
+    """The demo's recipe on spelling, 5 seeds."""
+    return five_seeds(SPELLING, "spelling")
+
+
+def own_spelling() -> dict:
+    """The demo's recipe on a user's own text, 5 seeds: the spelling task over the sentences of a .txt file.
+
+    The file holds the whole sentences (30-100 characters) of Python's standard-library docstrings
+    (benchmarks/own_data.py), written by this job: nothing is downloaded, and the text depends
+    only on the Python version.
+    """
+    from own_data import docstring_sentences  # benchmarks/, next to this file
+
+    source = Path("runs/quality/own_text/docstring_sentences.txt")
+    source.parent.mkdir(parents=True, exist_ok=True)
+    sentences = docstring_sentences()
+    source.write_text("".join(f"{sentence}\n" for sentence in sentences), encoding="utf-8")
+    recipe = dataclasses.replace(SPELLING, task_options={"source": str(source)})
+    return {"python": platform.python_version(), "sentences": len(sentences), **five_seeds(recipe, "own-spelling")}
 
 
 def continue_task() -> dict:
@@ -217,9 +279,11 @@ JOBS = {
     "reverse-curriculum": reverse_curriculum,
     "addition": addition,
     "spelling": spelling,
+    "own-spelling": own_spelling,
     "spelling-from-scratch": spelling_from_scratch,
     "long-copy": long_copy,
     "reverse-text": reverse_text,
+    "reverse-text-errors": reverse_text_errors,
     "continue": continue_task,
 }
 

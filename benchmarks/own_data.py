@@ -43,9 +43,9 @@ SOURCE_MODULES = (
 )  # fmt: skip
 
 
-def docstring_word_runs() -> list[list[str]]:
-    """Runs of plain lower-case words from the docstrings of SOURCE_MODULES, split at punctuation."""
-    runs = []
+def docstrings() -> list[str]:
+    """The docstrings of SOURCE_MODULES and of their own classes and functions, in a fixed order."""
+    texts = []
     for name in SOURCE_MODULES:
         module = importlib.import_module(name)
         for obj in [module] + [member for _, member in sorted(inspect.getmembers(module))]:
@@ -53,11 +53,29 @@ def docstring_word_runs() -> list[list[str]]:
                 continue
             if obj is not module and getattr(obj, "__module__", None) != name:
                 continue
-            for piece in re.split(r"[^A-Za-z\s]+", inspect.getdoc(obj) or ""):
-                words = piece.split()
-                if words and all(w.isalpha() and w.islower() for w in words):
-                    runs.append(words)
+            texts.append(inspect.getdoc(obj) or "")
+    return texts
+
+
+def docstring_word_runs() -> list[list[str]]:
+    """Runs of plain lower-case words from the docstrings of SOURCE_MODULES, split at punctuation."""
+    runs = []
+    for text in docstrings():
+        for piece in re.split(r"[^A-Za-z\s]+", text):
+            words = piece.split()
+            if words and all(w.isalpha() and w.islower() for w in words):
+                runs.append(words)
     return runs
+
+
+def docstring_sentences(min_length: int = 30, max_length: int = 100) -> list[str]:
+    """Whole sentences of words and commas from the docstrings, 30-100 characters, distinct, in file order."""
+    sentences = []
+    for text in docstrings():
+        for sentence in re.split(r"(?<=\.)\s+", " ".join(text.split())):
+            if re.fullmatch(r"[A-Z][A-Za-z ,]*[a-z]\.", sentence) and min_length <= len(sentence) <= max_length:
+                sentences.append(sentence)
+    return list(dict.fromkeys(sentences))
 
 
 def word_level_pairs(count: int = 6000, seed: int = 0) -> list[tuple[str, str]]:

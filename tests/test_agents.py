@@ -294,6 +294,47 @@ def test_pretraining_then_finetuning_path(tmp_path):
     assert sum(t == p for t, p in zip(texts, prompts)) > len(prompts) // 2  # copy: most written right
 
 
+def test_teacher_forced_batches_are_as_wide_as_their_pairs_need_and_score_as_full_width_ones():
+    pre = Pretrain(PretrainConfig(**PRETRAIN_TINY, epochs=1, seed=3))
+    task = pre.task
+    lengths = np.array([len(t) for t in task.target_ids])
+    shortest = np.argsort(lengths, kind="stable")[:4]
+    batch = teacher_forced_batch(task, shortest)
+    assert batch["inputs"].shape[1] == lengths[shortest].max() + 1 < task.max_new_tokens + 1
+    assert batch["prompts"].shape[1] == max(len(task.prompt_ids[i]) for i in shortest) < task.prompt_matrix.shape[1]
+    # the same pairs padded to the task's full width: the same log-probabilities on every real step
+    steps, width = task.max_new_tokens + 1, task.prompt_matrix.shape[1]
+    wide = {key: torch.zeros((len(shortest), steps), dtype=value.dtype) for key, value in batch.items() if value.dim() == 2}
+    for key in ("inputs", "actions", "mask"):
+        wide[key][:, : batch[key].shape[1]] = batch[key]
+    wide["prompts"] = torch.from_numpy(task.prompt_matrix[shortest]).long()
+    assert wide["prompts"].shape[1] == width
+    wide_masks = torch.from_numpy(
+        np.ascontiguousarray(
+            np.broadcast_to(task.rules.action_masks(np.arange(steps)), (len(shortest), steps, task.vocab_size))
+        )
+    )
+    with torch.no_grad():
+        narrow, _, _ = pre.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
+        full, _, _ = pre.policy.evaluate(wide["prompts"], wide["inputs"], wide["actions"], wide_masks)
+    real = batch["mask"]
+    torch.testing.assert_close(narrow[real], full[:, : real.shape[1]][real], rtol=1e-5, atol=1e-6)
+
+
+def test_value_warmup_trains_the_value_head_alone_then_everything():
+    agent = PPO(tiny(PPOConfig, total_env_steps=600, value_warmup_steps=300))
+    start = {name: p.detach().clone() for name, p in agent.policy.named_parameters()}
+
+    def moved() -> set[str]:
+        return {name for name, p in agent.policy.named_parameters() if not torch.equal(p, start[name])}
+
+    agent.learn(until=300)
+    assert agent.env_steps >= 300 and moved() == {"value_head.weight", "value_head.bias"}
+    assert all(p.requires_grad for p in agent.policy.parameters())  # unfrozen after each update
+    agent.learn()
+    assert "embed.weight" in moved() and "policy_head.weight" in moved() and "decoder.weight_hh_l0" in moved()
+
+
 def test_bad_configs_name_the_value():
     with pytest.raises(ValueError, match="baseline='critic'"):
         ReinforceConfig(baseline="critic")

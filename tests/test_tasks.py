@@ -156,6 +156,19 @@ def test_every_task_and_its_split_are_deterministic(name):
         assert other.prompts != make_task(name).prompts
 
 
+def test_spelling_takes_your_own_sentences_and_keeps_each_ones_variants_in_one_split(tmp_path):
+    lines = [f"Sentence number {k} of a file." for k in range(30)]
+    (tmp_path / "mine.txt").write_text("\n".join(lines + lines[:3] + [""]) + "\n")  # repeats and a blank line
+    data = make_task("spelling", source=str(tmp_path / "mine.txt"), variants=4, noise=0.2)
+    assert data.targets == [line for line in lines for _ in range(4)]
+    assert sum(p != t for p, t in zip(data.prompts, data.targets)) > len(data) / 2
+    test = TextTask(task="spelling", split="test", task_options={"source": str(tmp_path / "mine.txt"), "variants": 4})
+    train = TextTask(task="spelling", split="train", task_options={"source": str(tmp_path / "mine.txt"), "variants": 4})
+    assert test.target_texts and not set(test.target_texts) & set(train.target_texts)
+    (tmp_path / "pairs.jsonl").write_text('{"prompt": "x", "target": "Fix me."}\n')
+    assert make_task("spelling", source=str(tmp_path / "pairs.jsonl"), variants=1, noise=0.0).pairs[0].prompt == "Fix me."
+
+
 def test_reverse_text_reverses_sentences_of_the_corpus_or_of_a_file(tmp_path):
     corpus = make_task("reverse_text")
     assert [p.target for p in corpus.pairs] == [p.prompt[::-1] for p in corpus.pairs]

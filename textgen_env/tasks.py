@@ -4,20 +4,20 @@ Every task is deterministic for its options (``seed`` included), so its
 train/test split is too. Each one's docstring says what it tests; the table
 :data:`TASKS` lists them, from the easiest rung up:
 
-=================  ==========================================================  ==========
-task               target                                                      tokenizer
-=================  ==========================================================  ==========
-``copy``           the prompt (random letters)                                 char
-``reverse``        the prompt reversed                                         char
-``repeat``         the prompt written twice                                    char
-``duplicate``      every character of the prompt written twice                 char
-``sort``           the prompt's characters in sorted order                     char
-``addition``       the decimal sum of ``"a+b"``                                char
-``spelling``       a corpus sentence, given with typing noise                  char
-``reverse_words``  the words of a corpus sentence in reverse order             word
-``reverse_text``   a corpus sentence (or a file's texts) reversed by character  char
-``continue``       the rest of an English sentence (no single right answer)    char
-=================  ==========================================================  ==========
+=================  ==============================================================  =========
+task               target                                                          tokenizer
+=================  ==============================================================  =========
+``copy``           the prompt (random letters)                                     char
+``reverse``        the prompt reversed                                             char
+``repeat``         the prompt written twice                                        char
+``duplicate``      every character of the prompt written twice                     char
+``sort``           the prompt's characters in sorted order                         char
+``addition``       the decimal sum of ``"a+b"``                                    char
+``spelling``       a corpus sentence (or a file's texts), given with typing noise  char
+``reverse_words``  the words of a corpus sentence in reverse order                 word
+``reverse_text``   a corpus sentence (or a file's texts) reversed by character     char
+``continue``       the rest of an English sentence (no single right answer)        char
+=================  ==============================================================  =========
 
 Options a task does not take are an error that names them.
 """
@@ -90,6 +90,20 @@ def corpus_sentences() -> list[str]:
     """The shipped English corpus (``data/sentences.txt``): 400 sentences from a small grammar."""
     text = resources.files("textgen_env").joinpath("data/sentences.txt").read_text(encoding="utf-8")
     return [line for line in text.split("\n") if line.strip()]
+
+
+def source_texts(source: str | None) -> list[str]:
+    """The distinct texts of `source`, in file order: the lines of a ``.txt`` file, the targets of any
+    dataset file, or the shipped corpus's sentences where `source` is None."""
+    if source is None:
+        texts = corpus_sentences()
+    elif not isinstance(source, str):
+        raise ValueError(f"source={source!r}: must be the path of a .txt file or a dataset file")
+    elif source.lower().endswith(".txt"):
+        texts = [line for line in read_lines(source) if line.strip()]
+    else:
+        texts = load_pairs(source).targets
+    return list(dict.fromkeys(texts))
 
 
 # -- the tasks ------------------------------------------------------------------------
@@ -200,16 +214,19 @@ def add_typos(text: str, rng: np.random.Generator, noise: float) -> tuple[str, i
     return "".join(out), typos
 
 
-def spelling(*, noise: float = 0.1, variants: int = 8, seed: int = 0) -> TextDataset:
+def spelling(*, noise: float = 0.1, variants: int = 8, seed: int = 0, source: str | None = None) -> TextDataset:
     """Correct typing noise: each corpus sentence, with characters dropped, doubled, swapped or
     hit on a neighbouring key at rate `noise`, is the prompt; the clean sentence is the target.
     Each sentence comes in `variants` noisy versions, all in the same split, so held-out
     sentences are never seen in training. Copying the prompt already scores high, so a
-    policy must beat that baseline to show it corrects."""
+    policy must beat that baseline to show it corrects.
+
+    The sentences are the shipped corpus's, or your own text's: `source` is a ``.txt`` file
+    (one text per line) or a dataset file, whose targets are used; each distinct text once."""
     noise = _rate("noise", noise)
     variants = _integer("variants", variants, 1)
     rng = np.random.default_rng(_integer("seed", seed, 0))
-    sentences = corpus_sentences()
+    sentences = source_texts(source)
     pairs = [(add_typos(sentence, rng, noise)[0], sentence) for sentence in sentences for _ in range(variants)]
     return TextDataset(pairs, "spelling", groups=[k for k in range(len(sentences)) for _ in range(variants)])
 
@@ -236,15 +253,7 @@ def reverse_text(*, min_length: int = 1, max_length: int = 200, source: str | No
     used once.
     """
     low, high = _length_range(min_length, max_length)
-    if source is None:
-        texts = corpus_sentences()
-    elif not isinstance(source, str):
-        raise ValueError(f"source={source!r}: must be the path of a .txt file or a dataset file")
-    elif source.lower().endswith(".txt"):
-        texts = [line for line in read_lines(source) if line.strip()]
-    else:
-        texts = load_pairs(source).targets
-    kept = [text for text in dict.fromkeys(texts) if low <= len(text) <= high]
+    kept = [text for text in source_texts(source) if low <= len(text) <= high]
     if not kept:
         raise ValueError(f"min_length={low}, max_length={high}: no text of {source or 'the corpus'} has that many characters")
     return TextDataset([(text, text[::-1]) for text in kept], "reverse_text")

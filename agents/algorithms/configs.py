@@ -36,6 +36,9 @@ class PPOConfig(TrainConfig):
     target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this", above=0)
     anneal_lr: bool = option(True, "anneal the learning rate linearly to 0")
     kl_coef: float = option(0.0, "KL penalty towards the frozen starting policy, as RLHF uses", minimum=0)
+    value_warmup_steps: int = option(
+        0, "env steps at the start in which only the value head learns (a pre-trained policy's critic is untrained)", minimum=0
+    )
 
     def __post_init__(self):
         super().__post_init__()

@@ -10,11 +10,15 @@ with advantage normalization per minibatch, optional value clipping, global
 grad-norm clipping, linear learning-rate annealing and an approximate-KL early stop.
 With `kl_coef > 0` each reward is charged `kl_coef * (log pi(a|s) - log pi_ref(a|s))`
 against a frozen copy of the starting policy, as RLHF does, so fine-tuning a
-pre-trained policy does not drift far from it.
+pre-trained policy does not drift far from it. A pre-trained policy's value head has
+never been trained: for its first `value_warmup_steps` env steps only the value head
+learns (the rest of the policy frozen), so the first policy updates do not follow the
+advantages of a random critic.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
@@ -55,6 +59,16 @@ class PPO(OnPolicyAlgorithm):
             kl_to_reference = float(masked_mean(kl, batch.mask))
         advantages, returns = generalized_advantages(rewards, batch.values, batch.mask, cfg.gamma, cfg.gae_lambda)
 
+        warming_up = self.env_steps < cfg.value_warmup_steps
+        with only_value_head_learns(self.policy, warming_up):
+            stats = self.passes(batch, advantages, returns, policy_learns=not warming_up)
+        return {**stats, "kl_to_reference": kl_to_reference}
+
+    def passes(self, batch: EpisodeBatch, advantages, returns, policy_learns: bool = True) -> dict:
+        """`update_epochs` passes over shuffled minibatches of `batch` (fewer after the KL early stop): the losses
+        of the last minibatch, the KL and clip statistics of the last pass. Without `policy_learns`, the value
+        loss alone."""
+        cfg = self.config
         episodes = batch.prompts.shape[0]
         minibatch_size = max(1, episodes // cfg.num_minibatches)
         stats = {}
@@ -78,9 +92,10 @@ class PPO(OnPolicyAlgorithm):
                     value_error = torch.max(value_error, (clipped - mb_returns) ** 2)
                 value_loss = 0.5 * (value_error * weights).sum()
                 mean_entropy = (entropy * weights).sum()
-                grad_norm = self.clip_and_step(
-                    policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * mean_entropy, mb.mask.sum()
-                )
+                loss = cfg.value_coef * value_loss
+                if policy_learns:
+                    loss = loss + policy_loss - cfg.entropy_coef * mean_entropy
+                grad_norm = self.clip_and_step(loss, mb.mask.sum())
             with torch.no_grad():  # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
                 kl, clipped, steps = self.ranks.sum_floats(
                     (((ratio - 1) - log_ratio) * mb.mask).sum(),
@@ -90,14 +105,13 @@ class PPO(OnPolicyAlgorithm):
                 stats["approx_kl"], stats["clip_fraction"] = kl / max(steps, 1), clipped / max(steps, 1)
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
-        stats.update(
-            policy_loss=policy_loss.item(),
-            value_loss=value_loss.item(),
-            entropy=mean_entropy.item(),
-            grad_norm=grad_norm,
-            kl_to_reference=kl_to_reference,
-        )
-        return stats
+        return {
+            **stats,
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": mean_entropy.item(),
+            "grad_norm": grad_norm,
+        }
 
     def normalized(self, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Advantages scaled to mean 0 and std 1 over a minibatch's real steps (all ranks' part of it).
@@ -111,3 +125,17 @@ class PPO(OnPolicyAlgorithm):
         mean = total / steps
         std = (squares / steps - mean**2).clamp(min=0).sqrt()
         return (advantages - mean.to(advantages.dtype)) / (std.to(advantages.dtype) + 1e-8)
+
+
+@contextlib.contextmanager
+def only_value_head_learns(policy: torch.nn.Module, active: bool = True):
+    """Within the block (if `active`), every parameter but the value head's is frozen: it gets no gradient,
+    so the optimizer leaves it as it is."""
+    frozen = [p for name, p in policy.named_parameters() if active and p.requires_grad and not name.startswith("value_head.")]
+    for parameter in frozen:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in frozen:
+            parameter.requires_grad_(True)

@@ -22,17 +22,19 @@ from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> dict[str, torch.Tensor]:
     """Prompts, decoder inputs, target actions, step mask and action masks for pairs `indices`.
 
-    A target token no action can produce is fed as UNK and left out of the loss.
+    A target token no action can produce is fed as UNK and left out of the loss. The tensors are only as
+    wide as the batch's longest prompt and target need: padding past them changes no output, only the cost.
     """
-    steps = task.max_new_tokens + 1
+    # The episode ends with EOS, or at the token budget without one.
+    sequences = [t + [EOS_ID] if len(t) < task.max_new_tokens else t for t in (task.target_ids[i] for i in indices)]
+    steps = max(len(sequence) for sequence in sequences)
+    prompt_width = max(1, int((task.prompt_matrix[indices] != PAD_ID).sum(axis=1).max()))
     n = len(indices)
     inputs = np.full((n, steps), PAD_ID, dtype=np.int64)
     actions = np.full((n, steps), PAD_ID, dtype=np.int64)
     mask = np.zeros((n, steps), dtype=bool)
-    for row, index in enumerate(indices):
-        target = task.target_ids[index]
-        # The episode ends with EOS, or at the token budget without one.
-        sequence = np.array(target + [EOS_ID] if len(target) < task.max_new_tokens else target, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        sequence = np.array(sequence, dtype=np.int64)
         producible = sequence >= 0
         actions[row, : len(sequence)] = np.where(producible, sequence, PAD_ID)
         mask[row, : len(sequence)] = producible
@@ -40,7 +42,7 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> d
         inputs[row, 1 : len(sequence)] = np.where(producible, sequence, UNK_ID)[:-1]
     action_masks = np.broadcast_to(task.rules.action_masks(np.arange(steps)), (n, steps, task.vocab_size))
     tensors = {
-        "prompts": task.prompt_matrix[indices],
+        "prompts": task.prompt_matrix[indices, :prompt_width],
         "inputs": inputs,
         "actions": actions,
         "mask": mask,
