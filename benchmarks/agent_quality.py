@@ -8,8 +8,10 @@
     python benchmarks/agent_quality.py own-spelling         # the same recipe on your own text (docstring sentences), 5 seeds
     python benchmarks/agent_quality.py spelling-from-scratch  # PPO alone on spelling, up to 5M, vs copying the input
     python benchmarks/agent_quality.py long-copy            # PPO from scratch on copy of 3-64 letters, up to 2M
+    python benchmarks/agent_quality.py long-copy-curriculum  # the same with the length curriculum
     python benchmarks/agent_quality.py reverse-text         # PPO from scratch on reverse_text, up to 10M (difflib ratio)
     python benchmarks/agent_quality.py reverse-text-errors  # where reverse_text goes wrong after 1M: by split and length
+    python benchmarks/agent_quality.py reverse-text-curriculum  # reverse_text with the length curriculum, 3M
     python benchmarks/agent_quality.py continue             # pre-training alone vs pre-training + PPO on continue
 
 Each writes benchmarks/results/agent_quality_<name>.json. Runs with a budget of
@@ -94,11 +96,27 @@ def long_copy() -> dict:
     return {"goal": "similarity >= 0.99 within 2M", **until_goal(config, lambda r: r["mean_similarity"] >= 0.99, 250_000)}
 
 
+def long_copy_curriculum() -> dict:
+    """long-copy with the length curriculum (shortest strings first), PPO's defaults otherwise."""
+    config = PPOConfig(env=EnvConfig(task="copy", task_options={"max_length": 64}), total_env_steps=2_000_000, curriculum=True)
+    return {"goal": "similarity >= 0.99 within 2M", **until_goal(config, lambda r: r["mean_similarity"] >= 0.99, 500_000)}
+
+
 def reverse_text() -> dict:
     """Reverse the built-in sentences (28-74 characters) to a held-out difflib ratio >= 0.95 within 10M, PPO's defaults."""
     config = PPOConfig(env=EnvConfig(task="reverse_text"), total_env_steps=10_000_000)
     return {
         "goal": "difflib ratio >= 0.95 within 10M",
+        **until_goal(config, lambda r: r["mean_difflib_ratio"] >= 0.95, 1_000_000),
+    }
+
+
+def reverse_text_curriculum() -> dict:
+    """`reverse_text` with the length curriculum (shortest sentences first), PPO's defaults otherwise: a first
+    look at 3M env steps of the 10M budget, evaluated every 1M."""
+    config = PPOConfig(env=EnvConfig(task="reverse_text"), total_env_steps=3_000_000, curriculum=True)
+    return {
+        "goal": "difflib ratio >= 0.95 within 10M (3M run here)",
         **until_goal(config, lambda r: r["mean_difflib_ratio"] >= 0.95, 1_000_000),
     }
 
@@ -282,8 +300,10 @@ JOBS = {
     "own-spelling": own_spelling,
     "spelling-from-scratch": spelling_from_scratch,
     "long-copy": long_copy,
+    "long-copy-curriculum": long_copy_curriculum,
     "reverse-text": reverse_text,
     "reverse-text-errors": reverse_text_errors,
+    "reverse-text-curriculum": reverse_text_curriculum,
     "continue": continue_task,
 }
 
