@@ -28,7 +28,8 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> d
     # The episode ends with EOS, or at the token budget without one.
     sequences = [t + [EOS_ID] if len(t) < task.max_new_tokens else t for t in (task.target_ids[i] for i in indices)]
     steps = max(len(sequence) for sequence in sequences)
-    prompt_width = max(1, int((task.prompt_matrix[indices] != PAD_ID).sum(axis=1).max()))
+    prompts = task.prompt_matrix[indices]
+    prompts = prompts[:, : max(1, int((prompts != PAD_ID).sum(axis=1).max()))]
     n = len(indices)
     inputs = np.full((n, steps), PAD_ID, dtype=np.int64)
     actions = np.full((n, steps), PAD_ID, dtype=np.int64)
@@ -42,7 +43,7 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> d
         inputs[row, 1 : len(sequence)] = np.where(producible, sequence, UNK_ID)[:-1]
     action_masks = np.broadcast_to(task.rules.action_masks(np.arange(steps)), (n, steps, task.vocab_size))
     tensors = {
-        "prompts": task.prompt_matrix[indices, :prompt_width],
+        "prompts": prompts,
         "inputs": inputs,
         "actions": actions,
         "mask": mask,
