@@ -112,7 +112,7 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print, jobs:
     Path(f"{prefix}.md").write_text(to_markdown(spec, rows, command))
     result["plots"] = [str(p) for p in plot_curves(cells, prefix, log)]
     if any("max_length=" in t for t in spec.tasks):
-        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), log, budget_of=spec.budget_of)
+        ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), spec.budget_of, log)
         result["plots"] += [str(ladder)] if ladder else []
     log(to_markdown(spec, rows, command))
     return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def _max_length(task: str) -> int:
     return int(task.split("max_length=")[1].split(",")[0])
 
 
-def plot_ladder(rows: list[dict], path: Path, log=print, budget_of=None) -> Path | None:
+def plot_ladder(rows: list[dict], path: Path, budget_of: Callable[[str], int], log=print) -> Path | None:
     """Per agent, against the max length of ``...max_length=N`` tasks: env steps to reach 0.9 and 0.99
     held-out similarity (left; a rung that was not reached is an open marker at its budget,
     ``budget_of(task)``) and the final similarity (right)."""
@@ -91,16 +92,13 @@ def plot_ladder(rows: list[dict], path: Path, log=print, budget_of=None) -> Path
             if reached:
                 steps_axis.plot(*zip(*reached), style, color=f"C{colour}", label=f"{agent}, to {t}")
             missed = [(_max_length(r["task"]), budget_of(r["task"])) for r in mine if r[f"steps_to_{t}"] is None]
-            if missed and budget_of:
+            if missed:
                 steps_axis.plot(*zip(*missed), style[-1], color=f"C{colour}", fillstyle="none")
         final_axis.plot([_max_length(r["task"]) for r in mine], [r["similarity"] for r in mine], "-o", label=agent)
     steps_axis.set(ylabel="env steps", yscale="log")
-    title = "env steps to a held-out similarity"
-    if budget_of:
-        for length, budget in sorted({(_max_length(r["task"]), budget_of(r["task"])) for r in ladder}):
-            steps_axis.plot(length, budget, "_", color="grey", markersize=14)
-        title += "\n(grey: the rung's budget; open markers: not reached within it)"
-    steps_axis.set_title(title)
+    for length, budget in sorted({(_max_length(r["task"]), budget_of(r["task"])) for r in ladder}):
+        steps_axis.plot(length, budget, "_", color="grey", markersize=14)
+    steps_axis.set_title("env steps to a held-out similarity\n(grey: the rung's budget; open markers: not reached within it)")
     steps_axis.yaxis.set_major_formatter(steps_formatter())
     final_axis.set(title="held-out similarity at the end of the budget", ylabel="similarity", ylim=(0, 1.02))
     for axis in (steps_axis, final_axis):
