@@ -10,9 +10,9 @@ and ``--help`` shows each default once. ``train --agent A --help`` lists agent A
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
+import os
 import sys
 import typing
 from pathlib import Path
@@ -23,10 +23,11 @@ from agents.options import check_value, parse_option_value
 from agents.registry import ALGORITHMS, CONFIGS, RL_ALGORITHMS
 from agents.runs.config import EnvConfig
 from agents.runs.errors import CheckpointError, TrainingDiverged
-from agents.runs.rundir import RunDirError, next_free
+from agents.runs.rundir import RunDirError, claim_free
+from textgen_env.files import replaced_atomically
 
 PROG = "textgen-rl"
-RESUMABLE_OPTIONS = ("total_env_steps", "device")  # what --resume may change
+RESUMABLE_OPTIONS = ("total_env_steps", "device", "overwrite")  # what --resume may change
 
 
 class BooleanFlag(argparse.Action):
@@ -244,6 +245,20 @@ def pretrain_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fit_parser() -> argparse.ArgumentParser:
+    from agents.fit.config import FitConfig
+
+    parser = _parser(
+        "Your pairs in, a better generator out: held-out baselines, pre-training, PPO fine-tuning and a report, each"
+        " stage's size chosen from the data (and printed); the last stdout line is a JSON summary.",
+        usage=f"{PROG} fit (--dataset FILE | --task NAME) [--run-dir DIR] [options]   or   {PROG} fit --resume DIR",
+    )
+    parser.add_argument("--resume", metavar="DIR", help="continue the fit in DIR at the stage where it stopped")
+    add_threads_option(parser)
+    add_config_options(parser, FitConfig, skip=("env.validation_fraction",))
+    return parser
+
+
 def evaluate_parser() -> argparse.ArgumentParser:
     parser = _parser(
         "Score a checkpoint: prints one JSON object with mean_similarity, exact_rate, mean_distance and unknown_tokens."
@@ -252,13 +267,33 @@ def evaluate_parser() -> argparse.ArgumentParser:
         usage=f"{PROG} evaluate CHECKPOINT [options]",
     )
     parser.add_argument("checkpoint", help="a checkpoint.pt written by train or pretrain")
-    parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="split of the data (default: test)")
+    parser.add_argument(
+        "--split",
+        choices=["train", "validation", "test", "all"],
+        default="test",
+        help="split of the data (default: test; validation needs --validation-fraction)",
+    )
     parser.add_argument("--episodes", type=at_least(1), default=None, help="score only the first N pairs (default: all)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     add_threads_option(parser)
-    add_config_options(parser, EnvConfig)
+    add_config_options(parser, EnvConfig, skip=EVALUATE_IGNORES)
     add_config_options(parser, DecodingConfig)
     return parser
+
+
+# Env options that scoring a checkpoint has no use for: refused by name rather than accepted and ignored.
+EVALUATE_IGNORES = {
+    "tokenizer": "the checkpoint's own tokenizer is always used (its ids are the policy's)",
+    "reward": "scores are similarities and distances, whatever reward the policy trained on",
+}
+
+
+def refuse_ignored(parser: argparse.ArgumentParser, argv: list[str], ignored: dict[str, str]) -> None:
+    """A clear error for an option the command would have no use for (rather than argparse's 'unrecognized')."""
+    for name, why in ignored.items():
+        flag = f"--{name.replace('_', '-')}"
+        if any(arg == flag or arg.startswith(f"{flag}=") for arg in argv):
+            parser.error(f"{flag}: {why}; drop it")
 
 
 def generate_parser() -> argparse.ArgumentParser:
@@ -355,18 +390,18 @@ def train_here(args: argparse.Namespace, agent: str | None, cls, parser: argpars
         others = [flag for dest, flag in given_flags(args, cls) if dest not in RESUMABLE_OPTIONS]
         if others:
             parser.error(
-                f"{', '.join(others)}: a resumed run keeps its config; only --steps and --device can change with --resume"
+                f"{', '.join(others)}: a resumed run keeps its config; only --steps, --device and --overwrite go with --resume"
             )
         overrides = {k: getattr(args, k) for k in RESUMABLE_OPTIONS if hasattr(args, k)}
         algorithm = resume(args.resume, **overrides)
     else:
         values = given(args, cls)
         config = build_config(cls, values)
-        if config.run_dir is None:
-            name = args.agent if agent is None else agent
-            default = next_free(f"runs/{name}-{config.env.data_name}-{config.seed}") if ranks.is_main else None
+        name = args.agent if agent is None else agent
+        algorithm = ALGORITHMS[name](config)
+        if config.run_dir is None:  # claimed once the run is built: one that fails to build leaves no folder behind
+            default = claim_free(f"runs/{name}-{config.env.data_name}-{config.seed}") if ranks.is_main else None
             config.run_dir = ranks.broadcast_object(default)
-        algorithm = ALGORITHMS[args.agent if agent is None else agent](config)
     try:
         algorithm.learn(progress=True)
     except KeyboardInterrupt:
@@ -388,7 +423,7 @@ def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error("--backend rllib does not resume; start again with --init from the exported checkpoint")
     config = build_config(cls, given(args, cls))
     if config.run_dir is None:
-        config.run_dir = next_free(f"runs/rllib-ppo-{config.env.data_name}-{config.seed}")
+        config.run_dir = claim_free(f"runs/rllib-ppo-{config.env.data_name}-{config.seed}")
     try:
         rllib.require_rllib()
     except ImportError as e:
@@ -403,6 +438,27 @@ def _agent_only(argv: list[str]) -> str:
     probe = argparse.ArgumentParser(prog=f"{PROG} train", add_help=False, allow_abbrev=False)
     probe.add_argument("--agent", choices=list(RL_ALGORITHMS), default="ppo")
     return probe.parse_known_args(argv)[0].agent
+
+
+def command_fit(argv: list[str]) -> None:
+    from agents.fit import fit, resume_fit
+    from agents.fit.config import FitConfig
+
+    parser = fit_parser()
+    args = parser.parse_args(argv)
+    chosen = given_flags(args, FitConfig)
+    try:
+        if args.resume:
+            if chosen:
+                parser.error(f"{', '.join(f for _, f in chosen)}: a resumed fit keeps its config; give only --resume DIR")
+            resume_fit(args.resume)
+            return
+        values = given(args, FitConfig)
+        if not {"task", "dataset"} & set(values.get("env", {})):
+            parser.error("give the data to fit: --dataset FILE (pairs of your own) or --task NAME (a built-in task)")
+        fit(build_config(FitConfig, values))
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def evaluation_task(loaded, args) -> object:
@@ -434,12 +490,14 @@ def command_evaluate(argv: list[str]) -> None:
     from agents.inference import load
     from agents.model.evaluation import evaluate_policy
 
-    args = evaluate_parser().parse_args(argv)
+    parser = evaluate_parser()
+    refuse_ignored(parser, argv, EVALUATE_IGNORES)
+    args = parser.parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))
     loaded = load(args.checkpoint, args.device)
     task = evaluation_task(loaded, args)
     result = evaluate_policy(loaded.policy, task, decoding, episodes=args.episodes)
-    result.pop("texts")
+    result.pop("texts"), result.pop("similarities")
     print(json.dumps({"split": args.split, **result}))
 
 
@@ -458,56 +516,52 @@ def read_prompts(path: str) -> list[str]:
 
 
 def command_generate(argv: list[str]) -> None:
-    """Texts for prompts, written batch by batch as they are decoded (the output file is opened first)."""
+    """Texts for prompts. With --output, the file is checked before any work (never the checkpoint or the input)
+    and written whole at the end: a failed generate leaves whatever it held before as it was."""
     from agents.inference import load
     from agents.model.decoding import decode_batches, encode_prompts
 
     args = generate_parser().parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))
-    out = open_output(args.output) if args.output else None
+    if args.output:
+        check_output(args.output, {"checkpoint": args.checkpoint, "--input": args.input})
+    loaded = load(args.checkpoint, args.device)
+    prompts = args.prompt if args.prompt else read_prompts(args.input)
+    ids = encode_prompts(loaded.tokenizer, loaded.rules, prompts)
+    batches = decode_batches(loaded.policy, loaded.rules, ids, decoding, batch_size=args.batch_size)
+    if args.output is None:
+        for batch, _ in batches:
+            print("\n".join(loaded.tokenizer.decode(row) for row in batch), flush=True)
+        return
+    done = 0
     try:
-        loaded = load(args.checkpoint, args.device)
-        prompts = args.prompt if args.prompt else read_prompts(args.input)
-        ids = encode_prompts(loaded.tokenizer, loaded.rules, prompts)
-        done = 0
-        for batch, _ in decode_batches(loaded.policy, loaded.rules, ids, decoding, batch_size=args.batch_size):
-            texts = [loaded.tokenizer.decode(row) for row in batch]
-            if out is None:
-                print("\n".join(texts), flush=True)
-            else:
-                lines = [
+        with replaced_atomically(args.output, "w", encoding="utf-8") as out:
+            for batch, _ in batches:
+                texts = [loaded.tokenizer.decode(row) for row in batch]
+                out.writelines(
                     json.dumps({"prompt": p, "text": t}, ensure_ascii=False) + "\n" for p, t in zip(prompts[done:], texts)
-                ]
-                write_whole_lines(out, "".join(lines), done)
-            done += len(texts)
-    finally:
-        if out is not None:
-            out.close()
-    if out is not None:
-        print(f"wrote {done} texts to {args.output}")
-
-
-def open_output(path: str):
-    """The output file, opened before any work: a folder, or a place that cannot be written, fails at once."""
-    if Path(path).is_dir():
-        raise ValueError(f"--output {path}: is a directory; give a file name, e.g. {Path(path) / 'texts.jsonl'}")
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "w", encoding="utf-8")
+                )
+                done += len(texts)
     except OSError as e:
-        raise ValueError(f"--output {path}: cannot be written ({e.strerror or e})") from None
+        kept = "was left as it was" if Path(args.output).exists() else "was not written"
+        raise ValueError(f"--output {args.output}: writing failed after {done} texts ({e.strerror or e}); it {kept}") from None
+    print(f"wrote {done} texts to {args.output}")
 
 
-def write_whole_lines(out, text: str, done: int) -> None:
-    """Append one batch's lines; if the write fails (a full disk), cut the file back to its last whole line."""
-    position = out.tell()
+def check_output(path: str, protected: dict[str, str | None]) -> None:
+    """Refuse, before any work, an output that is one of the command's own inputs, a folder, or unwritable."""
+    target = Path(path)
+    for what, other in protected.items():
+        if other and Path(other).exists() and target.exists() and os.path.samefile(other, target):
+            raise ValueError(f"--output {path}: is the {what} ({other}); writing there would destroy it: name another file")
+    if target.is_dir():
+        raise ValueError(f"--output {path}: is a directory; give a file name, e.g. {target / 'texts.jsonl'}")
     try:
-        out.write(text)
-        out.flush()
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            out.truncate(position)
-        raise ValueError(f"--output {out.name}: writing failed ({e.strerror or e}); it holds the first {done} texts") from None
+        raise ValueError(f"--output {path}: its folder cannot be made ({e.strerror or e})") from None
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ValueError(f"--output {path}: cannot be written (permission denied)")
 
 
 def command_bench(argv: list[str]) -> None:
@@ -570,6 +624,7 @@ def command_evaluate_completions(argv: list[str]) -> None:
 COMMANDS = {
     "train": ("train an agent with RL", lambda argv: command_train(argv, None)),
     "pretrain": ("supervised pre-training", lambda argv: command_train(argv, "pretrain")),
+    "fit": ("the whole recipe on your data: baselines, pre-training, PPO, report", command_fit),
     "evaluate": ("score a checkpoint", command_evaluate),
     "generate": ("write text with a checkpoint", command_generate),
     "bench": ("compare agents on tasks", command_bench),
@@ -590,7 +645,7 @@ def main(argv=None) -> None:
     command, rest = argv[0], argv[1:]
     from agents.runs.threads import TRAINING_THREADS, configure_threads
 
-    training = command in ("train", "pretrain")
+    training = command in ("train", "pretrain", "fit")
     configure_threads(threads_option(rest), default=TRAINING_THREADS if training else None)  # before torch loads
     try:
         COMMANDS[command][1](rest)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from agents.algorithms.configs import A2CConfig, PPOConfig, PretrainConfig, ReinforceConfig
 from agents.runs.config import RunConfig
@@ -55,6 +56,11 @@ def resume(path, **overrides):
     from agents.runs.checkpoint import Checkpoint, CheckpointError
 
     algorithm = Checkpoint.load(path).algorithm
+    if algorithm == "fit":
+        raise CheckpointError(
+            f"{path}: the policy a fit kept, not a run: continue the fit with textgen-rl fit --resume"
+            f" {Path(path).parent}, or train from this policy with --init {path}"
+        )
     if algorithm not in ALGORITHMS:
         raise CheckpointError(f"{path}: checkpoint of an unknown algorithm {algorithm!r}; known: {sorted(ALGORITHMS)}")
     return ALGORITHMS[algorithm].resume(path, **overrides)

@@ -266,7 +266,7 @@ def fuzz_run_folders(rng: random.Random, folder: Path) -> None:
     default name's next free folder holds nothing."""
     import shutil
 
-    from agents.runs.rundir import RunDirectory, RunDirError, next_free
+    from agents.runs.rundir import RunDirectory, RunDirError, claim_free
 
     base = folder / f"runs-{rng.randrange(10**9)}" / "ppo-copy-0"
     base.mkdir(parents=True)
@@ -286,11 +286,11 @@ def fuzz_run_folders(rng: random.Random, folder: Path) -> None:
             raise Failure(f"the refusal does not name --resume and --overwrite: {e}") from None
     if refused != bool(run_parts):
         raise Failure(f"a folder holding {run_parts} was {'refused' if refused else 'accepted'}")
-    free = Path(next_free(base))
+    free = Path(claim_free(base))
     if free.exists() and any(free.iterdir()):
-        raise Failure(f"next_free gave {free}, which holds files")
+        raise Failure(f"claim_free gave {free}, which holds files")
     if (free == base) == bool(run_parts or other):
-        raise Failure(f"next_free({base}) gave {free} for a folder holding {run_parts}, other files: {other}")
+        raise Failure(f"claim_free({base}) gave {free} for a folder holding {run_parts}, other files: {other}")
     directory.start_fresh(overwrite=True)
     if directory.holds_run() or (other and not (base / "notes.txt").exists()):
         raise Failure("--overwrite left a run behind, or removed a file that is not the run's")

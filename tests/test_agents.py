@@ -191,8 +191,12 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         Checkpoint.load(tmp_path / "missing.pt")
     # A file holding a pickled object is refused, not unpickled.
     torch.save({"format": "textgen-rl-checkpoint", "evil": _Evil()}, tmp_path / "pickled.pt")
-    with pytest.raises(CheckpointError, match="pickled.pt: not a readable"):
+    with pytest.raises(CheckpointError) as refused:
         Checkpoint.load(tmp_path / "pickled.pt")
+    said = str(refused.value)
+    assert said.startswith(f"{tmp_path / 'pickled.pt'}: holds pickled Python objects (print)")
+    assert said.endswith("the file may be malicious (unpickling it can run any code), and it was not loaded")
+    assert "weights_only" not in said  # never torch's advice to load it unsafely
     # Starting weights bring their own tokenizer, so their ids fit any data; another policy size is refused.
     other_data = PPO(tiny(PPOConfig, env=EnvConfig(task="reverse"), init_checkpoint=str(path)))
     assert other_data.task.tokenizer == agent.task.tokenizer and other_data.task.dataset.name == "reverse[train]"
@@ -200,7 +204,7 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
         PPO(tiny(PPOConfig, policy=PolicyConfig(embed_dim=8, hidden_dim=8), init_checkpoint=str(path)))
     # Version 2 files (no tokenizer or rules inside) are refused by version, not by a KeyError.
     torch.save({**torch.load(path, weights_only=True), "version": 2}, tmp_path / "v2.pt")
-    with pytest.raises(CheckpointError, match=r"v2.pt: checkpoint version 2; this code reads versions \[4, 5, 6\]"):
+    with pytest.raises(CheckpointError, match=r"v2.pt: checkpoint version 2; this code reads versions \[4, 5, 6, 7\]"):
         PPO(tiny(PPOConfig, init_checkpoint=str(tmp_path / "v2.pt")))
 
 

@@ -1,14 +1,17 @@
 """The textgen-rl commands end to end on tiny budgets, on built-in tasks and on a dataset the test writes."""
 
+import contextlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
-from agents.cli import config_options, main, read_prompts
+from agents import cli
+from agents.cli import EVALUATE_IGNORES, config_options, main, read_prompts
 from agents.model.decoding import DecodingConfig
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
 from agents.runs.config import EnvConfig
@@ -139,6 +142,8 @@ def test_every_config_field_appears_in_help_with_its_default_once(command, class
     flat = " ".join(out.split())
     for cls in classes:
         for dest, field, _ in config_options(cls):
+            if command == "evaluate" and dest in EVALUATE_IGNORES:
+                continue
             flag = (field.metadata.get("flags") or (f"--{field.name.replace('_', '-')}",))[0]
             assert f"{flag} " in flat or f"{flag}," in flat, f"{flag} ({cls.__name__}.{dest}) missing from `{command} --help`"
             help_text = " ".join(field.metadata["help"].split())
@@ -179,6 +184,8 @@ def test_bad_options_and_values_are_named(tmp_path):
         (["evaluate", "ck.pt", "--episodes", "0"], "argument --episodes: 0: must be an integer >= 1"),
         (["evaluate", "ck.pt", "--episodes", "-1"], "argument --episodes: -1: must be an integer >= 1"),
         (["evaluate", "ck.pt", "--temperature", "nan"], "temperature=nan (--temperature): must be a finite number"),
+        (["evaluate", "ck.pt", "--tokenizer", "missing.json"], "--tokenizer: the checkpoint's own tokenizer is always used"),
+        (["evaluate", "ck.pt", "--reward=sparse"], "--reward: scores are similarities and distances"),
         (["generate", "ck.pt", "--prompt", "a", "--batch-size", "-1"], "argument --batch-size: -1: must be an integer >= 1"),
         (["generate", "ck.pt", "--prompt", "a", "--length-penalty", "nan"], "length_penalty=nan (--length-penalty)"),
     ],
@@ -265,38 +272,55 @@ def test_bench_command_with_a_custom_grid(tmp_path, capsys):
     assert json.loads((tmp_path / "agents_echo.json").read_text())["command"].startswith("textgen-rl bench --quick")
 
 
-def test_generate_checks_its_output_first_and_streams_batch_by_batch(tmp_path, capsys, monkeypatch):
+def test_generate_never_destroys_what_it_was_not_asked_to_write(tmp_path, capsys, monkeypatch):
+    """--output naming the checkpoint or the input is refused before any work; the output is written whole at the
+    end, so a generate that fails (a mistyped checkpoint, a full disk) leaves earlier results as they were."""
     from agents.model import decoding
 
     run = str(tmp_path / "run")
     main(["train", "--agent", "a2c", "--steps", "100", "--run-dir", run, *TINY])
-    (tmp_path / "prompts.txt").write_text("".join(f"{p}\n" for p in ["ab", "ba", "cab", "abc", "c", "bb"]))
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("".join(f"{p}\n" for p in ["ab", "ba", "cab", "abc", "c", "bb"]))
+    checkpoint_bytes, prompt_bytes = Path(run, "checkpoint.pt").read_bytes(), prompts.read_bytes()
+    for output, what in ((f"{run}/checkpoint.pt", "checkpoint"), (str(prompts), "--input")):
+        with pytest.raises(SystemExit, match=f"--output .*: is the {what} .*would destroy it"):
+            main(["generate", f"{run}/checkpoint.pt", "--input", str(prompts), "--output", output])
+    assert Path(run, "checkpoint.pt").read_bytes() == checkpoint_bytes and prompts.read_bytes() == prompt_bytes
     with pytest.raises(SystemExit, match="--output .*: is a directory; give a file name"):
-        main(["generate", "no-such-checkpoint.pt", "--input", str(tmp_path / "prompts.txt"), "--output", str(tmp_path)])
+        main(["generate", "no-such-checkpoint.pt", "--input", str(prompts), "--output", str(tmp_path)])
+
     out = tmp_path / "texts.jsonl"
-    lines_when_decoding = []
+    out.write_text("earlier results\n")
+    with pytest.raises(SystemExit, match="no such checkpoint file"):
+        main(["generate", "no-such-checkpoint.pt", "--input", str(prompts), "--output", str(out)])
+    assert out.read_text() == "earlier results\n"
+    seen_while_decoding = []
     original = decoding.step_decode
 
     def watched(*args):
-        lines_when_decoding.append(len(out.read_text().splitlines()))
+        seen_while_decoding.append(out.read_text())
         return original(*args)
 
     monkeypatch.setattr(decoding, "step_decode", watched)
-    main(
-        [
-            "generate",
-            f"{run}/checkpoint.pt",
-            "--input",
-            str(tmp_path / "prompts.txt"),
-            "--output",
-            str(out),
-            "--batch-size",
-            "2",
-        ]
-    )
-    assert lines_when_decoding == [0, 2, 4]  # each batch was written before the next one was decoded
+    main(["generate", f"{run}/checkpoint.pt", "--input", str(prompts), "--output", str(out), "--batch-size", "2"])
+    assert seen_while_decoding == ["earlier results\n"] * 3  # three batches decoded, the file replaced at the end
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["ab", "ba", "cab", "abc", "c", "bb"] and "wrote 6 texts" in capsys.readouterr().out
+
+    real = cli.replaced_atomically
+
+    @contextlib.contextmanager
+    def full_disk(*args, **kwargs):  # the real temporary file, whose writes fail as on a full disk
+        with real(*args, **kwargs) as f:
+            f.writelines = lambda lines: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+            yield f
+
+    monkeypatch.setattr(cli, "replaced_atomically", full_disk)
+    with pytest.raises(SystemExit, match=r"writing failed after 0 texts \(No space left on device\); it was left as it was"):
+        main(["generate", f"{run}/checkpoint.pt", "--input", str(prompts), "--output", str(out)])
+    monkeypatch.undo()
+    assert [json.loads(line)["prompt"] for line in out.read_text().splitlines()] == ["ab", "ba", "cab", "abc", "c", "bb"]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # the temporary file went with it
 
 
 def test_help_loads_neither_torch_nor_numba():

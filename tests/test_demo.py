@@ -23,12 +23,13 @@ def test_copy_baseline_is_the_similarity_of_writing_the_prompt_back():
     assert copy_baseline(task) == expected and 0.8 < expected < 1.0
 
 
-@pytest.mark.slow  # two short demos end to end (about 25 s); the numbering itself is tested in test_runs
+@pytest.mark.slow  # two short demos end to end; the numbering itself is tested in test_runs
 def test_a_second_demo_writes_a_folder_of_its_own(tmp_path, capsys):
     from agents.demo import main
 
     for _ in range(2):
-        main(["--pretrain-epochs", "1", "--ppo-steps", "300", "--run-dir", str(tmp_path / "demo")])
+        main(["--pretrain-epochs", "1", "--rl-steps", "300", "--run-dir", str(tmp_path / "demo")])
     out = capsys.readouterr().out
-    assert f"textgen-rl generate {tmp_path / 'demo' / 'ppo' / 'checkpoint.pt'}" in out
-    assert f"textgen-rl generate {tmp_path / 'demo_2' / 'ppo' / 'checkpoint.pt'}" in out
+    assert f"textgen-rl generate {tmp_path / 'demo' / 'checkpoint.pt'}" in out
+    assert f"textgen-rl generate {tmp_path / 'demo_2' / 'checkpoint.pt'}" in out
+    assert out.count("held-out examples") == 2 and (tmp_path / "demo_2" / "report.md").exists()

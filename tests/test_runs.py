@@ -22,7 +22,7 @@ from agents.registry import resume  # noqa: E402
 from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from agents.runs.config import EnvConfig  # noqa: E402
 from agents.runs.run import TrainingDiverged  # noqa: E402
-from agents.runs.rundir import RunDirectory, RunDirError, next_free  # noqa: E402
+from agents.runs.rundir import RunDirectory, RunDirError, claim_free  # noqa: E402
 
 TINY = dict(
     env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
@@ -94,16 +94,30 @@ def test_a_fresh_run_never_touches_an_existing_run(tmp_path):
     replaced.learn(until=400)  # the same run, called again: it continues, it is not refused
 
 
-def test_default_run_folders_are_numbered_like_sb3s(tmp_path):
+def test_default_run_folders_are_numbered_like_sb3s_and_claimed_at_once(tmp_path):
     base = tmp_path / "ppo-copy-0"
-    assert next_free(base) == str(base)
     base.mkdir()
-    assert next_free(base) == str(base)  # an empty folder is free
+    assert claim_free(base) == str(base)  # an empty folder is free; taking it leaves its lock file there
+    assert claim_free(base) == f"{base}_2"  # claimed: a second run started at the same moment gets the next
+    (base / "run.lock").unlink()
     (base / "progress.csv").write_text("iteration\n")
-    assert next_free(base) == f"{base}_2"
-    Path(f"{base}_2").mkdir()
-    (Path(f"{base}_2") / "x").write_text("")
-    assert next_free(base) == f"{base}_3"
+    Path(f"{base}_3").write_text("a file, not a folder")
+    assert claim_free(base) == f"{base}_4"
+
+
+def test_two_trainings_started_together_with_the_default_folder_get_one_each(tmp_path):
+    """Both pick runs/a2c-copy-0 at once; the second takes the next number, not a refusal on the lock."""
+    command = [sys.executable, "-m", "agents", "train", "--agent", "a2c", "--steps", "200", "--num-envs", "8",
+               "--task", "copy", "--task-option", "max_length=3"]  # fmt: skip
+    runs = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert folders == ["a2c-copy-0", "a2c-copy-0_2"] and all(
+        (tmp_path / "runs" / f / "checkpoint.pt").exists() for f in folders
+    )
 
 
 def test_a_diverging_run_stops_and_its_last_checkpoint_stays_finite(tmp_path, monkeypatch):
@@ -161,6 +175,46 @@ def test_a_moved_checkpoint_resumes_in_its_own_folder(tmp_path):
     run.learn()
     assert not old.exists() and run.config.run_dir == str(new.resolve())
     assert Checkpoint.load(new / "checkpoint.pt").env_steps >= 400
+
+
+def test_resuming_an_older_copy_never_replaces_the_further_checkpoint_without_overwrite(tmp_path, capsys):
+    from agents.cli import main
+
+    A2C(tiny(tmp_path, total_env_steps=200)).learn()
+    shutil.copy(tmp_path / "checkpoint.pt", tmp_path / "older-copy.pt")
+    resume(tmp_path / "checkpoint.pt", total_env_steps=400).learn()
+    further, log = (tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "progress.csv").read_text()
+    with pytest.raises(SystemExit, match=r"older-copy.pt is not its folder's own checkpoint: resuming from it would replace"):
+        main(["train", "--resume", str(tmp_path / "older-copy.pt"), "--steps", "600"])
+    assert (tmp_path / "checkpoint.pt").read_bytes() == further and (tmp_path / "progress.csv").read_text() == log
+    main(["train", "--resume", str(tmp_path / "older-copy.pt"), "--steps", "600", "--overwrite"])  # said so: it may
+    assert Checkpoint.load(tmp_path / "checkpoint.pt").env_steps >= 600
+
+
+def test_a_dataset_run_resumes_on_its_own_file_from_any_folder_and_never_on_changed_data(tmp_path, monkeypatch):
+    first, elsewhere = tmp_path / "first", tmp_path / "elsewhere"
+    first.mkdir(), elsewhere.mkdir()
+    pairs = [{"prompt": f"{a}{b}", "target": f"{b}{a}"} for a in "abcd" for b in "abcd"]
+    (first / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    (elsewhere / "pairs.jsonl").write_text('{"prompt": "zz", "target": "q"}\n{"prompt": "q", "target": "zz"}\n')
+    monkeypatch.chdir(first)
+    config = tiny(first / "run", env=EnvConfig(dataset="pairs.jsonl"), total_env_steps=200)
+    A2C(config).learn()
+    checkpoint = first / "run" / "checkpoint.pt"
+    heldout = Checkpoint.load(checkpoint).heldout
+    assert Checkpoint.load(checkpoint).config["env"]["dataset"] == str(first / "pairs.jsonl")
+    monkeypatch.chdir(elsewhere)  # another pairs.jsonl here: the run's own file is still the one it trains on
+    run = resume(checkpoint, total_env_steps=400)
+    assert run.task.target_texts[0] in {p["target"] for p in pairs}
+    run.learn()
+    assert Checkpoint.load(checkpoint).heldout == heldout
+    (first / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs[:-1]))
+    with pytest.raises(CheckpointError, match=r"pairs.jsonl has changed since the run trained on it; .* restore the file"):
+        resume(checkpoint, total_env_steps=600)
+    (first / "pairs.jsonl").unlink()
+    with pytest.raises(CheckpointError, match=r"its run trained on .*pairs.jsonl, which is gone; restore the file"):
+        resume(checkpoint, total_env_steps=600)
+    assert Checkpoint.load(checkpoint).heldout == heldout
 
 
 def test_interrupted_reinforce_prints_a_hint_that_works(tmp_path, capsys):
@@ -271,6 +325,45 @@ def test_a_failing_save_keeps_the_previous_checkpoint_and_says_so(checkpoint, mo
     ):
         Checkpoint.load(checkpoint).save(checkpoint)
     assert checkpoint.read_bytes() == before and [p.name for p in checkpoint.parent.glob("*.tmp")] == []
+
+
+@pytest.mark.parametrize("failing", ["progress.csv", "tensorboard"])
+def test_a_full_disk_while_logging_is_one_line_naming_the_file_and_the_intact_checkpoint(
+    tmp_path, monkeypatch, capsys, failing
+):
+    """The log row (or TensorBoard's event) that hits a full disk stops training with one message; closing the
+    log after it adds no second error."""
+    import agents.runs.rundir as rundir
+    from agents.cli import main
+
+    run = tmp_path / "run"
+    command = ["train", "--agent", "a2c", "--steps", "200", "--num-envs", "8", "--task", "copy", "--run-dir", str(run),
+               "--task-option", "max_length=3", "--checkpoint-every", "1"]  # fmt: skip
+    main(command)
+    before = (run / "checkpoint.pt").read_bytes()
+    rows = {"written": 0}
+
+    def full_disk(*args):
+        rows["written"] += 1
+        if rows["written"] > 2:  # a few rows of the resumed run go through, then the disk is full
+            raise OSError(28, "No space left on device")
+        return real(*args)
+
+    if failing == "tensorboard":
+        owner, name = pytest.importorskip("torch.utils.tensorboard").SummaryWriter, "add_scalar"
+    else:
+        owner, name = rundir.ProgressLog, "_line"
+    real = getattr(owner, name)
+    monkeypatch.setattr(owner, name, full_disk)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--resume", str(run / "checkpoint.pt"), "--steps", "2000"])
+    assert str(stopped.value.code) == (
+        f"textgen-rl train: {run / failing}: writing failed (No space left on device); the last checkpoint,"
+        f" {run / 'checkpoint.pt'}, is intact"
+    )
+    assert "Traceback" not in capsys.readouterr().err
+    assert Checkpoint.load(run / "checkpoint.pt").env_steps >= 200 and before
 
 
 def test_an_unwritable_run_dir_is_one_clear_error_before_training(tmp_path):

@@ -184,3 +184,34 @@ def test_reverse_text_reverses_sentences_of_the_corpus_or_of_a_file(tmp_path):
     assert make_task("reverse_text", source=str(tmp_path / "pairs.jsonl")).pairs[0].target == "cba"
     with pytest.raises(ValueError, match="min_length=500, max_length=600: no text of the corpus"):
         make_task("reverse_text", min_length=500, max_length=600)
+
+
+def test_a_long_max_length_builds_quickly_or_is_refused_by_its_size():
+    """The count of possible strings stops at num_examples (an exact sum of 26**n up to 30,000 took 49 s),
+    and a length whose strings would not fit in memory is refused before any is drawn."""
+    pairs = make_task("copy", max_length=30_000, num_examples=20).pairs
+    assert len(pairs) == 20 and max(len(p.prompt) for p in pairs) > 10_000
+    with pytest.raises(ValueError, match=r"min_length=3, max_length=1000000000: the task's strings would take .* GiB"):
+        make_task("copy", max_length=1_000_000_000)
+
+
+def test_every_character_of_the_alphabet_is_honoured_control_characters_included():
+    pairs = make_task("reverse", alphabet="a\x00\x01", min_length=3, max_length=4, num_examples=60).pairs
+    assert all(3 <= len(p.prompt) <= 4 and p.target == p.prompt[::-1] for p in pairs)  # a NUL is not dropped
+    assert {c for p in pairs for c in p.prompt} == {"a", "\x00", "\x01"}
+    options = {"alphabet": "\x00b", "min_length": 2, "max_length": 2, "num_examples": 4}  # every string there is
+    texts = [TextTask(task="copy", split=split, task_options=options).target_texts for split in ("train", "test")]
+    assert sorted(texts[0] + texts[1]) == ["\x00\x00", "\x00b", "b\x00", "bb"]
+
+
+def test_addition_takes_numbers_of_any_size_up_to_what_python_writes_as_text():
+    for pair in make_task("addition", min_digits=12, max_digits=30, num_examples=50).pairs:
+        a, b = pair.prompt.split("+")
+        assert int(a) + int(b) == int(pair.target) and 12 <= len(a) <= 30
+    with pytest.raises(ValueError, match="max_digits=5000: must be at most 4000"):
+        make_task("addition", max_digits=5000)
+
+
+def test_a_count_of_variants_beyond_memory_is_refused_before_any_is_made():
+    with pytest.raises(ValueError, match=r"variants=1000000000 of 400 sentences: the noisy sentences would take"):
+        make_task("spelling", variants=10**9)

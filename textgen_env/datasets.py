@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPLITS = ("train", "test", "all")
+SPLITS = ("train", "validation", "test", "all")
 FILE_SUFFIXES = (".txt", ".jsonl", ".csv", ".tsv", ".parquet")
 HF_FOLDER_FILES = ("dataset_info.json", "dataset_dict.json")  # what save_to_disk writes
 TEST_FRACTION = 0.2
@@ -83,20 +83,33 @@ class TextDataset:
         """How many pairs repeat an earlier one."""
         return len(self.pairs) - len(set(self.pairs))
 
-    def split(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> TextDataset:
+    def split(
+        self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0, validation_fraction: float = 0.0
+    ) -> TextDataset:
         """A deterministic train/test split: the same pairs land in the same split every time."""
         if split == "all" and test_fraction == TEST_FRACTION and seed == 0:
             return self
-        chosen = self.split_indices(split, test_fraction, seed)
+        chosen = self.split_indices(split, test_fraction, seed, validation_fraction)
         groups = None if self.groups is None else [self.groups[i] for i in chosen]
         return TextDataset([self.pairs[i] for i in chosen], name=f"{self.name}[{split}]", groups=groups)
 
-    def split_indices(self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0) -> list[int]:
-        """The positions of `split`'s pairs in this dataset, in order."""
+    def split_indices(
+        self, split: str, test_fraction: float = TEST_FRACTION, seed: int = 0, validation_fraction: float = 0.0
+    ) -> list[int]:
+        """The positions of `split`'s pairs in this dataset, in order.
+
+        With `validation_fraction`, that fraction of the training split is held out as ``"validation"``, by
+        target (or by group): no target is both trained on and validated on, so choices made on the
+        validation split (when to stop, which weights to keep) are made on text the policy has not learned.
+        ``"train"`` is then the rest; the test split does not change.
+        """
         if split not in SPLITS:
             raise ValueError(f"split={split!r}: allowed values are {list(SPLITS)}")
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"test_fraction={test_fraction!r}: must be between 0 and 1")
+        check_validation_fraction(validation_fraction)
+        if split == "validation" and not validation_fraction:
+            raise ValueError("split='validation' needs a validation_fraction above 0 (the share of the training split)")
         if split == "all":
             return list(range(len(self.pairs)))
         groups = self.pairs if self.groups is None else self.groups  # by content: identical pairs stay together
@@ -105,9 +118,24 @@ class TextDataset:
         n_test = max(1, int(round(test_fraction * len(names)))) if len(names) > 1 else 0
         test = {names[k] for k in order[:n_test].tolist()}
         chosen = [i for i, g in enumerate(groups) if (g in test) == (split == "test")]
+        if split != "test" and validation_fraction:
+            chosen = self._carve_validation(chosen, split, validation_fraction, seed)
         if not chosen:
             raise ValueError(f"{self.name}: split {split!r} is empty ({len(self.pairs)} pairs in all)")
         return chosen
+
+    def _carve_validation(self, training: list[int], split: str, fraction: float, seed: int) -> list[int]:
+        """`training`'s pairs of the validation split (or of the rest): a `fraction` of its targets (or groups)."""
+        keys = [self.pairs[i].target if self.groups is None else self.groups[i] for i in training]
+        names = list(dict.fromkeys(keys))
+        if len(names) < 2:
+            raise ValueError(
+                f"{self.name}: its training split has {len(names)} distinct target(s); holding some out for"
+                " validation needs at least 2"
+            )
+        order = np.random.default_rng(seed + 1).permutation(len(names))
+        held = {names[k] for k in order[: min(len(names) - 1, max(1, int(round(fraction * len(names)))))].tolist()}
+        return [i for i, key in zip(training, keys) if (key in held) == (split == "validation")]
 
 
 def _as_pair(item, source: str, position: int) -> TextPair:
@@ -122,6 +150,12 @@ def check_prompt_fraction(prompt_fraction) -> float:
     if isinstance(prompt_fraction, bool) or not isinstance(prompt_fraction, (int, float)) or not 0.0 < prompt_fraction < 1.0:
         raise ValueError(f"prompt_fraction={prompt_fraction!r}: must be a number strictly between 0 and 1")
     return float(prompt_fraction)
+
+
+def check_validation_fraction(fraction) -> float:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation_fraction={fraction!r}: must be a number from 0 (none) up to, not including, 1")
+    return float(fraction)
 
 
 _WORD = re.compile(r"\S+")

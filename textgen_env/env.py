@@ -107,7 +107,9 @@ class TextGenerationEnv(gym.Env):
       ``seed``, ...): ones it does not take are an error.
     - ``dataset``: instead of a task, a list of (prompt, target) pairs, a file
       (``.txt``, ``.jsonl``, ``.csv``, ``.tsv``) or a ``TextDataset``.
-    - ``split``: ``"train"`` (default), ``"test"`` or ``"all"``; deterministic.
+    - ``split``: ``"train"`` (default), ``"test"`` or ``"all"``; deterministic. With
+      ``validation_fraction`` (default 0), that share of the training split's targets is
+      held out as ``"validation"``, and ``"train"`` is the rest.
     - ``tokenizer``: ``"char"``, ``"word"``, a tokenizer JSON file (one saved by this
       package, or a Hugging Face ``tokenizer.json``), or a ``Tokenizer`` object. The
       default is the task's own (``"word"`` for ``reverse_words``, else ``"char"``);
@@ -138,6 +140,7 @@ class TextGenerationEnv(gym.Env):
         task: str | None = None,
         dataset=None,
         split: str = "train",
+        validation_fraction: float = 0.0,
         tokenizer=None,
         reward: str = "dense",
         metric="levenshtein",

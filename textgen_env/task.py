@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from textgen_env.datasets import TextDataset, load_pairs
+from textgen_env.memory import check_allocation
 from textgen_env.rewards import Metric, RewardMode, resolve_metric, reward_mode
 from textgen_env.tasks import DEFAULT_TASK, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
@@ -40,25 +41,6 @@ def check_integer(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
     return int(value)
-
-
-def memory_bytes() -> int | None:
-    """This machine's physical memory, where the OS says."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def check_allocation(nbytes: int, what: str, options: str) -> None:
-    """Refuse, before allocating, arrays that would take more than a quarter of this machine's memory
-    (a run allocates several such groups: the task's, the episodes', the policy's, a batch's)."""
-    total = memory_bytes()
-    if total is not None and nbytes > total // 4:
-        raise ValueError(
-            f"{options}: {what} would take {nbytes / 2**30:.1f} GiB, more than a quarter of this machine's"
-            f" {total / 2**30:.1f} GiB of memory; lower them"
-        )
 
 
 def check_bool(name: str, value) -> bool:
@@ -152,6 +134,7 @@ class TextTask:
         task: str | None = None,
         dataset=None,
         split: str = "train",
+        validation_fraction: float = 0.0,
         tokenizer=None,
         reward: str = "dense",
         metric="levenshtein",
@@ -169,8 +152,8 @@ class TextTask:
         self.reward: RewardMode = reward_mode(reward)
         self.metric: Metric = resolve_metric(metric)
         full = resolve_dataset(task, dataset, task_options)
-        chosen = full.split_indices(split)
-        self.dataset: TextDataset = full.split(split)
+        chosen = full.split_indices(split, validation_fraction=validation_fraction)
+        self.dataset: TextDataset = full.split(split, validation_fraction=validation_fraction)
         self.split = split
 
         # The vocabulary and the limits come from the whole dataset, so that the

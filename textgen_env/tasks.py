@@ -25,6 +25,7 @@ Options a task does not take are an error that names them.
 from __future__ import annotations
 
 import inspect
+import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from importlib import resources
 import numpy as np
 
 from textgen_env.datasets import TextDataset, check_prompt_fraction, load_pairs, read_lines, split_text
+from textgen_env.memory import check_allocation
 
 DEFAULT_TASK = "continue"
 LOWERCASE = string.ascii_lowercase
@@ -66,24 +68,52 @@ def _rate(name: str, value) -> float:
     return float(value)
 
 
+def count_strings(letters: int, low: int, high: int, enough: int) -> int:
+    """How many strings of `low` to `high` of `letters` letters there are, counted only until `enough`: a long
+    `high` would otherwise make the sum an integer of thousands of digits."""
+    total = 0
+    for n in range(low, high + 1):
+        total += letters**n if letters == 1 or n < enough.bit_length() else enough  # 2**n > enough already
+        if total >= enough:
+            break
+    return total
+
+
+# Bytes per character of a drawn string as a task holds it: the text, its token ids (prompt and target), the env's matrices.
+BYTES_PER_CHARACTER = 24
+MAX_DRAW_ROUNDS = 1000  # rounds of `count` draws for distinct strings: far past what any count that fits needs
+
+
 def random_strings(count: int, min_length: int, max_length: int, alphabet: str, seed: int) -> list[str]:
     """`count` distinct strings of uniform random length and letters, reproducible from `seed`
-    (distinct, so that no string lands in both splits)."""
+    (distinct, so that no string lands in both splits). Every character of `alphabet` is honoured,
+    control characters included."""
     count = _integer("num_examples", count, 1)
     low, high = _length_range(min_length, max_length)
-    letters = np.array(_alphabet(alphabet))
-    possible = sum(len(letters) ** n for n in range(low, high + 1))
+    letters = _alphabet(alphabet)
+    possible = count_strings(len(letters), low, high, count)
     if count > possible:
         raise ValueError(
             f"num_examples={count}: there are only {possible} distinct strings of {low} to {high} letters"
             f" from alphabet={alphabet!r}"
         )
+    check_allocation(
+        count * (low + high) // 2 * BYTES_PER_CHARACTER,
+        "the task's strings",
+        f"num_examples={count}, min_length={low}, max_length={high}",
+    )
     rng = np.random.default_rng(_integer("seed", seed, 0))
     drawn: dict[str, None] = {}
-    while len(drawn) < count:
+    for _ in range(MAX_DRAW_ROUNDS):
         for n in rng.integers(low, high + 1, size=count):
-            drawn.setdefault("".join(rng.choice(letters, size=n)))
-    return list(drawn)[:count]
+            # indices, not numpy strings: a fixed-width string array would drop a NUL
+            drawn.setdefault("".join(letters[i] for i in rng.choice(len(letters), size=n)))
+        if len(drawn) >= count:
+            return list(drawn)[:count]
+    raise ValueError(
+        f"num_examples={count}: {MAX_DRAW_ROUNDS * count} draws gave {len(drawn)} distinct strings of {low} to {high}"
+        f" letters from alphabet={alphabet!r}; ask for fewer"
+    )
 
 
 def corpus_sentences() -> list[str]:
@@ -150,24 +180,37 @@ def sort(
     )
 
 
+MAX_DIGITS = 4000  # Python writes integers of up to 4,300 digits as text
+
+
 def addition(*, num_examples: int = 5000, min_digits: int = 1, max_digits: int = 2, seed: int = 0) -> TextDataset:
     """Add two decimal numbers ("57+8" -> "65"): tests carrying, right to left, while writing left to right.
 
     Both numbers have between `min_digits` and `max_digits` digits; the pairs are distinct
-    (so none is in both splits), drawn uniformly from all such pairs.
+    (so none is in both splits), drawn uniformly from all such pairs, of any size.
     """
     count = _integer("num_examples", num_examples, 1)
     low, high = _length_range(min_digits, max_digits, "digits")
+    if high > MAX_DIGITS:
+        raise ValueError(f"max_digits={high}: must be at most {MAX_DIGITS}")
     smallest = 0 if low == 1 else 10 ** (low - 1)
     numbers = 10**high - smallest
     if count > numbers * numbers:
         raise ValueError(
             f"num_examples={count}: there are only {numbers * numbers} distinct pairs of {low}- to {high}-digit numbers"
         )
-    rng = np.random.default_rng(_integer("seed", seed, 0))
-    drawn = rng.choice(numbers * numbers, size=count, replace=False)
+    check_allocation(count * 3 * high * BYTES_PER_CHARACTER, "the sums", f"num_examples={count}, max_digits={high}")
+    seed = _integer("seed", seed, 0)
+    if numbers * numbers < 2**63:
+        drawn = np.random.default_rng(seed).choice(numbers * numbers, size=count, replace=False)
+        operands = zip(*np.divmod(drawn, numbers))
+    else:  # past int64: Python's integers, distinct pairs from a population so large that repeats are rare
+        draw, pairs = random.Random(seed), {}
+        while len(pairs) < count:
+            pairs.setdefault((draw.randrange(numbers), draw.randrange(numbers)))
+        operands = pairs
     return TextDataset(
-        [(f"{smallest + a}+{smallest + b}", str(2 * smallest + a + b)) for a, b in zip(*np.divmod(drawn, numbers))], "addition"
+        [(f"{smallest + a}+{smallest + b}", str(2 * smallest + int(a) + int(b))) for a, b in operands], "addition"
     )
 
 
@@ -227,6 +270,11 @@ def spelling(*, noise: float = 0.1, variants: int = 8, seed: int = 0, source: st
     variants = _integer("variants", variants, 1)
     rng = np.random.default_rng(_integer("seed", seed, 0))
     sentences = source_texts(source)
+    check_allocation(
+        variants * sum(map(len, sentences)) * 2 * BYTES_PER_CHARACTER,
+        "the noisy sentences",
+        f"variants={variants} of {len(sentences)} sentences",
+    )
     pairs = [(add_typos(sentence, rng, noise)[0], sentence) for sentence in sentences for _ in range(variants)]
     return TextDataset(pairs, "spelling", groups=[k for k in range(len(sentences)) for _ in range(variants)])
 
@@ -266,10 +314,18 @@ def continue_(*, prompt_fraction: float = 0.4) -> TextDataset:
     return TextDataset([split_text(s, prompt_fraction) for s in corpus_sentences()], "continue")
 
 
+def new_noise(options: dict, round: int) -> dict:
+    """`spelling`'s options for round `round` of new prompts: the same sentences, in the same splits, with new noise."""
+    return {**options, "seed": _integer("seed", options.get("seed", 0), 0) + round}
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     build: Callable[..., TextDataset]
     tokenizer: str  # the tokenizer the task is meant for, used when the env is given none
+    # Where the task can make new prompts for the same targets (in the same splits): the options of round k > 0
+    # of them. Training on new prompts each round keeps a policy from learning its training prompts by heart.
+    new_prompts: Callable[[dict, int], dict] | None = None
 
     @property
     def options(self) -> dict:
@@ -288,7 +344,7 @@ TASKS: dict[str, TaskSpec] = {
     "duplicate": TaskSpec(duplicate, "char"),
     "sort": TaskSpec(sort, "char"),
     "addition": TaskSpec(addition, "char"),
-    "spelling": TaskSpec(spelling, "char"),
+    "spelling": TaskSpec(spelling, "char", new_noise),
     "reverse_words": TaskSpec(reverse_words, "word"),
     "reverse_text": TaskSpec(reverse_text, "char"),
     "continue": TaskSpec(continue_, "char"),
@@ -299,6 +355,19 @@ def task_spec(name) -> TaskSpec:
     if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"task={name!r}: allowed values are {list(TASKS)}")
     return TASKS[name]
+
+
+def makes_new_prompts(name) -> bool:
+    """Whether built-in task `name` can make new prompts for its targets (see :attr:`TaskSpec.new_prompts`)."""
+    return isinstance(name, str) and name in TASKS and TASKS[name].new_prompts is not None
+
+
+def new_prompt_options(name: str, options: dict | None, round: int) -> dict:
+    """The options of task `name` for round `round` (> 0) of new prompts for the same targets, in the same splits."""
+    if not makes_new_prompts(name):
+        able = [task for task in TASKS if makes_new_prompts(task)]
+        raise ValueError(f"task={name!r} cannot make new prompts for its targets; of the built-in tasks, {able} can")
+    return TASKS[name].new_prompts(dict(options or {}), round)
 
 
 def make_task(name: str, **options) -> TextDataset:

@@ -16,7 +16,6 @@ Ordinary tokens start at 4.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -26,6 +25,8 @@ from operator import itemgetter
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from textgen_env.files import write_text_atomically
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -343,17 +344,8 @@ def _as_hf_tokenizer(tokenizer):
 
 
 def _write_json_atomically(path, data: dict) -> None:
-    """JSON with non-ASCII characters escaped (so that any str, a lone surrogate too, round-trips), written to a
-    temporary file and renamed; the temporary file is removed if anything fails."""
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+    """JSON with non-ASCII characters escaped (so that any str, a lone surrogate too, round-trips), written whole."""
+    write_text_atomically(path, json.dumps(data))
 
 
 def tokenizer_from_dict(data: dict) -> Tokenizer:

@@ -50,6 +50,7 @@ class TextGenerationVectorEnv(VectorEnv):
         task: str | None = None,
         dataset=None,
         split: str = "train",
+        validation_fraction: float = 0.0,
         tokenizer=None,
         reward: str = "dense",
         metric="levenshtein",

@@ -17,7 +17,8 @@ from agents.algorithms.curriculum import LengthCurriculum
 from agents.algorithms.rollout import EpisodeBatch, collect_episodes
 from agents.runs.config import TrainConfig
 from agents.runs.run import Run
-from textgen_env.task import TextTask, check_allocation
+from textgen_env.memory import check_allocation
+from textgen_env.task import TextTask
 from textgen_env.vector import TextGenerationVectorEnv
 
 

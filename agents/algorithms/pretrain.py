@@ -9,13 +9,18 @@ Ctrl-C, resume) with them; one iteration is one epoch.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from agents.algorithms.configs import PretrainConfig
 from agents.algorithms.returns import masked_mean
+from agents.model.policy import masked
 from agents.runs.run import Run
 from textgen_env.task import TextTask
+from textgen_env.tasks import new_prompt_options
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 
@@ -52,9 +57,89 @@ def teacher_forced_batch(task: TextTask, indices: np.ndarray, device="cpu") -> d
     return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in tensors.items()}
 
 
+BUCKET_POOL = 50  # batches per pool sorted by length: wide enough to match lengths, narrow enough to keep the mix
+
+
+def drop_words(inputs: torch.Tensor, rate: float) -> torch.Tensor:
+    """Decoder inputs with each ordinary token replaced by UNK at `rate` (word dropout, Bowman et al. 2016)."""
+    if not rate:
+        return inputs
+    dropped = (torch.rand(inputs.shape, device=inputs.device) < rate) & (inputs > UNK_ID)
+    return inputs.masked_fill(dropped, UNK_ID)
+
+
+def teacher_forced_losses(
+    policy, batch: dict[str, torch.Tensor], inputs: torch.Tensor, smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean negative log-likelihood per target token, and the objective trained on: with `smoothing`, each
+    token's target is mixed with the uniform distribution over the actions valid there (label smoothing,
+    Szegedy et al. 2016)."""
+    logits, _ = policy.sequence(inputs, policy.encode(batch["prompts"]))
+    log_probs = F.log_softmax(masked(logits, batch["action_masks"]), dim=-1)
+    nll = -log_probs.gather(-1, batch["actions"][..., None])[..., 0]
+    objective = nll
+    if smoothing:
+        valid = batch["action_masks"]
+        to_uniform = -(log_probs * valid).sum(-1) / valid.sum(-1)
+        objective = (1 - smoothing) * nll + smoothing * to_uniform
+    return masked_mean(nll, batch["mask"]), masked_mean(objective, batch["mask"])
+
+
 class Pretrain(Run):
     name = "pretrain"
     config_class = PretrainConfig
+
+    def __init__(self, config: PretrainConfig, *, tokenizer=None):
+        if config.new_prompts:
+            new_prompt_options(config.env.task, config.env.task_options, 1)  # a task that cannot make them fails here
+        super().__init__(config, tokenizer=tokenizer)
+        self.averaged_policy = copy.deepcopy(self.policy).requires_grad_(False) if config.average_decay else None
+        self.steps = 0  # optimizer steps, which set the average's warm-up
+
+    @property
+    def inference_policy(self):
+        return self.averaged_policy if self.averaged_policy is not None else self.policy
+
+    def update_average(self) -> None:
+        """Move the average towards the weights. The decay warms up as TensorFlow's moving averages do,
+        ``min(decay, (1 + steps) / (10 + steps))``, so the first epochs are not an average of the random start."""
+        self.steps += 1
+        if self.averaged_policy is None:
+            return
+        decay = min(self.config.average_decay, (1 + self.steps) / (10 + self.steps))
+        with torch.no_grad():
+            for averaged, trained in zip(self.averaged_policy.parameters(), self.policy.parameters()):
+                averaged.lerp_(trained, 1.0 - decay)
+
+    def algorithm_state(self) -> dict:
+        return {"steps": self.steps}
+
+    def load_algorithm_state(self, state: dict) -> None:
+        self.steps = int(state.get("steps", 0))
+
+    def epoch_task(self) -> TextTask:
+        """This epoch's pairs: the training split, or with ``new_prompts`` (after the first epoch) new prompts for
+        its targets, round `iteration` of them."""
+        env = self.config.env
+        if not self.config.new_prompts or self.iteration == 0:
+            return self.task
+        options = new_prompt_options(env.task, env.task_options, self.iteration)
+        return TextTask(split="train", **{**env.env_kwargs(self.task.tokenizer), "task_options": options})
+
+    def batches(self, task: TextTask) -> list[np.ndarray]:
+        """The epoch's batches of pair indices: the pairs shuffled and cut in order, or (with ``length_buckets``)
+        cut into pools of :data:`BUCKET_POOL` batches, each pool sorted by target length and cut into batches,
+        whose order is shuffled again."""
+        size = self.config.batch_size
+        order = self.rng.permutation(len(task.dataset))
+        if not self.config.length_buckets:
+            return [order[start : start + size] for start in range(0, len(order), size)]
+        batches = []
+        for start in range(0, len(order), size * BUCKET_POOL):
+            pool = order[start : start + size * BUCKET_POOL]
+            pool = pool[np.argsort(task.target_lengths[pool], kind="stable")]
+            batches += [pool[first : first + size] for first in range(0, len(pool), size)]
+        return [batches[i] for i in self.rng.permutation(len(batches))]
 
     def finished(self) -> bool:
         return self.iteration >= self.config.epochs
@@ -64,14 +149,15 @@ class Pretrain(Run):
 
     def iterate(self) -> dict:
         cfg = self.config
-        order = self.rng.permutation(len(self.task.dataset))
+        task = self.epoch_task()
         losses = []
-        for start in range(0, len(order), cfg.batch_size):
-            batch = teacher_forced_batch(self.task, order[start : start + cfg.batch_size], self.device)
-            log_probs, _, _ = self.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
-            loss = -masked_mean(log_probs, batch["mask"])
-            self.clip_and_step(loss)
-            losses.append(loss.item())
+        for indices in self.batches(task):
+            batch = teacher_forced_batch(task, indices, self.device)
+            inputs = drop_words(batch["inputs"], cfg.word_dropout)
+            nll, objective = teacher_forced_losses(self.policy, batch, inputs, cfg.label_smoothing)
+            self.clip_and_step(objective)
+            self.update_average()
+            losses.append(nll.item())
             self.env_steps += int(batch["mask"].sum())
         self.iteration += 1
         return {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}

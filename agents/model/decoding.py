@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from agents.model.config import DecodingConfig
 from agents.model.policy import MASKED_LOGIT, ActorCritic, Memory, masked, sample_rows
+from textgen_env.memory import check_allocation
 from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
@@ -46,6 +47,13 @@ def decode_batches(
     decoding = decoding or DecodingConfig()
     device = policy_device(policy)
     generator = torch.Generator(device=device).manual_seed(decoding.seed) if decoding.sample else None
+    if decoding.beam > 1:  # a prompt's beams each hold their candidates, the prompt's encoding and its decoder state
+        hidden = policy.config.hidden_dim
+        check_allocation(
+            decoding.beam * (2 * policy.vocab_size + (rules.max_prompt_tokens + 4) * hidden + rules.max_new_tokens) * 8,
+            "beam search's hypotheses for one prompt",
+            f"beam={decoding.beam} ({policy.vocab_size} tokens, hidden_dim={hidden})",
+        )
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         memory = policy.encode(pad_rows(batch, device))

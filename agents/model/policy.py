@@ -13,6 +13,10 @@ attention weights over the prompt are also a distribution over the prompt's
 tokens, mixed with the vocabulary distribution by a learned gate, so a token can
 be written by pointing at it in the prompt, however rarely its embedding was trained.
 
+With ``bidirectional=True`` the encoder is two LSTMs of half the hidden size, one reading
+each prompt from its start, one from its end, their states side by side: a position's state
+then knows what follows it too (a typo is told by the letters after it as much as before).
+
 With ``position_features=True`` (the default) attention also scores places: the
 decoder step's sinusoids against each prompt position's, counted from the prompt's start
 and from its end, through two learned maps. A bilinear form of sinusoids can peak where
@@ -36,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.model.config import PolicyConfig
-from textgen_env.task import check_allocation
+from textgen_env.memory import check_allocation
 from textgen_env.tokenizers import PAD_ID
 
 POSITION_FREQUENCIES = 16  # sinusoids of positions, as in the Transformer's position encoding
@@ -71,7 +75,7 @@ class ActorCritic(nn.Module):
         self.vocab_size = vocab_size
         self.config = config or PolicyConfig()
         e, h = self.config.embed_dim, self.config.hidden_dim
-        # embedding, LSTMs, attention, heads, position maps
+        # embedding, LSTMs, attention, heads, position maps (a bidirectional encoder is smaller: two of half the size)
         parameters = vocab_size * e + 8 * h * (e + h) + 4 * h * h + 2 * h * vocab_size + 6 * POSITION_FREQUENCIES * h
         check_allocation(  # float32 weights, their gradients and Adam's two moments
             16 * parameters, "the policy's weights and optimizer state", f"embed_dim={e}, hidden_dim={h} ({vocab_size} tokens)"
@@ -80,7 +84,10 @@ class ActorCritic(nn.Module):
         # No biases: from a zero state, a zero input (the padding embedding) then leaves
         # the state exactly zero, so left-aligned prompts encode in one unpacked call
         # (about 2x faster than packing) to the same states as the prompt alone.
-        self.encoder = nn.LSTM(e, h, batch_first=True, bias=False)
+        self.encoder = nn.LSTM(e, h // 2 if self.config.bidirectional else h, batch_first=True, bias=False)
+        # The backward direction is a second LSTM over each prompt reversed in place (still left-aligned), so its
+        # final state is exact too: the decoder starts from both directions' states side by side.
+        self.backward_encoder = nn.LSTM(e, h // 2, batch_first=True, bias=False) if self.config.bidirectional else None
         self.decoder = nn.LSTM(e, h, batch_first=True)
         self.attention_query = nn.Linear(h, h, bias=False)
         self.combine = nn.Linear(2 * h, h)
@@ -101,6 +108,11 @@ class ActorCritic(nn.Module):
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
+        if self.backward_encoder is not None:
+            reversed_order = reverse_in_place(left_aligned)
+            backward, (h_back, c_back) = self.backward_encoder(self.embed(left_aligned.gather(1, reversed_order)))
+            backward = backward.gather(1, reversed_order[..., None].expand(-1, -1, backward.shape[-1]))
+            states, h, c = torch.cat([states, backward], -1), torch.cat([h, h_back], -1), torch.cat([c, c_back], -1)
         position_keys = None
         if self.position_key is not None:
             width = left_aligned.shape[1]
@@ -185,6 +197,17 @@ def left_align(prompts: torch.Tensor) -> torch.Tensor:
     lengths = (prompts != PAD_ID).sum(dim=1, keepdim=True)
     width = prompts.shape[1]
     return prompts.gather(1, (torch.arange(width, device=prompts.device) + lengths) % width)
+
+
+def reverse_in_place(left_aligned: torch.Tensor) -> torch.Tensor:
+    """The column order (B, P) that reverses each left-aligned row's tokens and keeps its padding first.
+
+    It is its own inverse: gathering a row's states with it again puts them back in the prompt's order.
+    """
+    width = left_aligned.shape[1]
+    columns = torch.arange(width, device=left_aligned.device).expand_as(left_aligned)
+    start = (left_aligned == PAD_ID).sum(dim=1, keepdim=True)  # the first real column
+    return torch.where(columns >= start, start + width - 1 - columns, columns)
 
 
 def masked(logits: torch.Tensor, action_masks: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,14 +32,17 @@ from textgen_env.task import EpisodeRules
 from textgen_env.tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT = "textgen-rl-checkpoint"
+# 7: the policy config says whether the encoder also reads prompts from their end (earlier policies do not); where a
+#    run keeps an average of its weights, 'policy' holds the average (the weights to use) and 'training_policy' the
+#    optimizer's own; 'data_files' holds the content digest of each data file a run reads (by absolute path);
 # 6: position features score the decoder step against prompt positions in the attention (version 5's were added to
 #    the encoder states: a version 5 policy with them does not fit, one without them reads as it is);
 # 5: the policy config says whether the encoder adds position features (version 4 policies have none: read as False);
 # 4: the episode rules (vocabulary, prompt width, token limits) as one record; the env config nested in the run config;
 # 3: self-contained (tokenizer, env config, held-out pairs) and the algorithm's state under its own key;
 # 2: the policy's encoder LSTM has no biases, so version 1 weights do not fit.
-VERSION = 6
-READABLE_VERSIONS = (4, 5, 6)
+VERSION = 7
+READABLE_VERSIONS = (4, 5, 6, 7)
 JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader need not know
     "config": dict,
     "tokenizer": dict,
@@ -46,7 +51,9 @@ JSON_FIELDS = {  # stored as JSON text: plain values that torch's safe loader ne
     "history": list,
     "algorithm_state": dict,
     "heldout": (list, type(None)),
+    "data_files": dict,
 }
+OPTIONAL_FIELDS = {"data_files": "{}"}  # absent from earlier versions
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Checkpoint:
 
     ``config`` is the run config as a dict (its ``env`` nested), ``rules`` the episode
     rules the policy trained under, ``policy`` its weights; the training state
-    (``optimizer``, ``rng``, ``algorithm_state``, ``reference_policy``) is what a resumed
+    (``optimizer``, ``rng``, ``algorithm_state``, ``reference_policy``, ``training_policy``) is what a resumed
     run needs, and is absent from an exported policy (RLlib's, say).
     """
 
@@ -64,13 +71,15 @@ class Checkpoint:
     tokenizer: Tokenizer
     policy_config: dict
     rules: EpisodeRules
-    policy: dict
+    policy: dict  # the weights to use
     iteration: int = 0
     env_steps: int = 0
     history: list = field(default_factory=list)
     heldout: list | None = None  # the test split of a dataset file, so that it evaluates without the file
+    data_files: dict = field(default_factory=dict)  # {absolute path: content digest} of the files the data came from
     optimizer: dict = field(default_factory=dict)
     reference_policy: dict = field(default_factory=dict)
+    training_policy: dict = field(default_factory=dict)  # the optimizer's weights, where 'policy' is their average
     rng: dict = field(default_factory=dict)
     algorithm_state: dict = field(default_factory=dict)
 
@@ -89,12 +98,14 @@ class Checkpoint:
             "history": self.history,
             "algorithm_state": self.algorithm_state,
             "heldout": self.heldout,
+            "data_files": self.data_files,
         }
         payload = {
             "algorithm": self.algorithm,
             **{key: json.dumps(value) for key, value in texts.items()},
             "policy": _on_cpu(self.policy),
             "reference_policy": _on_cpu(self.reference_policy),
+            "training_policy": _on_cpu(self.training_policy),
             "optimizer": self.optimizer,
             "rng": self.rng,
             "iteration": self.iteration,
@@ -108,7 +119,7 @@ class Checkpoint:
     def load(cls, path: str | os.PathLike) -> Checkpoint:
         """Read and check a checkpoint: a :class:`CheckpointError` naming the file and the field for anything off."""
         path = Path(path)
-        data = _read(path)
+        data = {**OPTIONAL_FIELDS, **_read(path)}
         for key in ("algorithm", "policy", "iteration", "env_steps", *JSON_FIELDS):
             if key not in data:
                 raise CheckpointError(f"{path}: checkpoint lacks {key!r}")
@@ -125,16 +136,17 @@ class Checkpoint:
                 raise CheckpointError(f"{path}: {key!r} is not JSON text ({_reason(e)})") from None
             if not isinstance(parsed[key], kind):
                 raise CheckpointError(f"{path}: {key!r} has the wrong shape ({type(parsed[key]).__name__})")
-        if data["version"] == 4:  # its policy predates position features: it has none
-            for described in (parsed["policy_config"], parsed["config"].get("policy")):
-                if isinstance(described, dict):
-                    described.setdefault("position_features", False)
+        for described in (parsed["policy_config"], parsed["config"].get("policy")):
+            if isinstance(described, dict) and data["version"] < 7:  # earlier encoders read prompts one way only
+                described.setdefault("bidirectional", False)
+            if isinstance(described, dict) and data["version"] == 4:  # its policy predates position features
+                described.setdefault("position_features", False)
         if data["version"] == 5 and parsed["policy_config"].get("position_features"):
             raise CheckpointError(
                 f"{path}: a version 5 policy with position features (added to the encoder states); this code's"
                 " position features are attention scores, which its weights do not fit: train it again"
             )
-        for key in ("policy", "reference_policy"):
+        for key in ("policy", "reference_policy", "training_policy"):
             weights = data.get(key, {})
             if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
                 raise CheckpointError(f"{path}: {key!r} must map parameter names to tensors")
@@ -168,6 +180,7 @@ class Checkpoint:
             env_steps=data["env_steps"],
             optimizer=data.get("optimizer", {}),
             reference_policy=data.get("reference_policy", {}),
+            training_policy=data.get("training_policy", {}),
             rng=data.get("rng", {}),
             **parsed,
         )
@@ -223,7 +236,15 @@ def _read(path: Path) -> dict:
         raise CheckpointError(f"{path}: the checkpoint file is empty (0 bytes)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for truncated, foreign or pickled files
+    except pickle.UnpicklingError as e:
+        if "GLOBAL" not in str(e) and "global" not in str(e):
+            raise CheckpointError(f"{path}: not a readable textgen-rl checkpoint ({_reason(e)})") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        raise CheckpointError(
+            f"{path}: holds pickled Python objects{f' ({found.group(1)})' if found else ''}, which a textgen-rl"
+            " checkpoint never contains; the file may be malicious (unpickling it can run any code), and it was not loaded"
+        ) from None
+    except Exception as e:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"{path}: not a readable textgen-rl checkpoint ({_reason(e)})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a textgen-rl checkpoint (format {FORMAT!r} expected)")

@@ -15,12 +15,16 @@ The policy's own config (:class:`agents.model.policy.PolicyConfig`) and decoding
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 
 from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
+from textgen_env.files import content_digest
 from textgen_env.rewards import METRICS, REWARD_MODES
 from textgen_env.tasks import TASKS
+
+SOURCE_OPTION = "source"  # the task option that names a file of text (spelling's and reverse_text's)
 
 
 @dataclass
@@ -37,6 +41,12 @@ class EnvConfig:
         default_factory=dict,
         flags=("--task-option",),
     )
+    validation_fraction: float = option(
+        0.0,
+        "share of the training split's targets held out for validation (what `fit` chooses on); training uses the rest",
+        minimum=0,
+        maximum=0.99,
+    )
     tokenizer: str | None = option(
         None, "char, word, or a tokenizer JSON file (saved vocabulary or Hugging Face tokenizer.json); default: the task's own"
     )
@@ -52,6 +62,16 @@ class EnvConfig:
             raise ValueError(f"give either task or dataset, not both (task={self.task!r}, dataset={self.dataset!r})")
         if self.task is None and self.dataset is None:
             self.task = "copy"
+        # Data files by absolute path: a run resumed, or a checkpoint read, from another folder finds the same file.
+        if isinstance(self.dataset, str):
+            self.dataset = os.path.abspath(self.dataset)
+        if isinstance(self.task_options, dict) and isinstance(self.task_options.get(SOURCE_OPTION), str):
+            self.task_options = {**self.task_options, SOURCE_OPTION: os.path.abspath(self.task_options[SOURCE_OPTION])}
+
+    def data_files(self) -> dict[str, str]:
+        """The files the data is read from (a dataset file, a task's source of text), each with its content digest."""
+        files = [self.dataset, (self.task_options or {}).get(SOURCE_OPTION)]
+        return {path: content_digest(path) for path in files if isinstance(path, str) and os.path.exists(path)}
 
     def env_kwargs(self, tokenizer=None) -> dict:
         """Keyword arguments for the envs; `tokenizer` (an object, e.g. a checkpoint's) replaces the configured one."""
@@ -59,6 +79,7 @@ class EnvConfig:
             task=self.task,
             dataset=self.dataset,
             task_options=self.task_options or None,
+            validation_fraction=self.validation_fraction,
             tokenizer=self.tokenizer if tokenizer is None else tokenizer,
             reward=self.reward,
             metric=self.metric,
@@ -75,8 +96,6 @@ class EnvConfig:
     @property
     def data_name(self) -> str:
         """The task's name, or the dataset file's, for run folders and messages."""
-        import os
-
         return self.task if self.dataset is None else os.path.splitext(os.path.basename(self.dataset))[0]
 
 

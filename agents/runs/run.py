@@ -28,7 +28,8 @@ from agents.runs.config import RunConfig
 from agents.runs.device import resolve_device
 from agents.runs.distributed import Ranks, local_rank
 from agents.runs.errors import TrainingDiverged
-from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
+from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory, RunDirError
+from textgen_env.files import content_digest
 from textgen_env.task import TextTask
 
 
@@ -73,6 +74,7 @@ class Run:
         start = Checkpoint.load(config.init_checkpoint) if config.init_checkpoint else None
         if tokenizer is None and start is not None:
             tokenizer = start.tokenizer  # the starting weights' ids, whatever the data
+        self.data_files = config.env.data_files()  # what a resume checks its data against
         self.task: TextTask = self.make_task(tokenizer)
         self.policy = ActorCritic(self.task.vocab_size, config.policy).to(self.device)
         self.reference_policy: ActorCritic | None = None
@@ -89,6 +91,7 @@ class Run:
         self._stop_requested = False
         self._until: int | None = None
         self._continues_folder = False  # whether the run in config.run_dir is this one (resumed, or written already)
+        self.resume_command: str | None = None  # what an interrupted run tells the user to type (a pipeline's own)
 
     # -- what subclasses provide ----------------------------------------------------
 
@@ -146,8 +149,10 @@ class Run:
         """Stop at the end of the current iteration, after a checkpoint (what Ctrl-C does)."""
         self._stop_requested = True
 
-    def learn(self, progress: bool = False, until: int | None = None) -> list[dict]:
-        """Train until the run is finished (or until `until` env steps, if sooner); safe to call again.
+    def learn(self, progress=False, until: int | None = None, iterations: int | None = None) -> list[dict]:
+        """Train until the run is finished (or until `until` env steps, or for `iterations` more iterations,
+        if sooner); safe to call again. `progress`: show a progress bar, or update this one (a tqdm bar the
+        caller keeps across calls).
 
         With a run folder, this process holds it while it trains (a second writer is
         refused), logs every iteration, checkpoints every ``checkpoint_every``
@@ -158,16 +163,18 @@ class Run:
         """
         self._until = until
         self._stop_requested = False
+        last = None if iterations is None else self.iteration + iterations
         folder = self._open_folder()
         try:
             log = ProgressLog(folder.path, self.history) if folder is not None else None
-            bar = _progress_bar(progress and self.ranks.is_main, *self.progress(), self.name)
+            own_bar = isinstance(progress, bool)
+            bar = _progress_bar(progress and self.ranks.is_main, *self.progress(), self.name) if own_bar else progress
             with deferred_interrupt(self.request_stop):
                 try:
-                    while not self.finished():
+                    while not self.finished() and (last is None or self.iteration < last):
                         self._record(self.iterate(), log, bar)
                 finally:
-                    if bar is not None:
+                    if bar is not None and own_bar:
                         bar.close()
                     if log is not None:
                         log.close()
@@ -213,8 +220,10 @@ class Run:
         if self.config.run_dir and (due or self._stop_requested):
             path = self.save()
             if self._stop_requested and self.ranks.is_main:
-                command = "pretrain" if self.name == "pretrain" else "train"
-                print(f"\ninterrupted: saved {path}; continue with: textgen-rl {command} --resume {path}")
+                command = (
+                    self.resume_command or f"textgen-rl {'pretrain' if self.name == 'pretrain' else 'train'} --resume {path}"
+                )
+                print(f"\ninterrupted: saved {path}; continue with: {command}")
         if self._stop_requested:
             raise KeyboardInterrupt
 
@@ -259,11 +268,13 @@ class Run:
             tokenizer=self.task.tokenizer,
             policy_config=self.policy.describe(),
             rules=self.task.rules,
-            policy=self.policy.state_dict(),
+            policy=self.inference_policy.state_dict(),
+            training_policy=self.policy.state_dict() if self.inference_policy is not self.policy else {},
             iteration=self.iteration,
             env_steps=self.env_steps,
             history=self.history,
             heldout=self.heldout_pairs(),
+            data_files=self.data_files,
             optimizer=self.optimizer.state_dict(),
             reference_policy=self.reference_policy.state_dict() if self.reference_policy is not None else {},
             rng=rng,
@@ -278,13 +289,26 @@ class Run:
         return [[p.prompt, p.target] for p in self.heldout_task().dataset.pairs]
 
     @classmethod
-    def resume(cls, path, *, total_env_steps: int | None = None, device: str | None = None) -> Run:
+    def resume(cls, path, *, total_env_steps: int | None = None, device: str | None = None, overwrite: bool = False) -> Run:
         """Rebuild a run from its checkpoint, in the checkpoint's own folder; `learn()` then continues it
-        to the same result. `total_env_steps` sets a new total, `device` another device."""
+        to the same result. `total_env_steps` sets a new total, `device` another device.
+
+        It is refused where it would lose data: where the folder's own checkpoint is another, further file
+        (unless `overwrite`), and where the run's data files are gone or have changed (the held-out split of a
+        run never changes)."""
         data = Checkpoint.load(path)
         if data.algorithm != cls.name:
             raise CheckpointError(f"{path}: checkpoint of a {data.algorithm!r} run, not {cls.name!r}")
-        overrides = {"init_checkpoint": None, "run_dir": str(Path(path).resolve().parent), "overwrite": False}
+        folder = Path(path).resolve().parent
+        own = folder / CHECKPOINT_NAME
+        if own.exists() and own != Path(path).resolve() and not overwrite:
+            raise RunDirError(
+                f"{path} is not its folder's own checkpoint: resuming from it would replace {own} (at"
+                f" {Checkpoint.load(own).env_steps:,} env steps) and cut progress.csv back to its rows. Resume {own},"
+                f" copy {Path(path).name} into a folder of its own to continue it there, or give --overwrite"
+            )
+        check_same_data(data, path)
+        overrides = {"init_checkpoint": None, "run_dir": str(folder), "overwrite": False}
         if total_env_steps is not None:
             overrides["total_env_steps"] = total_env_steps
         if device is not None:
@@ -299,7 +323,9 @@ class Run:
         return run
 
     def _restore(self, data: Checkpoint, path) -> None:
-        self._load_weights(self.policy, data.policy, data, path)
+        self._load_weights(self.policy, data.training_policy or data.policy, data, path)
+        if self.inference_policy is not self.policy:
+            self._load_weights(self.inference_policy, data.policy, data, path)
         if data.reference_policy:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
             self._load_weights(self.reference_policy, data.reference_policy, data, path)
@@ -341,15 +367,36 @@ class Run:
                 f"{path}: its weights do not fit the policy it describes ({str(e).splitlines()[0]})"
             ) from None
 
+    @property
+    def inference_policy(self) -> ActorCritic:
+        """The weights to use, evaluate and save as the run's policy: those trained (an average of them, where the
+        run keeps one)."""
+        return self.policy
+
     def evaluate(self, episodes: int | None = None) -> dict:
         """Greedy decoding of the held-out split (its first `episodes` pairs), scored."""
-        return evaluate_policy(self.policy, self.heldout_task(), episodes=episodes)
+        return evaluate_policy(self.inference_policy, self.heldout_task(), episodes=episodes)
 
     def heldout_task(self) -> TextTask:
         """The held-out split, with the tokenizer trained on (built once)."""
         if getattr(self, "_heldout_task", None) is None:
             self._heldout_task = TextTask(split="test", **self.config.env.env_kwargs(self.task.tokenizer))
         return self._heldout_task
+
+
+def check_same_data(data: Checkpoint, path) -> None:
+    """Refuse to resume a run whose data files are gone or have changed since its checkpoint was written."""
+    for file, digest in data.data_files.items():
+        if not Path(file).exists():
+            raise CheckpointError(
+                f"{path}: its run trained on {file}, which is gone; restore the file to resume the run"
+                " (evaluate and generate need it not: the checkpoint holds the held-out pairs)"
+            )
+        if content_digest(file) != digest:
+            raise CheckpointError(
+                f"{path}: {file} has changed since the run trained on it; a run resumes only on the same data, so"
+                " that its held-out split never changes: restore the file, or start a new run on it"
+            )
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what Slurm, docker stop and kill send

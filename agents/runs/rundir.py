@@ -13,13 +13,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
 import shutil
+import threading
 import time
+import traceback
 from pathlib import Path
+
+from textgen_env.files import write_text_atomically
 
 try:
     import fcntl
@@ -151,39 +156,55 @@ class RunDirectory:
         return None
 
 
-def next_free(base: str | os.PathLike) -> str:
-    """`base`, or `base_2`, `base_3`, ...: the first folder that does not exist or is empty (as SB3 and
-    TensorBoard number their runs), so that a fresh run with the default name never touches an earlier one."""
-    candidate, number = Path(base), 1
-    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+def claim_free(base: str | os.PathLike) -> str:
+    """`base`, or `base_2`, `base_3`, ...: the first folder that holds nothing (as SB3 and TensorBoard number their
+    runs), so that a fresh run with the default name never touches an earlier one; claimed at once for this
+    process by creating its lock file, which no second claim can create, so that runs started together get a
+    folder each. The run takes the lock (:meth:`RunDirectory.acquire`) when it starts."""
+    number = 1
+    while True:
+        candidate = Path(base if number == 1 else f"{base}_{number}")
         number += 1
-        candidate = Path(f"{base}_{number}")
-    return str(candidate)
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if any(candidate.iterdir()):
+                continue
+            os.close(os.open(candidate / LOCK_NAME, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:  # a file of that name, or another process's claim a moment before ours
+            continue
+        except OSError as e:
+            raise RunDirError(f"run folder {candidate} cannot be made ({e.strerror or e}); pick a --run-dir") from None
+        return str(candidate)
 
 
 class ProgressLog:
-    """``progress.csv`` (one row per iteration, the columns of the first) and TensorBoard scalars."""
+    """``progress.csv`` (one row per iteration, the columns of the first) and TensorBoard scalars.
+
+    A write that fails (a full disk, say) is one :class:`RunDirError` naming the file and the run's last
+    checkpoint, which it leaves intact; closing after it raises nothing more.
+    """
 
     def __init__(self, run_dir: str | os.PathLike, history: list[dict]):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / LOG_NAME
         self.file = self.tensorboard = None
         self.columns: list[str] = []
+        self.failed = False
         if history:  # resuming: rewritten whole from the history, exactly the rows up to the checkpoint
-            self._open(list(history[0]), history)
+            with self._writing(self.path):
+                self._open(list(history[0]), history)
         try:
             from torch.utils.tensorboard import SummaryWriter
-
-            start = int(history[-1]["env_steps"]) + 1 if history else 0
-            self.tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_NAME), purge_step=start)
         except ImportError:
-            pass
+            return
+        start = int(history[-1]["env_steps"]) + 1 if history else 0
+        with self._writing(self.run_dir / TENSORBOARD_NAME):
+            self.tensorboard = SummaryWriter(str(self.run_dir / TENSORBOARD_NAME), purge_step=start)
+        _report_writer_errors_once()
 
     def _open(self, columns: list[str], rows: list[dict]) -> None:
         self.columns = columns
-        tmp = self.path.with_suffix(".csv.tmp")
-        tmp.write_text(",".join(columns) + "\n" + "".join(self._line(row) for row in rows))
-        os.replace(tmp, self.path)
+        write_text_atomically(self.path, ",".join(columns) + "\n" + "".join(self._line(row) for row in rows))
         self.file = open(self.path, "a", buffering=1, newline="")  # noqa: SIM115  (closed by close())
 
     def _line(self, row: dict) -> str:
@@ -191,18 +212,57 @@ class ProgressLog:
         csv.writer(out, lineterminator="\n").writerow(["" if row.get(c) is None else row.get(c) for c in self.columns])
         return out.getvalue()
 
+    @contextlib.contextmanager
+    def _writing(self, what: Path):
+        """A failed write of `what` as one RunDirError that names it and the last checkpoint."""
+        try:
+            yield
+        except (OSError, RuntimeError) as e:  # TensorBoard's writer reports some OS errors as RuntimeErrors
+            self.failed = True
+            checkpoint = self.run_dir / CHECKPOINT_NAME
+            kept = f"the last checkpoint, {checkpoint}, is intact" if checkpoint.exists() else "no checkpoint was written yet"
+            reason = (
+                e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0] if str(e) else type(e).__name__
+            )
+            raise RunDirError(f"{what}: writing failed ({reason}); {kept}") from None
+
     def write(self, row: dict) -> None:
-        if self.file is None:
-            self._open(list(row), [])
-        self.file.write(self._line(row))  # one call per whole line: a crash leaves whole rows
-        self.file.flush()
+        with self._writing(self.path):
+            if self.file is None:
+                self._open(list(row), [])
+            self.file.write(self._line(row))  # one call per whole line: a crash leaves whole rows
+            self.file.flush()
         if self.tensorboard is not None:
-            for key, value in row.items():
-                if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
-                    self.tensorboard.add_scalar(key, value, row["env_steps"])
+            with self._writing(self.run_dir / TENSORBOARD_NAME):
+                for key, value in row.items():
+                    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+                        self.tensorboard.add_scalar(key, value, row["env_steps"])
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
+        """Close both; after a failed write, quietly (its error was reported once already)."""
+        for name, handle in ((LOG_NAME, self.file), (TENSORBOARD_NAME, self.tensorboard)):
+            if handle is None:
+                continue
+            if self.failed:
+                with contextlib.suppress(Exception):
+                    handle.close()
+            else:
+                with self._writing(self.run_dir / name):
+                    handle.close()
+
+
+def _report_writer_errors_once() -> None:
+    """TensorBoard writes events in a thread of its own, which prints an OSError's traceback before handing the error
+    to the next call in the training thread; that call reports it (one line), so the thread's print is dropped."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_tensorboard", False):
+        return
+
+    def hook(args):
+        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+        if issubclass(args.exc_type, OSError) and any("tensorboard" in frame.filename for frame in frames):
+            return
+        previous(args)
+
+    hook.quiets_tensorboard = True
+    threading.excepthook = hook

@@ -19,8 +19,9 @@ import numpy as np
 from gymnasium.utils import seeding
 
 from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
+from textgen_env.memory import check_allocation
 from textgen_env.rewards import similarity, similarity_from_distance
-from textgen_env.task import TARGET_PAD, TextTask, check_allocation
+from textgen_env.task import TARGET_PAD, TextTask
 from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 
 # Pairs drawn ahead per env, so that an autoreset picks its pair with no Python loop; each
