@@ -30,7 +30,14 @@ class PPOConfig(TrainConfig):
     clip_value: bool = option(False, "clip the value update to the same range")
     update_epochs: int = option(4, "passes over each batch", minimum=1)
     num_minibatches: int = option(4, "minibatches per pass", minimum=1)
-    normalize_advantages: bool = option(True, "normalize advantages per minibatch")
+    normalize_advantages: bool = option(True, "normalize advantages (per minibatch; over the batch with length groups)")
+    # Reverse 3-64, 2M env steps, seed 0: held-out 0.813 at 1M and 0.959 at 2M with it, 0.746 and 0.964 without; the
+    # share of the update's rows that are padding falls from 67% to 25% (benchmarks/results/train_profile.md).
+    length_groups: bool = option(
+        True,
+        "minibatches of episodes of similar lengths, so that little of a pass is padding (advantages normalized over the"
+        " batch)",
+    )
     value_coef: float = option(0.5, "weight of the value loss", minimum=0)
     entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
     target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this", above=0)

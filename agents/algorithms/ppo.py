@@ -69,18 +69,19 @@ class PPO(OnPolicyAlgorithm):
         of the last minibatch, the KL and clip statistics of the last pass. Without `policy_learns`, the value
         loss alone."""
         cfg = self.config
-        episodes = batch.prompts.shape[0]
-        minibatch_size = max(1, episodes // cfg.num_minibatches)
         stats = {}
+        if cfg.length_groups:  # normalized once over the batch: a minibatch of one band of lengths is not a sample of it
+            advantages = self.normalized(advantages, batch.mask) if cfg.normalize_advantages else advantages
         for _ in range(cfg.update_epochs):
-            for rows in torch.randperm(episodes, device=self.device).split(minibatch_size):
+            for rows in self.minibatches(batch):
                 mb = batch.select(rows)
-                mb_advantages, mb_returns = advantages[rows], returns[rows]
+                steps = mb.mask.shape[1]
+                mb_advantages, mb_returns = advantages[rows, :steps], returns[rows, :steps]
                 weights = mb.mask / mb.mask.sum().clamp(min=1)  # a masked mean is a weighted sum
                 log_probs, entropy, values = self.policy.evaluate(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
                 log_ratio = log_probs - mb.log_probs
                 ratio = log_ratio.exp()
-                if cfg.normalize_advantages:
+                if cfg.normalize_advantages and not cfg.length_groups:
                     mb_advantages = self.normalized(mb_advantages, mb.mask)
                 policy_loss = (
                     torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
@@ -112,6 +113,18 @@ class PPO(OnPolicyAlgorithm):
             "entropy": mean_entropy.item(),
             "grad_norm": grad_norm,
         }
+
+    def minibatches(self, batch: EpisodeBatch) -> list[torch.Tensor]:
+        """One pass's minibatches of episode rows: shuffled, or (with ``length_groups``) episodes of similar lengths
+        together (sorted by length, random among equals), so that a minibatch's padding is short; in random order."""
+        cfg, episodes = self.config, batch.prompts.shape[0]
+        size = max(1, episodes // cfg.num_minibatches)
+        order = torch.randperm(episodes, device=self.device)
+        if not cfg.length_groups:
+            return list(order.split(size))
+        order = order[torch.argsort(batch.lengths[order], stable=True)]
+        groups = order.split(size)
+        return [groups[i] for i in torch.randperm(len(groups)).tolist()]
 
     def normalized(self, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Advantages scaled to mean 0 and std 1 over a minibatch's real steps (all ranks' part of it).

@@ -37,21 +37,36 @@ class EpisodeBatch:
     def episode_returns(self) -> torch.Tensor:
         return (self.rewards * self.mask).sum(dim=1)
 
+    @property
+    def lengths(self) -> torch.Tensor:
+        """Each episode's real steps."""
+        return self.mask.sum(dim=1)
+
     def select(self, rows) -> EpisodeBatch:
-        """The episodes at `rows` (a tensor or array of indices)."""
+        """The episodes at `rows` (a tensor or array of indices), their steps cut at the longest one's end."""
         rows_np = rows.cpu().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
+        steps = max(1, int(self.lengths[rows].max()))
         picked = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            picked[f.name] = [value[i] for i in rows_np] if isinstance(value, list) else value[rows]
+            if isinstance(value, list):
+                picked[f.name] = [value[i] for i in rows_np]
+            else:
+                picked[f.name] = value[rows][:, :steps] if f.name in STEP_COLUMNS else value[rows]
         return EpisodeBatch(**picked)
+
+
+STEP_COLUMNS = ("inputs", "actions", "action_masks", "mask", "rewards", "log_probs", "values")  # (N, T, ...) each
 
 
 @torch.no_grad()
 def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool = False) -> EpisodeBatch:
     """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`.
 
-    The policy's tensors live on its device; the env steps on the CPU.
+    The policy steps only the episodes still running: once one ends, its row leaves the policy's batch (its
+    prompt's encoding and its decoder state with it), so a batch of short and long episodes costs what its
+    live steps cost. The env steps every episode (Gymnasium's vector API), the finished ones with PAD, which
+    no step of theirs records. The policy's tensors live on its device; the env steps on the CPU.
     """
     device = next(policy.parameters()).device
     n = env.num_envs
@@ -60,31 +75,44 @@ def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool
     memory = policy.encode(prompts)
     tokens = torch.full((n,), BOS_ID, dtype=torch.long, device=device)
     state = None
+    live = torch.arange(n, device=device)  # the rows of the policy's batch: episodes still running
     alive = np.ones(n, dtype=bool)
     similarity, distance = np.zeros(n), np.zeros(n)
     final_generated = np.zeros_like(obs["generated"])
-    columns = {k: [] for k in ("inputs", "actions", "action_masks", "mask", "rewards", "log_probs", "values")}
+    columns = {k: [] for k in STEP_COLUMNS}
     for _ in range(env.task.max_new_tokens + 1):
         action_masks = torch.from_numpy(env.action_masks()).to(device)
-        logits, values, state = policy.step(tokens, state, memory)
-        actions, log_probs = select_actions(logits, action_masks, greedy)
-        next_obs, rewards, terminated, truncated, info = env.step(actions.cpu().numpy())
+        logits, values, state = policy.step(tokens[live], state, memory)
+        actions, log_probs = select_actions(logits, action_masks[live], greedy)
+        step_actions = torch.zeros(n, dtype=torch.long, device=device)  # PAD for the finished episodes
+        step_actions[live] = actions
+        next_obs, rewards, terminated, truncated, info = env.step(step_actions.cpu().numpy())
+        chosen = torch.zeros(n, device=device)
+        chosen[live] = log_probs.gather(1, actions[:, None])[:, 0]
+        step_values = torch.zeros(n, device=device)
+        step_values[live] = values
         step = (
             tokens,
-            actions,
+            step_actions,
             action_masks,
             torch.from_numpy(alive.copy()).to(device),
             torch.from_numpy(rewards).float().to(device),
+            chosen,
+            step_values,
         )
-        for key, value in zip(columns, (*step, log_probs.gather(1, actions[:, None])[:, 0], values)):
+        for key, value in zip(columns, step):
             columns[key].append(value)
         ended = alive & terminated
         similarity[ended], distance[ended] = info["similarity"][ended], info["distance"][ended]
         final_generated[ended] = next_obs["generated"][ended]
         alive &= ~(terminated | truncated)
-        tokens = actions
+        tokens = step_actions
         if not alive.any():
             break
+        running = torch.from_numpy(alive).to(device)[live]
+        if not bool(running.all()):  # episodes ended: their rows leave the policy's batch
+            live, memory = live[running], memory.rows(running)
+            state = tuple(part[:, running] for part in state)
     stacked = {k: torch.stack(v, dim=1) for k, v in columns.items()}
     stacked["rewards"] = stacked["rewards"] * stacked["mask"]
     texts = (
