@@ -1,5 +1,7 @@
 """The native vector env against Gymnasium's SyncVectorEnv over single envs."""
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -179,7 +181,7 @@ def test_bad_num_envs_actions_and_modes():
         with pytest.raises(ValueError, match="num_envs="):
             TextGenerationVectorEnv(num_envs=bad)
     with pytest.raises(ValueError, match="autoreset_mode"):
-        TextGenerationVectorEnv(num_envs=2, autoreset_mode="Disabled")
+        TextGenerationVectorEnv(num_envs=2, autoreset_mode="Sometimes")
     env = TextGenerationVectorEnv(num_envs=3, task="copy")
     with pytest.raises(RuntimeError, match="before reset"):
         env.step(np.array([5, 5, 5]))
@@ -220,6 +222,45 @@ def test_reset_mask_resets_only_the_masked_envs_as_sync_does(backend, seed):
         actions = rng.integers(4, native.single_action_space.n, size=4)
         for name, a, b in zip(["obs", "reward", "terminated", "truncated", "info"], sync.step(actions), native.step(actions)):
             assert_same(a, b, f"step {t}/{name}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("task", ["copy", "reverse_text"])
+def test_disabled_autoreset_equals_sync_when_the_caller_resets(backend, task):
+    sync, native = make_pair(5, AutoresetMode.DISABLED, backend, task=task)
+    assert native.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    for name, a, b in zip(["obs", "info"], sync.reset(seed=4), native.reset(seed=4)):
+        assert_same(a, b, f"reset/{name}")
+    rng, vocab, resets = np.random.default_rng(4), native.single_action_space.n, 0
+    for t in range(120):
+        actions = rng.integers(4, vocab, size=5)
+        actions[rng.random(5) < 0.15] = EOS_ID
+        expected, got = sync.step(actions), native.step(actions)
+        for name, a, b in zip(["obs", "reward", "terminated", "truncated", "info"], expected, got):
+            assert_same(a, b, f"step {t}/{name}")
+        done = expected[2] | expected[3]
+        if done.any():  # the caller resets the finished envs, some steps with a seed
+            seed = int(rng.integers(100)) if t % 3 == 0 else None
+            for name, a, b in zip(
+                ["obs", "info"],
+                sync.reset(seed=seed, options={"reset_mask": done.copy()}),
+                native.reset(seed=seed, options={"reset_mask": done.copy()}),
+            ):
+                assert_same(a, b, f"reset after step {t}/{name}")
+            resets += 1
+    assert resets > 10
+
+
+def test_disabled_autoreset_refuses_to_step_a_finished_env():
+    env = TextGenerationVectorEnv(num_envs=3, task="copy", autoreset_mode="Disabled")
+    env.reset(seed=0)
+    env.step(np.array([5, 5, 5]))
+    _, _, terminated, _, _ = env.step(np.array([EOS_ID, 5, 5]))  # env 0 ends
+    assert terminated.tolist() == [True, False, False]
+    with pytest.raises(RuntimeError, match=re.escape("envs [0] finished and were not reset")):
+        env.step(np.array([5, 5, 5]))
+    env.reset(options={"reset_mask": terminated.copy()})
+    env.step(np.array([5, 5, 5]))  # stepping goes on once they are reset
 
 
 def test_reset_mask_refusals_name_the_mask():

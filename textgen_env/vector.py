@@ -21,7 +21,9 @@ class TextGenerationVectorEnv(VectorEnv):
     """`num_envs` TextGeneration-v0 episodes stepped as one batch.
 
     Takes every argument of :class:`~textgen_env.env.TextGenerationEnv`, plus
-    ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default, or SAME_STEP),
+    ``num_envs``, ``autoreset_mode`` (NEXT_STEP, Gymnasium's default; SAME_STEP; or DISABLED:
+    the caller resets finished envs with ``reset(options={"reset_mask": mask})``, as with
+    ``SyncVectorEnv``, and stepping an env whose episode ended and was not reset is an error),
     ``max_episode_steps`` (truncation, as ``TimeLimit`` does), ``render_indices``
     (the envs that :meth:`render` shows; all by default), ``backend`` and ``copy``.
 
@@ -86,7 +88,8 @@ class TextGenerationVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         state = self.core.state
         self._buffers = {"prompt": state.prompts, "generated": state.generated}  # what copy=False returns
-        self._needs_reset = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: envs whose episode ended last step
+        # envs whose episode ended last step: NEXT_STEP starts them over now, DISABLED waits for a reset_mask
+        self._needs_reset = np.zeros(self.num_envs, dtype=bool)
 
     # -- Gymnasium API -------------------------------------------------------------
 
@@ -119,6 +122,11 @@ class TextGenerationVectorEnv(VectorEnv):
         if not self.core.seeded:
             raise RuntimeError("step() called before reset(); call reset() first")
         actions = self._check_actions(actions)
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._needs_reset.any():
+            raise RuntimeError(
+                f"autoreset_mode=DISABLED: envs {self._needs_reset.nonzero()[0].tolist()} finished and were not reset;"
+                " call reset(options={'reset_mask': mask}) with them first"
+            )
         out = self.core.step(actions, self._needs_reset)  # NEXT_STEP: envs that ended last step start over now
         done = out.terminated | out.truncated
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -266,7 +274,7 @@ class TextGenerationVectorEnv(VectorEnv):
 
 
 def _check_autoreset_mode(mode) -> AutoresetMode:
-    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
     try:
         mode = AutoresetMode(mode)
     except ValueError:
