@@ -593,7 +593,7 @@ def command_bench(argv: list[str]) -> None:
 
 
 def evaluate_completions_parser() -> argparse.ArgumentParser:
-    from textgen_env.trl import SIMILARITIES
+    from textgen_env.rewards import METRICS
 
     parser = _parser(
         "Score any model's completions (an LLM's, say) with our metrics and difflib's ratio: prints one JSON object"
@@ -604,7 +604,7 @@ def evaluate_completions_parser() -> argparse.ArgumentParser:
         "file", help="one JSON object per line: a 'completion' (text or messages) and a 'target' or a 'prompt'"
     )
     parser.add_argument("--split", choices=["train", "test", "all"], default="test", help="where prompts are looked up")
-    parser.add_argument("--metric", choices=sorted(SIMILARITIES), default="levenshtein", help="distance metric")
+    parser.add_argument("--metric", choices=sorted(METRICS), default="levenshtein", help="distance metric")
     add_config_options(parser, EnvConfig, skip=("tokenizer", "reward", "metric", "max_prompt_tokens", "max_new_tokens"))
     return parser
 

@@ -40,6 +40,7 @@ from agents.bench import interval
 from agents.model.evaluation import copy_baseline, evaluate_policy
 from agents.recipes import ADDITION, CONTINUE, SPELLING, Recipe, long_reverse_config
 from agents.runs.config import EnvConfig
+from agents.runs.rundir import CHECKPOINT_NAME
 from textgen_env.task import TextTask
 from textgen_env.trl import difflib_ratio
 
@@ -191,7 +192,7 @@ def addition() -> dict:
         "heldout_exact_rate": pretrained["exact_rate"],
     }
     print(json.dumps(pretrain_point), flush=True)
-    config = ADDITION.finetune_config(0, "runs/quality/addition/pretrain/checkpoint.pt", None)
+    config = ADDITION.finetune_config(0, f"runs/quality/addition/pretrain/{CHECKPOINT_NAME}", None)
     finetuned = until_goal(config, lambda r: r["exact_rate"] >= 0.95, chunk=500_000)
     steps = finetuned["env_steps_to_goal"]
     return {
@@ -227,7 +228,7 @@ def pretrain_then_finetune(recipe: Recipe, seed: int, name: str | None = None) -
     pre.learn()
     pretrained = pre.evaluate()
     on_training_pairs = evaluate_policy(pre.policy, pre.task, episodes=len(pre.heldout_task().dataset))
-    ppo = PPO(recipe.finetune_config(seed, str(run / "pretrain" / "checkpoint.pt"), None))
+    ppo = PPO(recipe.finetune_config(seed, str(run / "pretrain" / CHECKPOINT_NAME), None))
     ppo.learn()
     test = pre.heldout_task()  # the fine-tuning's prompts may differ (new noise): both are scored on these
     finetuned = evaluate_policy(ppo.policy, test)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from agents.cli import main as textgen_rl
 from agents.runs.checkpoint import Checkpoint
+from agents.runs.rundir import CHECKPOINT_NAME
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SOURCE_MODULES = (
@@ -117,7 +118,7 @@ def cli(*args: str) -> str:
 def measure(name: str, dataset: Path, tokenizer: str, budgets: tuple[int, int], run_root: Path, extra: list[str]) -> dict:
     """Train to each budget in turn (resuming in between) and evaluate on the held-out split after each."""
     run_dir = run_root / name
-    checkpoint = run_dir / "checkpoint.pt"
+    checkpoint = run_dir / CHECKPOINT_NAME
     points, train_seconds = [], 0.0
     for k, budget in enumerate(budgets):
         started = time.perf_counter()
@@ -188,7 +189,7 @@ def main() -> None:
     for name, (dataset, tokenizer, extra) in datasets.items():
         shutil.rmtree(work / name, ignore_errors=True)
         run = measure(name, dataset, tokenizer, budgets, work, extra)
-        data = Checkpoint.load(work / name / "checkpoint.pt")
+        data = Checkpoint.load(work / name / CHECKPOINT_NAME)
         pairs = len(dataset.read_text(encoding="utf-8").splitlines())
         run.update(pairs=pairs, vocab_size=data.tokenizer.vocab_size)
         runs.append(run)

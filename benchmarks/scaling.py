@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from agents.runs.rundir import CHECKPOINT_NAME  # torch is not loaded by it: the thread settings still apply
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 TASK = ["--task", "reverse"]  # 3-8 letters
@@ -57,7 +59,7 @@ def finish(process) -> None:
 def history(run_dir: Path) -> list[dict]:
     from agents.runs.checkpoint import Checkpoint
 
-    return Checkpoint.load(run_dir / "checkpoint.pt").history
+    return Checkpoint.load(run_dir / CHECKPOINT_NAME).history
 
 
 def rate(rows: list[dict]) -> float:
@@ -104,7 +106,7 @@ def ddp(steps: int, seeds: list[int], eval_every: int) -> dict:
                 rows = history(folder)
                 final = json.loads(
                     subprocess.run(
-                        [sys.executable, "-m", "agents", "evaluate", str(folder / "checkpoint.pt")],
+                        [sys.executable, "-m", "agents", "evaluate", str(folder / CHECKPOINT_NAME)],
                         cwd=ROOT,
                         capture_output=True,
                         text=True,

@@ -26,12 +26,27 @@ def test_sb3_env_checker_passes(task, flat):
     sb3_check_env(TextGenerationEnv(task=task, flat_observation=flat), warn=False)
 
 
-def test_default_env_is_char_level_dense_levenshtein_continue():
+def test_default_env_is_char_level_dense_levenshtein_copy():
     env = gym.make("TextGeneration-v0").unwrapped
-    assert env.task.dataset.name == "continue[train]"
+    assert env.task.dataset.name == "copy[train]"
     assert isinstance(env.tokenizer, textgen_env.CharTokenizer)
     assert env.task.reward.name == "dense" and env.metric.name == "levenshtein"
-    assert env.task.max_new_tokens == max(len(t) for t in textgen_env.make_task("continue").targets)
+    assert env.task.max_new_tokens == max(len(t) for t in textgen_env.make_task("copy").targets)
+
+
+def test_every_entry_point_builds_the_same_default_task():
+    from agents.algorithms.ppo import PPOConfig
+    from agents.cli import build_config, given, train_parser
+    from agents.integrations.rllib import resolve_env_config
+
+    single = gym.make("TextGeneration-v0").unwrapped.task
+    vector = gym.make_vec("TextGeneration-v0", num_envs=2).unwrapped.task
+    cli = build_config(PPOConfig, given(train_parser("ppo").parse_args([]), PPOConfig)).env
+    cli_task = textgen_env.TextTask(**cli.env_kwargs())
+    _, rllib_task = resolve_env_config({})
+    for task in (vector, cli_task, rllib_task):
+        assert task.dataset.name == single.dataset.name == "copy[train]"
+        assert task.target_texts == single.target_texts and task.vocab_size == single.vocab_size
 
 
 def test_make_with_module_prefix_needs_no_import():

@@ -14,13 +14,13 @@ from __future__ import annotations
 from textgen_env.datasets import read_jsonl
 from textgen_env.rewards import METRICS
 from textgen_env.task import resolve_dataset
-from textgen_env.trl import SIMILARITIES, completion_text, difflib_ratio, score_text
+from textgen_env.trl import completion_text, difflib_ratio, score_text
 
 
 def score_completions(completions: list[str], targets: list[str], metric: str = "levenshtein") -> dict:
     """Mean scores of `completions` against `targets` (texts, compared character by character)."""
-    if metric not in SIMILARITIES:
-        raise ValueError(f"metric={metric!r}: allowed values are {sorted(SIMILARITIES)}")
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}: allowed values are {sorted(METRICS)}")
     if len(completions) != len(targets) or not completions:
         raise ValueError(f"{len(completions)} completions for {len(targets)} targets: give the same number, at least one")
     count = len(completions)

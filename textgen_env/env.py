@@ -102,7 +102,7 @@ class TextGenerationEnv(gym.Env):
 
     ## Arguments
 
-    - ``task``: a built-in task (default ``"continue"``), see :mod:`textgen_env.tasks`;
+    - ``task``: a built-in task (default ``"copy"``: the first rung, see ``DEFAULT_TASK``), see :mod:`textgen_env.tasks`;
       ``task_options`` passes its options (``min_length``, ``max_length``, ``alphabet``,
       ``seed``, ...): ones it does not take are an error.
     - ``dataset``: instead of a task, a list of (prompt, target) pairs, a file

@@ -105,7 +105,9 @@ class Metric:
 
     ``substitution_cost`` is set for the metrics the incremental kernels update one
     token at a time (1 for levenshtein, 2 for indel: a substitution is a deletion
-    plus an insertion); the others are recomputed with rapidfuzz.
+    plus an insertion); the others are recomputed with rapidfuzz. ``similarity`` is the
+    metric's normalized similarity in [0, 1] (rapidfuzz's, on texts or token sequences; 1
+    for an exact match), what the TRL rewards and the completion scores report.
     """
 
     name: str
@@ -113,6 +115,7 @@ class Metric:
     counts_edits: bool
     substitution_cost: int | None = None
     builtin: bool = False
+    similarity: Callable[[Sequence, Sequence], float] | None = None
 
     def scale(self, target_length: int) -> float:
         """What a distance is divided by to give the score: the one home of that rule."""
@@ -156,16 +159,20 @@ def _hamming(generated: Sequence[int], target: Sequence[int]) -> int:
     return Hamming.distance(generated, target, pad=True)
 
 
+def _hamming_similarity(generated: Sequence, target: Sequence) -> float:
+    return Hamming.normalized_similarity(generated, target, pad=True)
+
+
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("levenshtein", Levenshtein.distance, True, substitution_cost=1, builtin=True),
-        Metric("indel", Indel.distance, True, substitution_cost=2, builtin=True),
-        Metric("osa", OSA.distance, True, builtin=True),
-        Metric("damerau_levenshtein", DamerauLevenshtein.distance, True, builtin=True),
-        Metric("lcs", LCSseq.distance, True, builtin=True),
-        Metric("hamming", _hamming, True, builtin=True),
-        Metric("jaro_winkler", JaroWinkler.distance, False, builtin=True),
+        Metric("levenshtein", Levenshtein.distance, True, 1, True, Levenshtein.normalized_similarity),
+        Metric("indel", Indel.distance, True, 2, True, Indel.normalized_similarity),
+        Metric("osa", OSA.distance, True, None, True, OSA.normalized_similarity),
+        Metric("damerau_levenshtein", DamerauLevenshtein.distance, True, None, True, DamerauLevenshtein.normalized_similarity),
+        Metric("lcs", LCSseq.distance, True, None, True, LCSseq.normalized_similarity),
+        Metric("hamming", _hamming, True, None, True, _hamming_similarity),
+        Metric("jaro_winkler", JaroWinkler.distance, False, None, True, JaroWinkler.normalized_similarity),
     )
 }
 

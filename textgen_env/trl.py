@@ -31,20 +31,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 
-from rapidfuzz.distance import OSA, DamerauLevenshtein, Hamming, Indel, JaroWinkler, LCSseq, Levenshtein
-
 from textgen_env.rewards import METRICS
 
-# Each metric's normalized similarity in [0, 1], from rapidfuzz.
-SIMILARITIES: dict[str, Callable[[str, str], float]] = {
-    "levenshtein": Levenshtein.normalized_similarity,
-    "indel": Indel.normalized_similarity,
-    "osa": OSA.normalized_similarity,
-    "damerau_levenshtein": DamerauLevenshtein.normalized_similarity,
-    "lcs": LCSseq.normalized_similarity,
-    "hamming": lambda a, b: Hamming.normalized_similarity(a, b, pad=True),
-    "jaro_winkler": JaroWinkler.normalized_similarity,
-}
 MODES = ("similarity", "sparse", "inverse", "exact")
 
 RewardFunction = Callable[..., list[float]]
@@ -71,7 +59,7 @@ def difflib_ratio(a: str, b: str) -> float:
 def score_text(text: str, target: str, metric: str = "levenshtein", mode: str = "similarity") -> float:
     """One completion's reward (see the module docstring for the modes)."""
     if mode == "similarity":
-        return float(SIMILARITIES[metric](text, target))
+        return float(METRICS[metric].similarity(text, target))
     if mode == "exact":
         return float(text == target)
     resolved = METRICS[metric]
@@ -82,8 +70,8 @@ def score_text(text: str, target: str, metric: str = "levenshtein", mode: str = 
 
 
 def _check(metric, mode, column) -> None:
-    if metric not in SIMILARITIES:
-        raise ValueError(f"metric={metric!r}: allowed values are {sorted(SIMILARITIES)}")
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r}: allowed values are {sorted(METRICS)}")
     if mode == "dense":
         raise ValueError("mode='dense': over a whole completion the dense rewards add up to the sparse one; use mode='sparse'")
     if mode not in MODES:

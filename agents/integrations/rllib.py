@@ -142,7 +142,7 @@ def ppo_config(
 
     if model not in MODELS:
         raise ValueError(f"model={model!r}: allowed values are {list(MODELS)}")
-    resolved, task = resolve_env_config(env_config or {"task": "copy"})
+    resolved, task = resolve_env_config(env_config or {})  # the env's own default task
     register()
     config = (
         PPOConfig()
@@ -246,7 +246,7 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
     import ray
 
     from agents.runs.checkpoint import Checkpoint
-    from agents.runs.rundir import ProgressLog, RunDirectory
+    from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
 
     if rllib.address is not None or not ray.is_initialized():
         ray.init(address=rllib.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
@@ -291,7 +291,7 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
         finally:
             log.close()
             if rllib.model == "lstm_attention" and history:
-                export_checkpoint(algo, folder.path / "checkpoint.pt", config, task, history, env_steps)
+                export_checkpoint(algo, folder.path / CHECKPOINT_NAME, config, task, history, env_steps)
             algo.stop()
     finally:
         folder.release()

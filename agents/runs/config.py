@@ -22,7 +22,7 @@ from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
 from textgen_env.files import content_digest
 from textgen_env.rewards import METRICS, REWARD_MODES
-from textgen_env.tasks import TASKS
+from textgen_env.tasks import DEFAULT_TASK, TASKS
 
 SOURCE_OPTION = "source"  # the task option that names a file of text (spelling's and reverse_text's)
 
@@ -31,7 +31,7 @@ SOURCE_OPTION = "source"  # the task option that names a file of text (spelling'
 class EnvConfig:
     """Everything ``gym.make("TextGeneration-v0", ...)`` takes, as the agents pass it on."""
 
-    task: str | None = option(None, "built-in task (default: copy, unless --dataset is given)", choices=list(TASKS))
+    task: str | None = option(None, f"built-in task (default: {DEFAULT_TASK}, unless --dataset is given)", choices=list(TASKS))
     dataset: str | None = option(
         None,
         "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task",
@@ -61,7 +61,7 @@ class EnvConfig:
         if self.task is not None and self.dataset is not None:
             raise ValueError(f"give either task or dataset, not both (task={self.task!r}, dataset={self.dataset!r})")
         if self.task is None and self.dataset is None:
-            self.task = "copy"
+            self.task = DEFAULT_TASK
         # Data files by absolute path: a run resumed, or a checkpoint read, from another folder finds the same file.
         if isinstance(self.dataset, str):
             self.dataset = os.path.abspath(self.dataset)
