@@ -1,4 +1,4 @@
-"""Agents side by side (the harness lives in agents/bench.py; this is `textgen-rl bench`).
+"""Agents side by side (the harness lives in agents/bench/; this is `textgen-rl bench`).
 
 python benchmarks/compare_agents.py --preset quick     # a few minutes
 python benchmarks/compare_agents.py --preset suite     # every task of the suite, ours and SB3's PPO, 2 seeds

@@ -200,7 +200,7 @@ def main() -> None:
         "notes": [
             "`upper` with PPO's defaults (4 update epochs) reached 0.926 at 1M env steps in a separate run; 6 epochs are"
             " given on the command line here. Without the copy head (`--no-copy-head`) the defaults reached 0.850 on"
-            " `upper` and 0.191 on `reverse_words` at 1M (see agents/config.py).",
+            " `upper` and 0.191 on `reverse_words` at 1M (see agents/model/config.py).",
         ],
     }
     RESULTS.mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ import numpy as np
 
 from agents.runs.config import EnvConfig
 from textgen_env.task import TextTask
+from textgen_env.tokenizers import EOS_ID
 
 
 @runtime_checkable
@@ -123,7 +124,7 @@ class RandomAgent(CopyPromptAgent):
             ids = []
             for step in range(rules.max_new_tokens):
                 token = int(self.rng.choice(np.flatnonzero(rules.action_mask_table[step])))
-                if token == 2:  # EOS
+                if token == EOS_ID:
                     break
                 ids.append(token)
             texts.append(self.task.tokenizer.decode(ids))

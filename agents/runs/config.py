@@ -9,8 +9,8 @@ option from here: one place holds each option's name, type, default and help.
   optimizer, run folder.
 - :class:`TrainConfig`: what the on-policy algorithms share (their own configs extend it).
 
-The policy's own config (:class:`agents.model.policy.PolicyConfig`) and decoding's
-(:class:`agents.model.decoding.DecodingConfig`) live beside what they configure.
+The policy's own config (:class:`agents.model.config.PolicyConfig`) and decoding's
+(:class:`agents.model.config.DecodingConfig`) live with the model they configure.
 """
 
 from __future__ import annotations
