@@ -12,175 +12,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
-import typing
 from pathlib import Path
 
 from agents.integrations.rllib import RLlibConfig
-from agents.model.config import DecodingConfig, PolicyConfig
-from agents.options import check_value, parse_option_value
+from agents.model.config import DecodingConfig
+from agents.options import add_config_options, at_least, given, given_flags
 from agents.registry import ALGORITHMS, CONFIGS, RL_ALGORITHMS
-from agents.runs.config import EnvConfig
+from agents.runs.config import EnvConfig, build_config
 from agents.runs.errors import CheckpointError, TrainingDiverged
 from agents.runs.rundir import RunDirError, claim_free
-from textgen_env.files import replaced_atomically
+from textgen_env.datasets import read_prompts
+from textgen_env.files import check_output, replaced_atomically
 
 PROG = "textgen-rl"
 RESUMABLE_OPTIONS = ("total_env_steps", "device", "overwrite")  # what --resume may change
-
-
-class BooleanFlag(argparse.Action):
-    """``--name`` sets True, ``--no-name`` False (the same on every Python version)."""
-
-    def __init__(self, option_strings, dest, **kwargs):
-        names = list(option_strings) + [f"--no-{s[2:]}" for s in option_strings]
-        super().__init__(names, dest, nargs=0, **kwargs)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, not option_string.startswith("--no-"))
-
-
-def at_least(minimum: int):
-    """An argparse type: an integer >= `minimum`."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value}: must be an integer >= {minimum}")
-        return value
-
-    return parse
-
-
-def key_value(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    return key, parse_option_value(value)
-
-
-def _base_type(annotation):
-    """`int` for ``int | None``, and so on."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
-
-
-def _optional(annotation) -> bool:
-    return type(None) in typing.get_args(annotation)
-
-
-def _or_none(kind):
-    """A converter that also reads 'none' as None, for fields that may be None."""
-
-    def convert(text: str):
-        return None if text.lower() == "none" else kind(text)
-
-    convert.__name__ = kind.__name__  # argparse names the type in its errors
-    return convert
-
-
-def config_options(cls) -> list[tuple[str, dataclasses.Field, object]]:
-    """(dest, field, type) for every field of `cls`, nested dataclass fields flattened (dest ``policy.embed_dim``);
-    the type of a field that may be None reads 'none' too."""
-    hints = typing.get_type_hints(cls)
-    out = []
-    for f in dataclasses.fields(cls):
-        kind = _base_type(hints[f.name])
-        if dataclasses.is_dataclass(kind):
-            out += [(f"{f.name}.{dest}", inner, inner_kind) for dest, inner, inner_kind in config_options(kind)]
-        elif kind in (int, float):
-            out.append((f.name, f, _checked(f, kind, _or_none(kind) if _optional(hints[f.name]) else kind)))
-        else:
-            out.append((f.name, f, kind))
-    return out
-
-
-def _checked(f: dataclasses.Field, kind: type, convert):
-    """`convert`, then the field's bounds (:func:`agents.options.check_value`): a nonsense number fails as it is parsed."""
-
-    def parse(text: str):
-        try:
-            return check_value(f, kind, convert(text))
-        except ValueError as e:
-            if "must be" not in str(e):  # not a number at all: argparse's own message names the option
-                raise
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    parse.__name__ = convert.__name__  # argparse names the type in its errors
-    return parse
-
-
-def _default(f: dataclasses.Field):
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    return f.default_factory()
-
-
-def add_config_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), defaults: dict | None = None) -> None:
-    """One option per field of `cls` (all but `skip`); given options only land in the namespace."""
-    defaults = defaults or {}
-    group = parser.add_argument_group(f"{cls.__name__} options")
-    for dest, f, kind in config_options(cls):
-        if dest in skip or f.name in skip:
-            continue
-        meta = f.metadata
-        flags = meta.get("flags") or (f"--{f.name.replace('_', '-')}",)
-        default = defaults.get(dest, _default(f))
-        help_text = meta.get("help", "")
-        if "default:" not in help_text:
-            shown = "none" if default is None or default == {} else default
-            help_text += f" (default: {shown})"
-        kwargs = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text}
-        if kind is bool:
-            group.add_argument(*flags, action=BooleanFlag, **kwargs)
-        elif kind is dict:
-            group.add_argument(*flags, action="append", type=key_value, metavar="KEY=VALUE", **kwargs)
-        elif meta.get("choices"):
-            group.add_argument(*flags, type=kind, choices=meta["choices"], **kwargs)
-        else:
-            group.add_argument(*flags, type=kind, metavar=dest.split(".")[-1].upper(), **kwargs)
-
-
-def given(namespace: argparse.Namespace, cls) -> dict:
-    """The options of `cls` given on the command line, as field values (nested ones as dicts)."""
-    values: dict = {}
-    for dest, _, kind in config_options(cls):
-        if hasattr(namespace, dest):
-            value = getattr(namespace, dest)
-            if kind is dict:
-                value = dict(value)
-            outer, _, inner = dest.partition(".")
-            if inner:
-                values.setdefault(outer, {})[inner] = value
-            else:
-                values[outer] = value
-    return values
-
-
-def build_config(cls, values: dict):
-    """`cls` from field values (a nested EnvConfig and PolicyConfig from their dicts)."""
-    values = dict(values)
-    if cls is EnvConfig:
-        if values.get("dataset") is not None and "task" not in values:
-            values["task"] = None  # a dataset replaces the default task
-        return EnvConfig(**values)
-    if isinstance(values.get("policy"), dict):
-        values["policy"] = PolicyConfig(**values["policy"])
-    values["env"] = build_config(EnvConfig, values.get("env", {}))
-    return cls(**values)
-
-
-def given_flags(namespace: argparse.Namespace, cls) -> list[tuple[str, str]]:
-    """(dest, option name) of the options of `cls` given on the command line."""
-    out = []
-    for dest, f, _ in config_options(cls):
-        if hasattr(namespace, dest):
-            out.append((dest, (f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",))[0]))
-    return out
 
 
 # -- the parsers ------------------------------------------------------------------------
@@ -461,58 +307,20 @@ def command_fit(argv: list[str]) -> None:
         sys.exit(130)
 
 
-def evaluation_task(loaded, args) -> object:
-    """The pairs `evaluate` scores: the checkpoint's own data by default (its stored held-out pairs
-    for a dataset file), or the data and env options given, always with the checkpoint's tokenizer."""
-    from textgen_env.task import TextTask
-
-    overrides = given(args, EnvConfig)
-    env = dataclasses.asdict(loaded.env_config)
-    if "dataset" in overrides or "task" in overrides:
-        env.update(task=None, dataset=None, task_options={}, max_prompt_tokens=None, max_new_tokens=None)
-    else:  # the data it trained on: with the limits it trained with
-        env.update(max_prompt_tokens=loaded.rules.max_prompt_tokens, max_new_tokens=loaded.rules.max_new_tokens)
-    env.update(overrides)
-    config = build_config(EnvConfig, env)
-    kwargs = config.env_kwargs(loaded.tokenizer)
-    if (
-        config.dataset == loaded.env_config.dataset
-        and config.dataset is not None
-        and args.split == "test"
-        and loaded.heldout is not None
-    ):
-        kwargs.update(dataset=[tuple(p) for p in loaded.heldout], task_options=None)
-        return TextTask(split="all", **kwargs)
-    return TextTask(split=args.split, **kwargs)
-
-
 def command_evaluate(argv: list[str]) -> None:
     from agents.inference import load
     from agents.model.evaluation import evaluate_policy
+    from agents.runs.heldout import evaluation_task
 
     parser = evaluate_parser()
     refuse_ignored(parser, argv, EVALUATE_IGNORES)
     args = parser.parse_args(argv)
     decoding = DecodingConfig(**given(args, DecodingConfig))
     loaded = load(args.checkpoint, args.device)
-    task = evaluation_task(loaded, args)
+    task = evaluation_task(loaded, given(args, EnvConfig), args.split)
     result = evaluate_policy(loaded.policy, task, decoding, episodes=args.episodes)
     result.pop("texts"), result.pop("similarities")
     print(json.dumps({"split": args.split, **result}))
-
-
-def read_prompts(path: str) -> list[str]:
-    """Prompts from a .txt file (one per line, blank lines skipped) or .jsonl (a string 'prompt' per line)."""
-    from textgen_env.datasets import read_jsonl, read_lines
-
-    if not path.endswith(".jsonl"):
-        return [line for line in read_lines(path) if line.strip()]
-    prompts = []
-    for number, record, line in read_jsonl(path):
-        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
-            raise ValueError(f"{path}:{number}: expected a string field 'prompt', got {line[:80]!r}")
-        prompts.append(record["prompt"])
-    return prompts
 
 
 def command_generate(argv: list[str]) -> None:
@@ -546,22 +354,6 @@ def command_generate(argv: list[str]) -> None:
         kept = "was left as it was" if Path(args.output).exists() else "was not written"
         raise ValueError(f"--output {args.output}: writing failed after {done} texts ({e.strerror or e}); it {kept}") from None
     print(f"wrote {done} texts to {args.output}")
-
-
-def check_output(path: str, protected: dict[str, str | None]) -> None:
-    """Refuse, before any work, an output that is one of the command's own inputs, a folder, or unwritable."""
-    target = Path(path)
-    for what, other in protected.items():
-        if other and Path(other).exists() and target.exists() and os.path.samefile(other, target):
-            raise ValueError(f"--output {path}: is the {what} ({other}); writing there would destroy it: name another file")
-    if target.is_dir():
-        raise ValueError(f"--output {path}: is a directory; give a file name, e.g. {target / 'texts.jsonl'}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"--output {path}: its folder cannot be made ({e.strerror or e})") from None
-    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise ValueError(f"--output {path}: cannot be written (permission denied)")
 
 
 def command_bench(argv: list[str]) -> None:

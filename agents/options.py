@@ -1,7 +1,8 @@
 """Config fields that carry their command-line help and their allowed range: the bottom of the agents package.
 
-Every config dataclass declares its fields with :func:`option`, so that
-:mod:`agents.cli` builds each command's options from the dataclasses alone, and
+Every config dataclass declares its fields with :func:`option`, so that the engine
+below (:func:`add_config_options`, :func:`given`) builds each command's options from
+the dataclasses alone for :mod:`agents.cli`, and
 :func:`check_fields` (each config's ``__post_init__``) and the command line's parsers
 check every number against the same bounds: a nonsense value is refused with the
 option's name, wherever it comes from.
@@ -9,6 +10,8 @@ option's name, wherever it comes from.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import math
 import typing
 from dataclasses import MISSING, field, fields
@@ -91,3 +94,146 @@ def parse_option_value(text: str):
         except ValueError:
             pass
     return text
+
+
+# -- the engine: argparse options from config dataclasses -----------------------------------
+
+
+class BooleanFlag(argparse.Action):
+    """``--name`` sets True, ``--no-name`` False (the same on every Python version)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        names = list(option_strings) + [f"--no-{s[2:]}" for s in option_strings]
+        super().__init__(names, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, not option_string.startswith("--no-"))
+
+
+def at_least(minimum: int):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value}: must be an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key, parse_option_value(value)
+
+
+def _base_type(annotation):
+    """`int` for ``int | None``, and so on."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def _optional(annotation) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def _or_none(kind):
+    """A converter that also reads 'none' as None, for fields that may be None."""
+
+    def convert(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    convert.__name__ = kind.__name__  # argparse names the type in its errors
+    return convert
+
+
+def config_options(cls) -> list[tuple[str, dataclasses.Field, object]]:
+    """(dest, field, type) for every field of `cls`, nested dataclass fields flattened (dest ``policy.embed_dim``);
+    the type of a field that may be None reads 'none' too."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        kind = _base_type(hints[f.name])
+        if dataclasses.is_dataclass(kind):
+            out += [(f"{f.name}.{dest}", inner, inner_kind) for dest, inner, inner_kind in config_options(kind)]
+        elif kind in (int, float):
+            out.append((f.name, f, _checked(f, kind, _or_none(kind) if _optional(hints[f.name]) else kind)))
+        else:
+            out.append((f.name, f, kind))
+    return out
+
+
+def _checked(f: dataclasses.Field, kind: type, convert):
+    """`convert`, then the field's bounds (:func:`check_value`): a nonsense number fails as it is parsed."""
+
+    def parse(text: str):
+        try:
+            return check_value(f, kind, convert(text))
+        except ValueError as e:
+            if "must be" not in str(e):  # not a number at all: argparse's own message names the option
+                raise
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = convert.__name__  # argparse names the type in its errors
+    return parse
+
+
+def _default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), defaults: dict | None = None) -> None:
+    """One option per field of `cls` (all but `skip`); given options only land in the namespace."""
+    defaults = defaults or {}
+    group = parser.add_argument_group(f"{cls.__name__} options")
+    for dest, f, kind in config_options(cls):
+        if dest in skip or f.name in skip:
+            continue
+        meta = f.metadata
+        flags = meta.get("flags") or (f"--{f.name.replace('_', '-')}",)
+        default = defaults.get(dest, _default(f))
+        help_text = meta.get("help", "")
+        if "default:" not in help_text:
+            shown = "none" if default is None or default == {} else default
+            help_text += f" (default: {shown})"
+        kwargs = {"dest": dest, "default": argparse.SUPPRESS, "help": help_text}
+        if kind is bool:
+            group.add_argument(*flags, action=BooleanFlag, **kwargs)
+        elif kind is dict:
+            group.add_argument(*flags, action="append", type=key_value, metavar="KEY=VALUE", **kwargs)
+        elif meta.get("choices"):
+            group.add_argument(*flags, type=kind, choices=meta["choices"], **kwargs)
+        else:
+            group.add_argument(*flags, type=kind, metavar=dest.split(".")[-1].upper(), **kwargs)
+
+
+def given(namespace: argparse.Namespace, cls) -> dict:
+    """The options of `cls` given on the command line, as field values (nested ones as dicts)."""
+    values: dict = {}
+    for dest, _, kind in config_options(cls):
+        if hasattr(namespace, dest):
+            value = getattr(namespace, dest)
+            if kind is dict:
+                value = dict(value)
+            outer, _, inner = dest.partition(".")
+            if inner:
+                values.setdefault(outer, {})[inner] = value
+            else:
+                values[outer] = value
+    return values
+
+
+def given_flags(namespace: argparse.Namespace, cls) -> list[tuple[str, str]]:
+    """(dest, option name) of the options of `cls` given on the command line."""
+    out = []
+    for dest, f, _ in config_options(cls):
+        if hasattr(namespace, dest):
+            out.append((dest, flag_of(f)))
+    return out

@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents import cli
-from agents.cli import EVALUATE_IGNORES, config_options, main, read_prompts
+from agents.cli import EVALUATE_IGNORES, main, read_prompts
 from agents.model.decoding import DecodingConfig
+from agents.options import config_options
 from agents.registry import ALGORITHMS, RL_ALGORITHMS
 from agents.runs.config import EnvConfig
 

@@ -36,8 +36,10 @@ def test_default_env_is_char_level_dense_levenshtein_copy():
 
 def test_every_entry_point_builds_the_same_default_task():
     from agents.algorithms.ppo import PPOConfig
-    from agents.cli import build_config, given, train_parser
+    from agents.cli import train_parser
     from agents.integrations.rllib import resolve_env_config
+    from agents.options import given
+    from agents.runs.config import build_config
 
     single = gym.make("TextGeneration-v0").unwrapped.task
     vector = gym.make_vec("TextGeneration-v0", num_envs=2).unwrapped.task

@@ -353,3 +353,15 @@ def read_hf_pairs(path: str) -> list[TextPair]:
                 raise ValueError(f"{path}: row {number}: 'prompt' and 'target' must be strings, got {prompt!r} and {target!r}")
             pairs.append(TextPair(prompt, target))
     return pairs
+
+
+def read_prompts(path: str) -> list[str]:
+    """Prompts from a .txt file (one per line, blank lines skipped) or .jsonl (a string 'prompt' per line)."""
+    if not path.endswith(".jsonl"):
+        return [line for line in read_lines(path) if line.strip()]
+    prompts = []
+    for number, record, line in read_jsonl(path):
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            raise ValueError(f"{path}:{number}: expected a string field 'prompt', got {line[:80]!r}")
+        prompts.append(record["prompt"])
+    return prompts

@@ -50,3 +50,19 @@ def content_digest(path: str | os.PathLike) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def check_output(path: str, protected: dict[str, str | None]) -> None:
+    """Refuse, before any work, an output that is one of the command's own inputs, a folder, or unwritable."""
+    target = Path(path)
+    for what, other in protected.items():
+        if other and Path(other).exists() and target.exists() and os.path.samefile(other, target):
+            raise ValueError(f"--output {path}: is the {what} ({other}); writing there would destroy it: name another file")
+    if target.is_dir():
+        raise ValueError(f"--output {path}: is a directory; give a file name, e.g. {target / 'texts.jsonl'}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--output {path}: its folder cannot be made ({e.strerror or e})") from None
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ValueError(f"--output {path}: cannot be written (permission denied)")

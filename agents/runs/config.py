@@ -156,3 +156,16 @@ class TrainConfig(RunConfig):
         0.9, "rolling mean similarity of the current band that moves the curriculum up", minimum=0, maximum=1
     )
     curriculum_window: int = option(1024, "episodes in the curriculum's rolling mean", minimum=1)
+
+
+def build_config(cls, values: dict):
+    """`cls` from field values (a nested EnvConfig and PolicyConfig from their dicts)."""
+    values = dict(values)
+    if cls is EnvConfig:
+        if values.get("dataset") is not None and "task" not in values:
+            values["task"] = None  # a dataset replaces the default task
+        return EnvConfig(**values)
+    if isinstance(values.get("policy"), dict):
+        values["policy"] = PolicyConfig(**values["policy"])
+    values["env"] = build_config(EnvConfig, values.get("env", {}))
+    return cls(**values)
