@@ -191,10 +191,19 @@ class Checkpoint:
         vocab_size = described.pop("vocab_size")
         try:
             policy = ActorCritic(vocab_size, PolicyConfig(**described))
-            policy.load_state_dict(self.policy)
-        except (TypeError, RuntimeError) as e:
+        except TypeError as e:
             raise CheckpointError(f"{path}: its weights do not fit the policy it describes ({_reason(e)})") from None
-        return policy.to(device)
+        return self.load_into(policy, path).to(device)
+
+    def load_into(self, policy: ActorCritic, path, weights: dict | None = None) -> ActorCritic:
+        """`weights` (default: the checkpoint's policy) loaded into `policy`, which must be the policy it describes."""
+        if self.policy_config != policy.describe():
+            raise CheckpointError(f"{path}: policy {self.policy_config} does not match this config's {policy.describe()}")
+        try:
+            policy.load_state_dict(self.policy if weights is None else weights)
+        except RuntimeError as e:
+            raise CheckpointError(f"{path}: its weights do not fit the policy it describes ({_reason(e)})") from None
+        return policy
 
 
 def _on_cpu(state: dict) -> dict:

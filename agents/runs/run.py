@@ -79,7 +79,7 @@ class Run:
         self.policy = ActorCritic(self.task.vocab_size, config.policy).to(self.device)
         self.reference_policy: ActorCritic | None = None
         if start is not None:
-            self._load_weights(self.policy, start.policy, start, config.init_checkpoint)
+            start.load_into(self.policy, config.init_checkpoint)
         if self.ranks.active:  # the same weights everywhere; each rank its own episodes
             self.ranks.broadcast_parameters(self.policy)
             seed_everything(config.seed + self.ranks.rank)
@@ -323,12 +323,12 @@ class Run:
         return run
 
     def _restore(self, data: Checkpoint, path) -> None:
-        self._load_weights(self.policy, data.training_policy or data.policy, data, path)
+        data.load_into(self.policy, path, data.training_policy or data.policy)
         if self.inference_policy is not self.policy:
-            self._load_weights(self.inference_policy, data.policy, data, path)
+            data.load_into(self.inference_policy, path)
         if data.reference_policy:
             self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
-            self._load_weights(self.reference_policy, data.reference_policy, data, path)
+            data.load_into(self.reference_policy, path, data.reference_policy)
         self.iteration, self.env_steps, self.history = data.iteration, data.env_steps, data.history
         rng = self._own_rng_state(data)
         with _restoring(path, "optimizer"):
@@ -356,16 +356,6 @@ class Run:
             "torch": torch.Generator().manual_seed(seed).get_state(),
             "python": json.dumps(random.Random(seed).getstate()),
         }
-
-    def _load_weights(self, policy: ActorCritic, weights: dict, data: Checkpoint, path) -> None:
-        if data.policy_config != self.policy.describe():
-            raise CheckpointError(f"{path}: policy {data.policy_config} does not match this config's {self.policy.describe()}")
-        try:
-            policy.load_state_dict(weights)
-        except RuntimeError as e:
-            raise CheckpointError(
-                f"{path}: its weights do not fit the policy it describes ({str(e).splitlines()[0]})"
-            ) from None
 
     @property
     def inference_policy(self) -> ActorCritic:
