@@ -32,7 +32,7 @@ class PPOConfig(TrainConfig):
     num_minibatches: int = option(4, "minibatches per pass", minimum=1)
     normalize_advantages: bool = option(True, "normalize advantages (per minibatch; over the batch with length groups)")
     # Reverse 3-64, 2M env steps, seed 0: held-out 0.813 at 1M and 0.959 at 2M with it, 0.746 and 0.964 without; the
-    # share of the update's rows that are padding falls from 67% to 25% (benchmarks/results/train_profile.md).
+    # share of the update's rows that are padding falls from 67% to 28% (benchmarks/results/train_profile.md).
     length_groups: bool = option(
         True,
         "minibatches of episodes of similar lengths, so that little of a pass is padding (advantages normalized over the"
