@@ -92,8 +92,8 @@ def kept_sentence(result: dict, pretrain: dict, finetune: dict, gain: float) -> 
     tuned = finetune.get("best", {}).get("validation")
     reached = f" (its best: {tuned:.4f})" if tuned is not None else ""
     return (
-        f"PPO did not raise validation similarity clearly above the pre-trained {best:.4f}{reached}: by more than twice"
-        " the standard error of its gain over the same pairs. So the pre-trained policy is kept."
+        f"PPO did not raise validation similarity above the pre-trained {best:.4f}{reached} by more than twice the"
+        " standard error of its gain over the same pairs, so the pre-trained policy is kept."
     )
 
 
