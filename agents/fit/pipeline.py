@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from agents.fit.report import write_report
 from agents.model.config import PolicyConfig
 from agents.model.evaluation import copy_scores, evaluate_policy
 from agents.runs.checkpoint import Checkpoint
-from agents.runs.rundir import CHECKPOINT_NAME, RunDirectory, RunDirError, claim_free
+from agents.runs.rundir import CHECKPOINT_NAME, RunDirectory, RunDirError, claim_free, remove_entries
 from textgen_env.files import write_text_atomically
 from textgen_env.task import TextTask
 from textgen_env.tasks import makes_new_prompts, new_prompt_options
@@ -346,9 +345,7 @@ class Fit:
                 f"run folder {self.folder} is not empty ({', '.join(found)}); continue a fit there with"
                 f" textgen-rl fit --resume {self.folder}, or replace what it holds with --overwrite"
             )
-        for name in found:
-            target = self.folder / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        remove_entries(self.folder, found)
         self.fresh = False
         self.state["config"] = asdict(self.config)
         self._save_state()

@@ -134,9 +134,7 @@ class RunDirectory:
                 f"run folder {self.path} holds a run already ({', '.join(found)}); continue it with"
                 f" --resume {self.path / CHECKPOINT_NAME}, or replace it with --overwrite"
             )
-        for name in found:
-            target = self.path / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        remove_entries(self.path, found)
 
     def release(self) -> None:
         if self.held:
@@ -154,6 +152,13 @@ class RunDirectory:
                 if wait:
                     time.sleep(0.01)
         return None
+
+
+def remove_entries(folder: Path, names) -> None:
+    """Delete `names` (files or folders) from `folder`: what --overwrite replaces."""
+    for name in names:
+        target = folder / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
 
 
 def claim_free(base: str | os.PathLike) -> str:
