@@ -99,7 +99,7 @@ def test_a_fit_keeps_the_pretrained_policy_where_rl_does_not_beat_it_on_validati
     assert result["kept"] == "pretrained"
     assert result["final_similarity"] == pytest.approx(result["pretrained_similarity"])
     assert result["finetuned_validation_similarity"] <= result["pretrained_validation_similarity"]
-    assert "So the pre-trained policy is kept." in (tmp_path / "fit" / "report.md").read_text()
+    assert "so the pre-trained policy is kept." in (tmp_path / "fit" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("stopped_at, stage", [(2, "pretrain"), (4, "finetune")], ids=["in-pretraining", "in-fine-tuning"])
