@@ -22,7 +22,7 @@ from agents.registry import resume  # noqa: E402
 from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from agents.runs.config import EnvConfig  # noqa: E402
 from agents.runs.run import TrainingDiverged  # noqa: E402
-from agents.runs.rundir import RunDirectory, RunDirError, claim_free  # noqa: E402
+from agents.runs.rundir import LOCK_NAME, RunDirectory, RunDirError, claim_free  # noqa: E402
 
 TINY = dict(
     env=EnvConfig(task="copy", task_options={"num_examples": 36, "min_length": 2, "max_length": 3, "alphabet": "abc"}),
@@ -106,18 +106,24 @@ def test_default_run_folders_are_numbered_like_sb3s_and_claimed_at_once(tmp_path
 
 
 def test_two_trainings_started_together_with_the_default_folder_get_one_each(tmp_path):
-    """Both pick runs/a2c-copy-0 at once; the second takes the next number, not a refusal on the lock."""
-    command = [sys.executable, "-m", "agents", "train", "--agent", "a2c", "--steps", "200", "--num-envs", "8",
-               "--task", "copy", "--task-option", "max_length=3"]  # fmt: skip
-    runs = [
-        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=120) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert folders == ["a2c-copy-0", "a2c-copy-0_2"] and all(
-        (tmp_path / "runs" / f / "checkpoint.pt").exists() for f in folders
+    """Both pick runs/a2c-copy-0 at the same moment (what train does first); the second takes the next number, not a
+    refusal on the lock. Plain processes that import only the run folder code, released together by one file."""
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\n"
+        "from agents.runs.rundir import claim_free\n"
+        "while not os.path.exists(sys.argv[1]): time.sleep(0.001)\n"
+        "print(claim_free('runs/a2c-copy-0'))\n"
     )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, str(go)], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    time.sleep(0.5)  # both are waiting
+    go.touch()
+    claimed = sorted(run.communicate(timeout=60)[0].strip() for run in runs)
+    assert claimed == ["runs/a2c-copy-0", "runs/a2c-copy-0_2"]
+    assert all((tmp_path / folder / LOCK_NAME).exists() for folder in claimed)
 
 
 def test_a_diverging_run_stops_and_its_last_checkpoint_stays_finite(tmp_path, monkeypatch):
