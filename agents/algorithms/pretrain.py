@@ -13,11 +13,9 @@ import copy
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from agents.algorithms.configs import PretrainConfig
 from agents.algorithms.returns import masked_mean
-from agents.model.policy import masked
 from agents.runs.run import Run
 from textgen_env.task import TextTask
 from textgen_env.tasks import new_prompt_options
@@ -74,8 +72,7 @@ def teacher_forced_losses(
     """The mean negative log-likelihood per target token, and the objective trained on: with `smoothing`, each
     token's target is mixed with the uniform distribution over the actions valid there (label smoothing,
     Szegedy et al. 2016)."""
-    logits, _ = policy.sequence(inputs, policy.encode(batch["prompts"]))
-    log_probs = F.log_softmax(masked(logits, batch["action_masks"]), dim=-1)
+    log_probs, _ = policy.log_policy(batch["prompts"], inputs, batch["action_masks"])
     nll = -log_probs.gather(-1, batch["actions"][..., None])[..., 0]
     objective = nll
     if smoothing:

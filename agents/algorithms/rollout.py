@@ -45,7 +45,7 @@ class EpisodeBatch:
     def select(self, rows) -> EpisodeBatch:
         """The episodes at `rows` (a tensor or array of indices), their steps cut at the longest one's end."""
         rows_np = rows.cpu().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
-        steps = max(1, int(self.lengths[rows].max()))
+        steps = max(1, int(self.mask[rows].sum(dim=1).max()))
         picked = {}
         for f in fields(self):
             value = getattr(self, f.name)

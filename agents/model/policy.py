@@ -172,10 +172,15 @@ class ActorCritic(nn.Module):
         logits, values, _ = self.decode(inputs, memory)
         return logits, values
 
+    def log_policy(self, prompts, inputs, action_masks) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of every action (B, T, V), invalid ones masked out, and values (B, T), for every step
+        of whole episodes, teacher-forced on `inputs`."""
+        logits, values = self.sequence(inputs, self.encode(prompts))
+        return F.log_softmax(masked(logits, action_masks), dim=-1), values
+
     def evaluate(self, prompts, inputs, actions, action_masks):
         """Log-probabilities and entropies of `actions`, and values, for every step of whole episodes."""
-        logits, values = self.sequence(inputs, self.encode(prompts))
-        log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
+        log_probs, values = self.log_policy(prompts, inputs, action_masks)
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         return log_probs.gather(-1, actions[..., None])[..., 0], entropy, values
 
