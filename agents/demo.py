@@ -37,7 +37,7 @@ def show_examples(checkpoint: Path, env) -> None:
     from textgen_env.task import TextTask
 
     loaded = load(checkpoint, "cpu")
-    test = TextTask(split="test", **env.env_kwargs(loaded.tokenizer))
+    test = TextTask(env.task_config("test", loaded.tokenizer))
     indices = example_indices(test)
     texts = loaded.generate([test.dataset.prompts[i] for i in indices])
     print("\nheld-out examples (prompt -> the fitted policy's text):")

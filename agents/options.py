@@ -153,11 +153,13 @@ def _or_none(kind):
 
 
 def config_options(cls) -> list[tuple[str, dataclasses.Field, object]]:
-    """(dest, field, type) for every field of `cls`, nested dataclass fields flattened (dest ``policy.embed_dim``);
-    the type of a field that may be None reads 'none' too."""
+    """(dest, field, type) for every field of `cls` the command line offers (not those marked ``cli=False``), nested
+    dataclass fields flattened (dest ``policy.embed_dim``); the type of a field that may be None reads 'none' too."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
+        if f.metadata.get("cli") is False:
+            continue
         kind = _base_type(hints[f.name])
         if dataclasses.is_dataclass(kind):
             out += [(f"{f.name}.{dest}", inner, inner_kind) for dest, inner, inner_kind in config_options(kind)]

@@ -131,7 +131,7 @@ def reverse_text_errors(steps: int = 1_000_000) -> dict:
     agent.learn()
     splits = {}
     for split in ("train", "test"):
-        task = TextTask(split=split, **config.env.env_kwargs(agent.task.tokenizer))
+        task = TextTask(config.env.task_config(split, agent.task.tokenizer))
         result = evaluate_policy(agent.policy, task)
         ratios = [difflib_ratio(a, b) for a, b in zip(result["texts"], task.target_texts)]
         bands = {}
@@ -157,7 +157,7 @@ def reverse_text_errors(steps: int = 1_000_000) -> dict:
 def spelling_from_scratch() -> dict:
     """Spelling with PPO's defaults and no pre-training: above copying the input within 5M env steps."""
     config = PPOConfig(env=EnvConfig(task="spelling"), total_env_steps=5_000_000)
-    bar = copy_baseline(TextTask(split="test", **config.env.env_kwargs()))
+    bar = copy_baseline(TextTask(config.env.task_config("test")))
     return {
         "goal": f"similarity above copying the input ({bar:.3f}) within 5M",
         "copy_baseline_similarity": bar,

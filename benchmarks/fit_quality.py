@@ -72,7 +72,7 @@ def peer(env: dict) -> dict | None:
     from agents.runs.config import EnvConfig
     from textgen_env.task import TextTask
 
-    return symspell_scores(TextTask(split="test", **EnvConfig(**env).env_kwargs()))
+    return symspell_scores(TextTask(EnvConfig(**env).task_config("test")))
 
 
 def run_jobs(names: list[str]) -> dict[str, dict]:

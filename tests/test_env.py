@@ -44,11 +44,36 @@ def test_every_entry_point_builds_the_same_default_task():
     single = gym.make("TextGeneration-v0").unwrapped.task
     vector = gym.make_vec("TextGeneration-v0", num_envs=2).unwrapped.task
     cli = build_config(PPOConfig, given(train_parser("ppo").parse_args([]), PPOConfig)).env
-    cli_task = textgen_env.TextTask(**cli.env_kwargs())
+    cli_task = textgen_env.TextTask(cli.task_config())
     _, rllib_task = resolve_env_config({})
     for task in (vector, cli_task, rllib_task):
         assert task.dataset.name == single.dataset.name == "copy[train]"
         assert task.target_texts == single.target_texts and task.vocab_size == single.vocab_size
+
+
+def test_the_env_arguments_are_listed_once_in_task_config():
+    import dataclasses
+    import inspect
+
+    from agents.cli import train_parser
+    from agents.runs.config import EnvConfig
+    from textgen_env.task import TaskConfig
+
+    names = [f.name for f in dataclasses.fields(TaskConfig)]
+    assert [f.name for f in dataclasses.fields(EnvConfig)] == names
+    for env_class in (TextGenerationEnv, textgen_env.TextGenerationVectorEnv):
+        parameters = inspect.signature(env_class).parameters
+        assert all(parameters[name].default == f.default for name, f in zip(names, dataclasses.fields(TaskConfig)))
+    # a field's default and help reach the command line from TaskConfig alone
+    help_text = train_parser("ppo").format_help()
+    assert "--min-new-tokens" in help_text and "tokens before EOS becomes valid" in help_text
+    assert "--render-mode" not in help_text  # marked cli=False: the agents choose it
+    # a config and keyword arguments build the same task; an unknown argument is named
+    config = TaskConfig(task="reverse", task_options={"max_length": 6}, split="test")
+    by_config, by_keywords = TextGenerationEnv(config), TextGenerationEnv(**config.arguments())
+    assert by_config.task.target_texts == by_keywords.task.target_texts
+    with pytest.raises(TypeError, match="'tsk'"):
+        TextGenerationEnv(tsk="reverse")
 
 
 def test_make_with_module_prefix_needs_no_import():

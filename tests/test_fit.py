@@ -66,7 +66,7 @@ def test_choices_are_made_on_validation_pairs_that_are_neither_trained_on_nor_te
     config = tiny_fit(tmp_path / "fit", rl_evaluations=3)
     fitted = pipeline.Fit.start(config)
     validation = set(fitted.validation.target_texts)
-    train = TextTask(split="train", **fitted.env.env_kwargs())
+    train = TextTask(fitted.env.task_config("train"))
     assert validation and not validation & set(train.target_texts) and not validation & set(fitted.test.target_texts)
     assert len(train.dataset) + len(fitted.validation.dataset) == len(
         TextTask(split="train", task="reverse", task_options=OPTIONS).dataset

@@ -432,3 +432,23 @@ def test_a_full_disk_during_a_save_is_a_checkpoint_error(checkpoint, monkeypatch
     with pytest.raises(CheckpointError, match=rf"{checkpoint}: could not write the checkpoint .*PytorchStreamWriter failed"):
         Checkpoint.load(checkpoint).save(checkpoint)
     assert checkpoint.read_bytes() == before and [p.name for p in checkpoint.parent.glob("*.tmp")] == []
+
+
+def test_building_a_run_builds_its_task_once_and_only_algorithms_that_step_envs_build_them(monkeypatch):
+    import textgen_env.task as task_module
+    from agents.algorithms.pretrain import Pretrain, PretrainConfig
+
+    built = []
+    original = task_module.TextTask.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(task_module.TextTask, "__init__", counting)
+    env = EnvConfig(task="reverse", task_options={"max_length": 6})
+    ppo = PPO(PPOConfig(env=env, num_envs=8, num_minibatches=2, policy=PolicyConfig(embed_dim=8, hidden_dim=16)))
+    assert len(built) == 1 and ppo.env.task is ppo.task  # the env shares the run's task
+    built.clear()
+    pretrain = Pretrain(PretrainConfig(env=env, policy=PolicyConfig(embed_dim=8, hidden_dim=16)))
+    assert len(built) == 1 and not hasattr(pretrain, "env")

@@ -6,7 +6,7 @@ env and ``gym.make_vec`` the native batched one.
 Where things live:
 
 - ``env.py``, ``vector.py``: the single env and the batched one.
-- ``task.py``: :class:`TextTask`, the resolved task both envs share, and
+- ``task.py``: :class:`TaskConfig`, the env's arguments; :class:`TextTask`, the resolved task both envs share; and
   :class:`EpisodeRules`: the episode rules (valid actions, pair draws, score scales).
 - ``rewards.py``: the reward-mode table and the metrics.
 - ``core/``: the batched episode core both envs drive (a numpy reference, a numba build).
@@ -22,7 +22,7 @@ from textgen_env.datasets import TextDataset, TextPair, load_pairs
 from textgen_env.env import TextGenerationEnv
 from textgen_env.hf import to_hf_dataset
 from textgen_env.rewards import METRICS, REWARD_MODES, Metric
-from textgen_env.task import UNMATCHABLE, EpisodeRules, TextTask
+from textgen_env.task import UNMATCHABLE, EpisodeRules, TaskConfig, TextTask
 from textgen_env.tasks import TASKS, corpus_sentences, make_task
 from textgen_env.tokenizers import (
     BOS_ID,
@@ -66,6 +66,7 @@ __all__ = [
     "TextDataset",
     "TextGenerationEnv",
     "TextGenerationVectorEnv",
+    "TaskConfig",
     "TextPair",
     "TextTask",
     "Tokenizer",

@@ -10,7 +10,7 @@ import numpy as np
 from textgen_env.core import make_core
 from textgen_env.core.base import check_seed
 from textgen_env.rendering import render_rgb, render_text
-from textgen_env.task import RENDER_MODES, TextTask, task_arguments
+from textgen_env.task import RENDER_MODES, TaskConfig, TextTask, accepts_task_arguments
 
 RESET_OPTIONS = ("index", "prompt", "target")
 
@@ -102,6 +102,10 @@ class TextGenerationEnv(gym.Env):
 
     ## Arguments
 
+    Each as a keyword, or all at once as ``config``, a :class:`~textgen_env.task.TaskConfig` (the one place they
+    and their defaults are listed; keywords given beside it replace its fields), or a
+    :class:`~textgen_env.task.TextTask` already built from one, which the env then shares.
+
     - ``task``: a built-in task (default ``"copy"``: the first rung, see ``DEFAULT_TASK``), see :mod:`textgen_env.tasks`;
       ``task_options`` passes its options (``min_length``, ``max_length``, ``alphabet``,
       ``seed``, ...): ones it does not take are an error.
@@ -135,26 +139,11 @@ class TextGenerationEnv(gym.Env):
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
-    def __init__(
-        self,
-        task: str | None = None,
-        dataset=None,
-        split: str = "train",
-        validation_fraction: float = 0.0,
-        tokenizer=None,
-        reward: str = "dense",
-        metric="levenshtein",
-        max_prompt_tokens: int | None = None,
-        max_new_tokens: int | None = None,
-        min_new_tokens: int = 1,
-        render_mode: str | None = None,
-        flat_observation: bool = False,
-        task_options: dict | None = None,
-        backend: str = "auto",
-    ):
-        self.task = TextTask(**task_arguments(locals()))
+    @accepts_task_arguments
+    def __init__(self, config: TaskConfig | TextTask | None = None, *, backend: str = "auto", **arguments):
+        self.task = TextTask.of(config, arguments)
         self.core = make_core(self.task, 1, backend)  # the same rules as the vector env, for one episode
-        self.render_mode = render_mode
+        self.render_mode = self.task.render_mode
         self.tokenizer = self.task.tokenizer
         self.metric = self.task.metric
         self.action_space = self.task.action_space

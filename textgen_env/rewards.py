@@ -69,14 +69,26 @@ class RewardMode:
     terminal_weights: tuple[float, float, float, float]
 
     def terminal(self, score, distance, exact, potential_before):
-        """The last step's reward, for scalars or arrays (`exact` is only read when its weight is not 0)."""
-        features = (score, potential_before, None, exact)
-        reward = 0.0
-        for k, weight in enumerate(self.terminal_weights):
-            if weight:
-                feature = 1.0 / (1.0 + distance) if k == 2 else np.asarray(features[k], dtype=np.float64)
-                reward = reward + weight * feature
-        return reward
+        """The last step's reward, for arrays (`exact` is only read when its weight is not 0)."""
+        exact = None if exact is None else np.asarray(exact, dtype=np.float64)
+        weights = np.array(self.terminal_weights, dtype=np.float64)
+        return terminal_reward(weights, np.asarray(score, dtype=np.float64), potential_before, distance, exact)
+
+
+def terminal_reward(weights, score, potential_before, distance, exact):
+    """The last step's reward: `weights` (a mode's ``terminal_weights``) over :data:`TERMINAL_FEATURES`, for scalars or
+    arrays. The one definition: the numpy core calls it on arrays, the compiled core compiles it for one episode.
+    A feature whose weight is 0 is not read (`exact` may then be anything)."""
+    reward = 0.0
+    if weights[0] != 0.0:
+        reward = reward + weights[0] * score
+    if weights[1] != 0.0:
+        reward = reward + weights[1] * potential_before
+    if weights[2] != 0.0:
+        reward = reward + weights[2] * (1.0 / (1.0 + distance))
+    if weights[3] != 0.0:
+        reward = reward + weights[3] * exact
+    return reward
 
 
 REWARD_MODES: dict[str, RewardMode] = {

@@ -1,10 +1,11 @@
-"""The resolved task both envs share, and the episode rules, each written once.
+"""The env's arguments, the resolved task both envs share, and the episode rules, each written once.
 
-The single env and the vector env take the same arguments; :class:`TextTask` turns
-them into validated, pre-encoded arrays once, so that neither env tokenizes in
-``step``. The rules of an episode live here and in :mod:`textgen_env.rewards`, and
-every other place (both envs, the numpy and numba batches, pre-training and
-decoding in ``agents``) reads them from here:
+The single env and the vector env take the same arguments, listed once with their
+defaults as :class:`TaskConfig`; :class:`TextTask` turns them into validated,
+pre-encoded arrays once, so that neither env tokenizes in ``step``. The rules of an
+episode live here and in :mod:`textgen_env.rewards`, and every other place (both
+envs, the numpy and numba batches, pre-training and decoding in ``agents``) reads
+them from here:
 
 - which actions are valid after ``n`` generated tokens: :class:`EpisodeRules`
   (``action_mask_table``; EOS only after ``min_new_tokens``, never PAD, BOS, UNK);
@@ -18,14 +19,16 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from gymnasium import spaces
 
 from textgen_env.datasets import TextDataset, load_pairs
 from textgen_env.memory import check_allocation
-from textgen_env.rewards import Metric, RewardMode, resolve_metric, reward_mode
-from textgen_env.tasks import DEFAULT_TASK, make_task, task_spec
+from textgen_env.rewards import METRICS, REWARD_MODES, Metric, RewardMode, resolve_metric, reward_mode
+from textgen_env.tasks import DEFAULT_TASK, TASKS, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
 
 RENDER_MODES = ("ansi", "human", "rgb_array")
@@ -117,10 +120,84 @@ class EpisodeRules:
         return [t if producible[t] else UNMATCHABLE for t in target_ids]
 
 
+def _argument(default, help: str, **meta):
+    """A :class:`TaskConfig` field with its help (and, for the agents' command line, its choices, flags and bounds:
+    the keys :func:`agents.options.option` writes)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class TaskConfig:
+    """The env's arguments, with their defaults: the one list that both envs, :class:`TextTask` and the agents'
+    ``EnvConfig`` read (see :class:`~textgen_env.env.TextGenerationEnv` for what each means).
+
+    Fields marked ``cli=False`` are chosen by the agents themselves (which split, no rendering), so their
+    command line does not offer them.
+    """
+
+    task: str | None = _argument(
+        None, f"built-in task (default: {DEFAULT_TASK}, unless --dataset is given)", choices=list(TASKS)
+    )
+    dataset: str | os.PathLike | list | TextDataset | None = _argument(
+        None,
+        "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task",
+    )
+    task_options: dict | None = _argument(
+        None,
+        "an option of the task, or prompt_fraction for a .txt dataset; repeatable (e.g. --task-option max_length=16)",
+        flags=("--task-option",),
+    )
+    split: str = _argument("train", "which pairs: train, test, all, or validation", cli=False)
+    validation_fraction: float = _argument(
+        0.0,
+        "share of the training split's targets held out for validation (what `fit` chooses on); training uses the rest",
+        minimum=0,
+        maximum=0.99,
+    )
+    tokenizer: str | Tokenizer | None = _argument(
+        None, "char, word, or a tokenizer JSON file (saved vocabulary or Hugging Face tokenizer.json); default: the task's own"
+    )
+    reward: str = _argument("dense", "reward mode", choices=list(REWARD_MODES))
+    metric: str | Callable = _argument("levenshtein", "distance metric", choices=sorted(METRICS))
+    max_prompt_tokens: int | None = _argument(None, "prompt width (default: the longest prompt)", minimum=1)
+    max_new_tokens: int | None = _argument(None, "token budget per episode (default: the longest target)", minimum=1)
+    min_new_tokens: int = _argument(1, "tokens before EOS becomes valid")
+    render_mode: str | None = _argument(None, "ansi, human or rgb_array", cli=False)
+    flat_observation: bool = _argument(False, "one observation vector instead of the Dict", cli=False)
+
+    @classmethod
+    def from_arguments(cls, config: TaskConfig | None, arguments: dict) -> TaskConfig:
+        """`config` (default: all defaults) with `arguments` (field names) replacing its fields; an unknown name is a
+        TypeError naming it and the allowed ones, as a keyword argument the env does not take would be."""
+        if config is not None and not isinstance(config, TaskConfig):
+            raise TypeError(f"config={config!r}: must be a TaskConfig (or None, with the fields as keyword arguments)")
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(arguments) - set(names))
+        if unknown:
+            raise TypeError(f"unknown arguments {unknown}; allowed: {names}")
+        return replace(config if config is not None else cls(), **arguments)
+
+    def arguments(self) -> dict:
+        """The fields as keyword arguments (``gym.make("TextGeneration-v0", **config.arguments())``)."""
+        return {f.name: getattr(self, f.name) for f in fields(TaskConfig)}
+
+
+def accepts_task_arguments(init):
+    """Show `init`'s ``**arguments`` as TaskConfig's fields, with their defaults, to ``help()`` and ``inspect``."""
+    signature = inspect.signature(init)
+    parameters = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in fields(TaskConfig)
+    ]
+    init.__signature__ = signature.replace(parameters=parameters)
+    return init
+
+
 class TextTask:
     """Everything about an env that does not change between episodes.
 
-    Takes the env's arguments (see :class:`~textgen_env.env.TextGenerationEnv`).
+    Takes a :class:`TaskConfig`, or its fields as keyword arguments (see :class:`~textgen_env.env.TextGenerationEnv`).
     Public attributes the agents use: ``dataset`` (this split), ``tokenizer``,
     ``vocab_size``, ``rules`` (:class:`EpisodeRules`), ``metric``, ``reward``,
     ``max_prompt_tokens``, ``max_new_tokens``, ``min_new_tokens``, ``prompt_ids`` and
@@ -129,47 +206,44 @@ class TextTask:
     and ``unmatchable_target_tokens``.
     """
 
-    def __init__(
-        self,
-        task: str | None = None,
-        dataset=None,
-        split: str = "train",
-        validation_fraction: float = 0.0,
-        tokenizer=None,
-        reward: str = "dense",
-        metric="levenshtein",
-        max_prompt_tokens: int | None = None,
-        max_new_tokens: int | None = None,
-        min_new_tokens: int = 1,
-        render_mode: str | None = None,
-        flat_observation: bool = False,
-        task_options: dict | None = None,
-    ):
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise UnsupportedRenderMode(f"render_mode={render_mode!r}: allowed values are {list(RENDER_MODES)} or None")
-        self.render_mode = render_mode
-        self.flat_observation = check_bool("flat_observation", flat_observation)
-        self.reward: RewardMode = reward_mode(reward)
-        self.metric: Metric = resolve_metric(metric)
-        full = resolve_dataset(task, dataset, task_options)
-        chosen = full.split_indices(split, validation_fraction=validation_fraction)
-        self.dataset: TextDataset = full.split(split, validation_fraction=validation_fraction)
-        self.split = split
+    @classmethod
+    def of(cls, config: TaskConfig | TextTask | None, arguments: dict) -> TextTask:
+        """The task an env runs: `config` itself where it is a TextTask already built (shared, not copied: the
+        agents build the task once for their policy and their envs), else one built from `config` and `arguments`."""
+        if isinstance(config, TextTask):
+            if arguments:
+                raise TypeError(f"arguments {sorted(arguments)} given with a built TextTask; give them to its TaskConfig")
+            return config
+        return cls(config, **arguments)
+
+    def __init__(self, config: TaskConfig | None = None, **arguments):
+        self.config = config = TaskConfig.from_arguments(config, arguments)
+        if config.render_mode is not None and config.render_mode not in RENDER_MODES:
+            raise UnsupportedRenderMode(f"render_mode={config.render_mode!r}: allowed values are {list(RENDER_MODES)} or None")
+        self.render_mode = config.render_mode
+        self.flat_observation = check_bool("flat_observation", config.flat_observation)
+        self.reward: RewardMode = reward_mode(config.reward)
+        self.metric: Metric = resolve_metric(config.metric)
+        full = resolve_dataset(config.task, config.dataset, config.task_options)
+        chosen = full.split_indices(config.split, validation_fraction=config.validation_fraction)
+        self.dataset: TextDataset = full.split(config.split, validation_fraction=config.validation_fraction)
+        self.split = config.split
 
         # The vocabulary and the limits come from the whole dataset, so that the
         # train and test envs of one task share their spaces and one policy fits both.
+        tokenizer = config.tokenizer
         if tokenizer is None:
-            tokenizer = task_spec(task or DEFAULT_TASK).tokenizer if dataset is None else "char"
+            tokenizer = task_spec(config.task or DEFAULT_TASK).tokenizer if config.dataset is None else "char"
         self.tokenizer: Tokenizer = build_tokenizer(tokenizer, full.prompts + full.targets)
         self.vocab_size = int(self.tokenizer.vocab_size)
         all_prompts = [self.encode(p, f"{full.name} prompt {i}") for i, p in enumerate(full.prompts)]
         all_targets = [self.encode(t, f"{full.name} target {i}") for i, t in enumerate(full.targets)]
         self.max_prompt_tokens = (
             max(1, max(map(len, all_prompts)))
-            if max_prompt_tokens is None
-            else check_integer("max_prompt_tokens", max_prompt_tokens, 1)
+            if config.max_prompt_tokens is None
+            else check_integer("max_prompt_tokens", config.max_prompt_tokens, 1)
         )
-        budget = max(1, max(map(len, all_targets))) if max_new_tokens is None else max_new_tokens
+        budget = max(1, max(map(len, all_targets))) if config.max_new_tokens is None else config.max_new_tokens
         budget = check_integer("max_new_tokens", budget, 1)
         widths = len(chosen) * (self.max_prompt_tokens + 4 * budget) + (budget + 1) * self.vocab_size
         check_allocation(
@@ -177,7 +251,7 @@ class TextTask:
             "the encoded pairs and the action masks",
             f"max_new_tokens={budget}, max_prompt_tokens={self.max_prompt_tokens} ({len(chosen)} pairs)",
         )
-        self.rules = EpisodeRules(self.vocab_size, min_new_tokens, budget, self.max_prompt_tokens)
+        self.rules = EpisodeRules(self.vocab_size, config.min_new_tokens, budget, self.max_prompt_tokens)
         self.token_dtype = token_dtype(self.vocab_size)
         self.max_new_tokens, self.min_new_tokens = self.rules.max_new_tokens, self.rules.min_new_tokens
 
@@ -278,13 +352,6 @@ class TextTask:
         """The pair indices of uniform draws in [0, 1): both envs pick pairs this way."""
         size = len(self.dataset)
         return np.minimum((np.asarray(uniforms) * size).astype(np.int64), size - 1)
-
-
-def task_arguments(arguments: dict) -> dict:
-    """The :class:`TextTask` arguments among an env's own (the env's ``locals()`` as its ``__init__`` starts):
-    the envs spell their arguments out, for ``help()`` and IDEs, and pass them on in one line."""
-    names = inspect.signature(TextTask).parameters
-    return {name: value for name, value in arguments.items() if name in names}
 
 
 def resolve_dataset(task: str | None, dataset, task_options: dict | None) -> TextDataset:

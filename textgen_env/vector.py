@@ -12,7 +12,7 @@ from textgen_env.core import StepOutput, make_core
 from textgen_env.core.base import out_of_range
 from textgen_env.env import check_reset_options
 from textgen_env.rendering import render_rgb, render_text
-from textgen_env.task import RENDER_MODES, TextTask, check_bool, check_integer, task_arguments
+from textgen_env.task import RENDER_MODES, TaskConfig, TextTask, accepts_task_arguments, check_bool, check_integer
 
 INFO_KEYS = ("distance", "index", "invalid_action", "similarity")
 
@@ -45,28 +45,18 @@ class TextGenerationVectorEnv(VectorEnv):
 
     metadata = {"render_modes": list(RENDER_MODES), "autoreset_mode": AutoresetMode.NEXT_STEP}
 
+    @accepts_task_arguments
     def __init__(
         self,
         num_envs: int = 1,
+        config: TaskConfig | TextTask | None = None,
         *,
-        task: str | None = None,
-        dataset=None,
-        split: str = "train",
-        validation_fraction: float = 0.0,
-        tokenizer=None,
-        reward: str = "dense",
-        metric="levenshtein",
-        max_prompt_tokens: int | None = None,
-        max_new_tokens: int | None = None,
-        min_new_tokens: int = 1,
-        render_mode: str | None = None,
-        flat_observation: bool = False,
-        task_options: dict | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         max_episode_steps: int | None = None,
         render_indices: Sequence[int] | None = None,
         backend: str = "auto",
         copy: bool = True,
+        **arguments,
     ):
         self.num_envs = check_integer("num_envs", num_envs, 1)
         self.autoreset_mode = _check_autoreset_mode(autoreset_mode)
@@ -74,10 +64,10 @@ class TextGenerationVectorEnv(VectorEnv):
             None if max_episode_steps is None else check_integer("max_episode_steps", max_episode_steps, 1)
         )
         self.copy = check_bool("copy", copy)
-        self.task = TextTask(**task_arguments(locals()))
+        self.task = TextTask.of(config, arguments)
         self.core = make_core(self.task, self.num_envs, backend, self.max_episode_steps)
         self.backend = self.core.name
-        self.render_mode = render_mode
+        self.render_mode = self.task.render_mode
         self.render_indices = _check_render_indices(render_indices, self.num_envs)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.tokenizer = self.task.tokenizer

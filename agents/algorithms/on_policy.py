@@ -18,7 +18,6 @@ from agents.algorithms.rollout import EpisodeBatch, collect_episodes
 from agents.runs.config import TrainConfig
 from agents.runs.run import Run
 from textgen_env.memory import check_allocation
-from textgen_env.task import TextTask
 from textgen_env.vector import TextGenerationVectorEnv
 
 
@@ -28,23 +27,20 @@ class OnPolicyAlgorithm(Run):
     config_class = TrainConfig
     distributed = True
 
-    def make_task(self, tokenizer) -> TextTask:
-        self.env = TextGenerationVectorEnv(
-            num_envs=self.episodes_per_batch(), split="train", **self.config.env.env_kwargs(tokenizer)
-        )
-        task, n = self.env.task, self.env.num_envs
+    def __init__(self, config: TrainConfig, *, tokenizer=None):
+        super().__init__(config, tokenizer=tokenizer)
+        self.env = TextGenerationVectorEnv(self.episodes_per_batch(), self.task)
+        task, n = self.task, self.env.num_envs
         check_allocation(  # a batch's action masks and its seven per-step columns, as rollout stores them
             n * (task.max_new_tokens + 1) * (task.vocab_size + 7 * 8),
             "a batch of episodes",
             f"num_envs={n}, max_new_tokens={task.max_new_tokens} ({task.vocab_size} tokens)",
         )
-        cfg = self.config
         self.curriculum = (
-            LengthCurriculum(self.env.task.target_lengths, cfg.curriculum_threshold, cfg.curriculum_window)
-            if cfg.curriculum
+            LengthCurriculum(task.target_lengths, config.curriculum_threshold, config.curriculum_window)
+            if config.curriculum
             else None
         )
-        return self.env.task
 
     # -- what subclasses provide ----------------------------------------------------
 

@@ -121,7 +121,7 @@ class Pretrain(Run):
         if not self.config.new_prompts or self.iteration == 0:
             return self.task
         options = new_prompt_options(env.task, env.task_options, self.iteration)
-        return TextTask(split="train", **{**env.env_kwargs(self.task.tokenizer), "task_options": options})
+        return TextTask(env.task_config("train", self.task.tokenizer), task_options=options)
 
     def batches(self, task: TextTask) -> list[np.ndarray]:
         """The epoch's batches of pair indices: the pairs shuffled and cut in order, or (with ``length_buckets``)

@@ -42,7 +42,6 @@ class ReferenceAgent:
 
     def setup(self, env_kwargs: dict, seed: int, budget: int) -> None:
         values = {k: v for k, v in env_kwargs.items() if v is not None}
-        values["task_options"] = values.get("task_options") or {}
         env = EnvConfig(**values)
         config = self.algorithm_class.config_class(env=env, seed=seed, total_env_steps=budget, **self.overrides)
         self.algorithm = self.algorithm_class(config)

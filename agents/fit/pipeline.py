@@ -70,10 +70,10 @@ class Fit:
         self.config = config
         self.env = replace(config.env, validation_fraction=config.validation_fraction)
         try:
-            self.test = TextTask(split="test", **self.env.env_kwargs())
+            self.test = TextTask(self.env.task_config("test"))
             tokenizer = self.test.tokenizer  # one vocabulary for every split and stage
-            self.validation = TextTask(split="validation", **self.env.env_kwargs(tokenizer))
-            train = TextTask(split="train", **self.env.env_kwargs(tokenizer))
+            self.validation = TextTask(self.env.task_config("validation", tokenizer))
+            train = TextTask(self.env.task_config("train", tokenizer))
         except ValueError as e:
             if "is empty" not in str(e) and "distinct target" not in str(e):
                 raise

@@ -76,7 +76,7 @@ def require_rllib():
 def resolve_env_config(env_config: dict) -> tuple[dict, TextTask]:
     """The env config every env runner gets (tokenizer as its vocabulary, a dataset file as its pairs), and the train task."""
     env_config = {k: v for k, v in dict(env_config).items() if v is not None}
-    task = TextTask(split="train", **env_config)
+    task = TextTask(**{**env_config, "split": "train"})
     resolved = {**env_config, "tokenizer": task.tokenizer.to_dict()}
     if "dataset" in env_config:
         full = resolve_dataset(None, env_config["dataset"], env_config.get("task_options"))
@@ -197,7 +197,7 @@ def export_checkpoint(algo, path, config, task: TextTask, history: list[dict], e
     policy.load_state_dict(policy_weights(algo))
     heldout = None
     if config.env.dataset is not None:
-        test = TextTask(split="test", **config.env.env_kwargs(task.tokenizer)).dataset
+        test = TextTask(config.env.task_config("test", task.tokenizer)).dataset
         heldout = [[p.prompt, p.target] for p in test.pairs]
     checkpoint = Checkpoint(
         algorithm="rllib-ppo",
@@ -251,7 +251,7 @@ def train(config, rllib: RLlibConfig, progress: bool = True) -> dict:
     if rllib.address is not None or not ray.is_initialized():
         ray.init(address=rllib.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     start = Checkpoint.load(config.init_checkpoint) if config.init_checkpoint else None
-    env_config = config.env.env_kwargs(start.tokenizer if start else None)
+    env_config = config.env.task_config("train", start.tokenizer if start else None).arguments()
     resolved, task = resolve_env_config(env_config)
     algo = ppo_config(
         env_config,

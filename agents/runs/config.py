@@ -4,7 +4,8 @@ Each field carries its help text (and, where it has them, its allowed values and
 command-line names) in its metadata, so that :mod:`agents.cli` builds every
 option from here: one place holds each option's name, type, default and help.
 
-- :class:`EnvConfig`: everything ``gym.make("TextGeneration-v0", ...)`` takes.
+- :class:`EnvConfig`: everything ``gym.make("TextGeneration-v0", ...)`` takes (the env's own
+  :class:`~textgen_env.task.TaskConfig`, whose fields carry their help).
 - :class:`RunConfig`: a run's plumbing: its env (an :class:`EnvConfig`), seed, device, policy,
   optimizer, run folder.
 - :class:`TrainConfig`: what the on-policy algorithms share (their own configs extend it).
@@ -16,45 +17,21 @@ The policy's own config (:class:`agents.model.config.PolicyConfig`) and decoding
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
 from textgen_env.files import content_digest
-from textgen_env.rewards import METRICS, REWARD_MODES
-from textgen_env.tasks import DEFAULT_TASK, TASKS
+from textgen_env.task import TaskConfig
+from textgen_env.tasks import DEFAULT_TASK
 
 SOURCE_OPTION = "source"  # the task option that names a file of text (spelling's and reverse_text's)
 
 
 @dataclass
-class EnvConfig:
-    """Everything ``gym.make("TextGeneration-v0", ...)`` takes, as the agents pass it on."""
-
-    task: str | None = option(None, f"built-in task (default: {DEFAULT_TASK}, unless --dataset is given)", choices=list(TASKS))
-    dataset: str | None = option(
-        None,
-        "a .txt, .jsonl, .csv, .tsv or .parquet file (or a save_to_disk folder) of (prompt, target) pairs, instead of a task",
-    )
-    task_options: dict = option(
-        help="an option of the task, or prompt_fraction for a .txt dataset; repeatable (e.g. --task-option max_length=16)",
-        default_factory=dict,
-        flags=("--task-option",),
-    )
-    validation_fraction: float = option(
-        0.0,
-        "share of the training split's targets held out for validation (what `fit` chooses on); training uses the rest",
-        minimum=0,
-        maximum=0.99,
-    )
-    tokenizer: str | None = option(
-        None, "char, word, or a tokenizer JSON file (saved vocabulary or Hugging Face tokenizer.json); default: the task's own"
-    )
-    reward: str = option("dense", "reward mode", choices=list(REWARD_MODES))
-    metric: str = option("levenshtein", "distance metric", choices=sorted(METRICS))
-    max_prompt_tokens: int | None = option(None, "prompt width (default: the longest prompt)", minimum=1)
-    max_new_tokens: int | None = option(None, "token budget per episode (default: the longest target)", minimum=1)
-    min_new_tokens: int = option(1, "tokens before EOS becomes valid")
+class EnvConfig(TaskConfig):
+    """The env's arguments (:class:`~textgen_env.task.TaskConfig`'s fields and defaults) as the agents use them:
+    numbers checked as the command line checks them, one default task, data files by absolute path."""
 
     def __post_init__(self):
         check_fields(self)
@@ -73,20 +50,11 @@ class EnvConfig:
         files = [self.dataset, (self.task_options or {}).get(SOURCE_OPTION)]
         return {path: content_digest(path) for path in files if isinstance(path, str) and os.path.exists(path)}
 
-    def env_kwargs(self, tokenizer=None) -> dict:
-        """Keyword arguments for the envs; `tokenizer` (an object, e.g. a checkpoint's) replaces the configured one."""
-        return dict(
-            task=self.task,
-            dataset=self.dataset,
-            task_options=self.task_options or None,
-            validation_fraction=self.validation_fraction,
-            tokenizer=self.tokenizer if tokenizer is None else tokenizer,
-            reward=self.reward,
-            metric=self.metric,
-            max_prompt_tokens=self.max_prompt_tokens,
-            max_new_tokens=self.max_new_tokens,
-            min_new_tokens=self.min_new_tokens,
-        )
+    def task_config(self, split: str = "train", tokenizer=None) -> TaskConfig:
+        """The envs' configuration for `split`; `tokenizer` (an object, e.g. a checkpoint's) replaces the configured one."""
+        tokenizer = self.tokenizer if tokenizer is None else tokenizer
+        config = TaskConfig(**self.arguments())
+        return replace(config, split=split, task_options=self.task_options or None, tokenizer=tokenizer)
 
     @classmethod
     def from_dict(cls, data) -> EnvConfig:

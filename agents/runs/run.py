@@ -1,15 +1,17 @@
-"""The run base every algorithm sits on: config, seeding, device, policy and optimizer,
-the iteration loop's plumbing (run folder, log, progress bar, checkpoints, Ctrl-C) and resume.
+"""The run base every algorithm sits on: config, seeding, device, policy and optimizer, and
+the iteration loop's plumbing (run folder, log, progress bar, checkpoints, Ctrl-C).
 
-A subclass says what one iteration is (:meth:`Run.iterate`), when the run is done
-(:meth:`Run.finished`) and which task it trains on (:meth:`Run.make_task`); the
-on-policy loop (:mod:`agents.algorithms.on_policy`) and pre-training (:mod:`agents.algorithms.pretrain`) do.
+A subclass says what one iteration is (:meth:`Run.iterate`) and when the run is done
+(:meth:`Run.finished`); the on-policy loop (:mod:`agents.algorithms.on_policy`) and
+pre-training (:mod:`agents.algorithms.pretrain`) do. How a run is resumed lives in
+:mod:`agents.runs.resume`, how it is evaluated (on which pairs) in :mod:`agents.runs.heldout`.
+Building a run builds its train task and policy, nothing else: an algorithm that steps
+envs builds them in its own constructor.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import math
 import random
@@ -23,13 +25,14 @@ import torch
 
 from agents.model.evaluation import evaluate_policy
 from agents.model.policy import ActorCritic
-from agents.runs.checkpoint import Checkpoint, CheckpointError
+from agents.runs.checkpoint import Checkpoint
 from agents.runs.config import RunConfig
 from agents.runs.device import resolve_device
 from agents.runs.distributed import Ranks, local_rank
 from agents.runs.errors import TrainingDiverged
-from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory, RunDirError
-from textgen_env.files import content_digest
+from agents.runs.heldout import heldout_pairs, heldout_task
+from agents.runs.resume import resume_run
+from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
 from textgen_env.task import TextTask
 
 
@@ -75,7 +78,7 @@ class Run:
         if tokenizer is None and start is not None:
             tokenizer = start.tokenizer  # the starting weights' ids, whatever the data
         self.data_files = config.env.data_files()  # what a resume checks its data against
-        self.task: TextTask = self.make_task(tokenizer)
+        self.task = TextTask(config.env.task_config("train", tokenizer))
         self.policy = ActorCritic(self.task.vocab_size, config.policy).to(self.device)
         self.reference_policy: ActorCritic | None = None
         if start is not None:
@@ -90,14 +93,10 @@ class Run:
         self.history: list[dict] = []
         self._stop_requested = False
         self._until: int | None = None
-        self._continues_folder = False  # whether the run in config.run_dir is this one (resumed, or written already)
+        self.continues_folder = False  # whether the run in config.run_dir is this one (resumed, or written already)
         self.resume_command: str | None = None  # what an interrupted run tells the user to type (a pipeline's own)
 
     # -- what subclasses provide ----------------------------------------------------
-
-    def make_task(self, tokenizer) -> TextTask:
-        """The task trained on (its train split); `tokenizer` replaces the configured one when given."""
-        return TextTask(split="train", **self.config.env.env_kwargs(tokenizer))
 
     def iterate(self) -> dict:
         """One iteration; returns its log row (with ``iteration`` and ``env_steps``)."""
@@ -194,7 +193,7 @@ class Run:
             try:
                 folder = RunDirectory(self.config.run_dir)
                 folder.acquire()
-                if not self._continues_folder:
+                if not self.continues_folder:
                     folder.start_fresh(self.config.overwrite)
             except Exception as e:  # re-raised below, on every rank
                 error = e
@@ -204,7 +203,7 @@ class Run:
             if folder is not None:
                 folder.release()  # a no-op where it was not acquired
             raise
-        self._continues_folder = True
+        self.continues_folder = True
         return folder
 
     def _record(self, row: dict, log: ProgressLog | None, bar) -> None:
@@ -282,11 +281,8 @@ class Run:
         )
 
     def heldout_pairs(self) -> list | None:
-        """The test split of a dataset file, kept in the checkpoint so it evaluates without the file.
-        (Built-in tasks rebuild theirs from their options.)"""
-        if self.config.env.dataset is None:
-            return None
-        return [[p.prompt, p.target] for p in self.heldout_task().dataset.pairs]
+        """The test split of a dataset file, kept in the checkpoint so it evaluates without the file."""
+        return heldout_pairs(self.config.env, self.heldout_task)
 
     @classmethod
     def resume(cls, path, *, total_env_steps: int | None = None, device: str | None = None, overwrite: bool = False) -> Run:
@@ -295,67 +291,8 @@ class Run:
 
         It is refused where it would lose data: where the folder's own checkpoint is another, further file
         (unless `overwrite`), and where the run's data files are gone or have changed (the held-out split of a
-        run never changes)."""
-        data = Checkpoint.load(path)
-        if data.algorithm != cls.name:
-            raise CheckpointError(f"{path}: checkpoint of a {data.algorithm!r} run, not {cls.name!r}")
-        folder = Path(path).resolve().parent
-        own = folder / CHECKPOINT_NAME
-        if own.exists() and own != Path(path).resolve() and not overwrite:
-            raise RunDirError(
-                f"{path} is not its folder's own checkpoint: resuming from it would replace {own} (at"
-                f" {Checkpoint.load(own).env_steps:,} env steps) and cut progress.csv back to its rows. Resume {own},"
-                f" copy {Path(path).name} into a folder of its own to continue it there, or give --overwrite"
-            )
-        check_same_data(data, path)
-        overrides = {"init_checkpoint": None, "run_dir": str(folder), "overwrite": False}
-        if total_env_steps is not None:
-            overrides["total_env_steps"] = total_env_steps
-        if device is not None:
-            overrides["device"] = device
-        try:
-            config = cls.config_class.from_dict({**data.config, **overrides})
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: its config does not fit {cls.config_class.__name__} ({e})") from None
-        run = cls(config, tokenizer=data.tokenizer)
-        run._restore(data, path)
-        run._continues_folder = True
-        return run
-
-    def _restore(self, data: Checkpoint, path) -> None:
-        data.load_into(self.policy, path, data.training_policy or data.policy)
-        if self.inference_policy is not self.policy:
-            data.load_into(self.inference_policy, path)
-        if data.reference_policy:
-            self.reference_policy = copy.deepcopy(self.policy).requires_grad_(False)
-            data.load_into(self.reference_policy, path, data.reference_policy)
-        self.iteration, self.env_steps, self.history = data.iteration, data.env_steps, data.history
-        rng = self._own_rng_state(data)
-        with _restoring(path, "optimizer"):
-            self.optimizer.load_state_dict(data.optimizer)
-        with _restoring(path, "rng"):
-            self.rng.bit_generator.state = json.loads(rng["numpy"])
-            torch.set_rng_state(rng["torch"])
-            random.setstate(_as_tuples(json.loads(rng["python"])))
-            if "cuda" in rng and self.device.type == "cuda":
-                torch.cuda.set_rng_state(rng["cuda"], self.device)
-        with _restoring(path, "algorithm_state"):
-            self.load_algorithm_state(data.algorithm_state)
-
-    def _own_rng_state(self, data: Checkpoint) -> dict:
-        """This rank's random states in a checkpoint. A rank the checkpoint has none for (it was written
-        by fewer processes) starts from its seed, its rank and the iteration."""
-        if self.ranks.rank == 0:
-            return data.rng
-        others = data.rng.get("ranks", [])
-        if len(others) >= self.ranks.rank:
-            return others[self.ranks.rank - 1]
-        seed = self.config.seed + self.ranks.rank + 1_000_003 * data.iteration
-        return {
-            "numpy": json.dumps(np.random.default_rng(seed).bit_generator.state),
-            "torch": torch.Generator().manual_seed(seed).get_state(),
-            "python": json.dumps(random.Random(seed).getstate()),
-        }
+        run never changes). See :mod:`agents.runs.resume`."""
+        return resume_run(cls, path, total_env_steps=total_env_steps, device=device, overwrite=overwrite)
 
     @property
     def inference_policy(self) -> ActorCritic:
@@ -370,35 +307,11 @@ class Run:
     def heldout_task(self) -> TextTask:
         """The held-out split, with the tokenizer trained on (built once)."""
         if getattr(self, "_heldout_task", None) is None:
-            self._heldout_task = TextTask(split="test", **self.config.env.env_kwargs(self.task.tokenizer))
+            self._heldout_task = heldout_task(self.config.env, self.task.tokenizer)
         return self._heldout_task
 
 
-def check_same_data(data: Checkpoint, path) -> None:
-    """Refuse to resume a run whose data files are gone or have changed since its checkpoint was written."""
-    for file, digest in data.data_files.items():
-        if not Path(file).exists():
-            raise CheckpointError(
-                f"{path}: its run trained on {file}, which is gone; restore the file to resume the run"
-                " (evaluate and generate need it not: the checkpoint holds the held-out pairs)"
-            )
-        if content_digest(file) != digest:
-            raise CheckpointError(
-                f"{path}: {file} has changed since the run trained on it; a run resumes only on the same data, so"
-                " that its held-out split never changes: restore the file, or start a new run on it"
-            )
-
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what Slurm, docker stop and kill send
-
-
-@contextlib.contextmanager
-def _restoring(path, field: str):
-    """A checkpoint field that does not load (wrong type or shape) is a CheckpointError naming it."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
-        raise CheckpointError(f"{path}: its {field!r} does not load ({type(e).__name__}: {e})") from None
 
 
 @contextlib.contextmanager
@@ -423,10 +336,6 @@ def deferred_interrupt(on_interrupt):
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-
-
-def _as_tuples(value):
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _progress_bar(enabled: bool, total: int, initial: int, name: str):

@@ -14,9 +14,14 @@ module             what it holds
 A core is driven with three calls: ``seed(seed)``, ``start(env_ids, pairs)`` and
 ``step(actions, resetting) -> StepOutput``. The rules it applies are read as data
 from :class:`~textgen_env.task.TextTask` (valid actions, pair draws, scales) and
-from :data:`textgen_env.rewards.REWARD_MODES` (dense or not, terminal weights), so
-neither build writes a rule of its own. The single env drives a core with one
-episode, the vector env with ``num_envs``.
+from :data:`textgen_env.rewards.REWARD_MODES` (dense or not, terminal weights), or
+called where they are defined: both builds start episodes (autoresets included) with
+``EpisodeCore.start``, and take the terminal reward and the similarity from
+:func:`textgen_env.rewards.terminal_reward` and :func:`~textgen_env.rewards.similarity_from_distance`
+(the numpy core on arrays, the compiled core compiled from the same functions). What
+the compiled build writes itself is only how edit distances are updated, which the
+tests hold equal to the numpy rows. The single env drives a core with one episode,
+the vector env with ``num_envs``.
 """
 
 from __future__ import annotations

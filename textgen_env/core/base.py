@@ -30,6 +30,36 @@ from textgen_env.tokenizers import EOS_ID, PAD_ID, UNK_ID
 DRAWS_PER_REFILL = 64
 
 
+def take_draws(envs, episodes) -> np.ndarray:
+    """The next drawn pair of each env in `envs`, consumed (the caller refills a buffer used up).
+
+    One of the episode rules that both builds run from this definition: as written (numpy) here, compiled
+    inside the compiled core's step. `episodes` is an :class:`Episodes` or the same plain tuple."""
+    next_pairs, draw_position = episodes[9], episodes[10]
+    positions = draw_position[envs]
+    draw_position[envs] = positions + 1
+    return next_pairs.reshape(-1)[envs * next_pairs.shape[1] + positions]
+
+
+def start_episodes(envs, chosen, pairs, episodes) -> None:
+    """Env ``envs[k]`` begins pair ``chosen[k]`` of `pairs`: its prompt, target and scale, nothing generated yet.
+
+    The episode start, written once: :meth:`EpisodeCore.start` runs it as written (numpy) for resets, and the
+    compiled core compiles it for its autoresets. `pairs` / `episodes` are :class:`Pairs` / :class:`Episodes` or the
+    same plain tuples; the edit-distance state is the caller's (``start_distances``)."""
+    pair_prompts, pair_targets, pair_target_lengths, pair_scales = pairs[0], pairs[1], pairs[2], pairs[3]
+    pair, prompts, generated, lengths, elapsed, targets, target_lengths, scales, potential = episodes[:9]
+    pair[envs] = chosen
+    prompts[envs] = pair_prompts[chosen]
+    targets[envs] = pair_targets[chosen]
+    target_lengths[envs] = pair_target_lengths[chosen]
+    scales[envs] = pair_scales[chosen]
+    generated[envs] = PAD_ID
+    lengths[envs] = 0
+    elapsed[envs] = 0
+    potential[envs] = 0.0
+
+
 def check_seed(seed) -> None:
     if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(f"seed={seed!r}: must be None or a non-negative integer")
@@ -120,10 +150,7 @@ class EpisodeCore:
 
     def take_draws(self, envs: np.ndarray) -> np.ndarray:
         """The next drawn pair of each env in `envs`, consumed."""
-        state = self.state
-        positions = state.draw_position[envs]
-        state.draw_position[envs] = positions + 1
-        pairs = state.next_pairs[envs, positions]
+        pairs = take_draws(envs, self.state)
         self.refill_used_up(envs)
         return pairs
 
@@ -138,28 +165,18 @@ class EpisodeCore:
     def start(self, envs: np.ndarray, pairs: np.ndarray | None = None) -> None:
         """Begin pair ``pairs[k]`` in env ``envs[k]``: the next drawn pair of each where `pairs` is None,
         and the pair set by :attr:`custom_pair` where it is -1."""
-        state, task = self.state, self.task
         if pairs is None:
             pairs = self.take_draws(envs)
-        state.pair[envs] = pairs
         custom = pairs < 0
+        start_episodes(envs[~custom], pairs[~custom], self.pairs, self.state)
         if custom.any():
             prompt, target = self.custom_pair
-            chosen = envs[custom]
-            state.prompts[chosen] = task.pad_prompts([prompt])[0]
-            state.targets[chosen] = TARGET_PAD
-            state.targets[chosen, : len(target)] = target
-            state.target_lengths[chosen] = len(target)
-            state.scales[chosen] = self.metric.scale(len(target))
-        drawn, chosen = pairs[~custom], envs[~custom]
-        state.prompts[chosen] = task.prompt_matrix[drawn]
-        state.targets[chosen] = task.target_matrix[drawn]
-        state.target_lengths[chosen] = task.target_lengths[drawn]
-        state.scales[chosen] = task.pair_scales[drawn]
-        state.generated[envs] = PAD_ID
-        state.lengths[envs] = 0
-        state.elapsed[envs] = 0
-        state.potential[envs] = 0.0
+            targets = np.full((1, self.task.max_new_tokens), TARGET_PAD, dtype=np.int32)
+            targets[0, : len(target)] = target
+            scale = np.array([self.metric.scale(len(target))])
+            one_pair = (self.task.pad_prompts([prompt]), targets, np.array([len(target)]), scale)
+            start_episodes(envs[custom], np.zeros(int(custom.sum()), dtype=np.int64), one_pair, self.state)
+            self.state.pair[envs[custom]] = -1
         self.start_distances(envs)
 
     def start_distances(self, envs: np.ndarray) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from textgen_env.core.base import EpisodeCore, out_of_range
+from textgen_env.core.base import EpisodeCore, out_of_range, start_episodes, take_draws
 from textgen_env.core.types import StepOutput
+from textgen_env.rewards import similarity_from_distance, terminal_reward
 
 try:
     from numba import njit
@@ -53,13 +54,12 @@ def _compiled(function):
 def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
     """One step of every env, fused: what ``NumpyCore.step`` does in numpy.
 
-    Envs in `resetting` (NEXT_STEP autoresets) start their next drawn pair, as
-    ``EpisodeCore.start`` does, and report the distance of an empty generation;
-    every other env takes its action. `columns` (2, n, words) holds each env's bit
-    column. Returns how many draw buffers a reset used up (the caller refills them);
-    -1, having changed nothing, if an action is outside the vocabulary; -2 if an env
-    whose episode has ended is neither reset nor stopped (a caller's error: nothing
-    is written past the episode's row).
+    Envs in `resetting` (NEXT_STEP autoresets) start their next drawn pair (:func:`~textgen_env.core.base.take_draws`
+    and :func:`~textgen_env.core.base.start_episodes`, compiled) and report the distance of an empty generation;
+    every other env takes its action. `columns` (2, n, words) holds each env's bit column. Returns how many draw
+    buffers the resets used up (the caller refills them); -1, having changed nothing, if an action is outside the
+    vocabulary; -2 if an env whose episode has ended is neither reset nor stopped (a caller's error: nothing is
+    written past the episode's row).
     """
     action_masks, max_new_tokens, max_episode_steps, substitution_cost, dense, terminal_weights, eos_id, unk_id = rules
     pair, _, generated, lengths, elapsed, targets, target_lengths, scales, potential, _, _ = episodes
@@ -70,7 +70,6 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
     for i in range(n):
         if actions[i] < 0 or actions[i] >= vocab:
             return -1
-    used_up = 0
     for i in range(n):
         rewards[i] = 0.0
         terminated[i] = False
@@ -78,8 +77,6 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
         invalid[i] = False
         similarities[i] = 0.0
         if resetting[i]:
-            used_up += _start_episode(i, pairs, episodes, columns)
-            distances[i] = target_lengths[i]  # d(empty, target) for Levenshtein and Indel alike
             continue
         target_length = target_lengths[i]
         length = lengths[i]
@@ -112,31 +109,39 @@ def advance_episodes(actions, resetting, rules, pairs, episodes, columns, out):
                 potential[i] = now
             continue
         if substitution_cost == 1:
-            similarities[i] = 1.0 - distance / max(length, target_length, 1)
-        rewards[i] = _terminal_reward(
-            terminal_weights, -distance / scales[i], distance, i, length, target_length, generated, targets, potential[i]
-        )
+            similarities[i] = _similarity_from_distance(distance, length, target_length)
+        exact = _exact_match(i, length, target_length, generated, targets) if terminal_weights[3] != 0.0 else 0.0
+        score = -distance / scales[i]
+        rewards[i] = _terminal_reward(terminal_weights, score, potential[i], distance, exact) + 0.0
+    starting = np.nonzero(resetting)[0]
+    if starting.shape[0] == 0:
+        return 0
+    _start_episodes(starting, _take_draws(starting, episodes), pairs, episodes)
+    used_up = 0
+    for i in starting:
+        _reset_column(i, columns, target_lengths[i])
+        distances[i] = target_lengths[i]  # d(empty, target) for Levenshtein and Indel alike
+        if episodes[10][i] == episodes[9].shape[1]:
+            used_up += 1
     return used_up
 
 
+# The rules the numpy core applies to arrays, compiled from the same definitions.
+_terminal_reward = _compiled(terminal_reward)
+_similarity_from_distance = _compiled(similarity_from_distance)
+_take_draws = _compiled(take_draws)
+_start_episodes = _compiled(start_episodes)
+
+
 @_compiled
-def _terminal_reward(weights, score, distance, i, length, target_length, generated, targets, potential_before):
-    """The last step's reward: ``RewardMode.terminal`` over the same features, summed in the same order."""
-    reward = 0.0
-    if weights[0] != 0.0:
-        reward += weights[0] * score
-    if weights[1] != 0.0:
-        reward += weights[1] * potential_before
-    if weights[2] != 0.0:
-        reward += weights[2] * (1.0 / (1.0 + distance))
-    if weights[3] != 0.0:
-        exact = length == target_length
-        for j in range(target_length if exact else 0):
-            if generated[i, j] != targets[i, j]:
-                exact = False
-                break
-        reward += weights[3] * (1.0 if exact else 0.0)
-    return reward + 0.0
+def _exact_match(i, length, target_length, generated, targets):
+    """1.0 if env `i`'s generation equals its target, else 0.0."""
+    if length != target_length:
+        return 0.0
+    for j in range(target_length):
+        if generated[i, j] != targets[i, j]:
+            return 0.0
+    return 1.0
 
 
 @_compiled
@@ -260,29 +265,6 @@ def _reset_column(i, columns, target_length):
         width = min(WORD, max(0, target_length - w * WORD))
         columns[0, i, w] = ~_ZERO if width == WORD else (_ONE << np.uint64(width)) - _ONE
         columns[1, i, w] = _ZERO
-
-
-@_compiled
-def _start_episode(i, pairs, episodes, columns):
-    """Env `i` starts its next drawn pair (``EpisodeCore.start``); 1 if that used up its buffer of draws."""
-    pair, prompts, generated, lengths, elapsed, targets, target_lengths, scales, potential, next_pairs, draw_position = (
-        episodes
-    )
-    pair_prompts, pair_targets, pair_target_lengths, pair_scales, _ = pairs
-    chosen = next_pairs[i, draw_position[i]]
-    draw_position[i] += 1
-    pair[i] = chosen
-    prompts[i, :] = pair_prompts[chosen]
-    targets[i, :] = pair_targets[chosen]
-    length = pair_target_lengths[chosen]
-    target_lengths[i] = length
-    generated[i, :] = 0
-    lengths[i] = 0
-    elapsed[i] = 0
-    potential[i] = 0.0
-    scales[i] = pair_scales[chosen]
-    _reset_column(i, columns, length)
-    return 1 if draw_position[i] == next_pairs.shape[1] else 0
 
 
 class NumbaCore(EpisodeCore):
