@@ -21,7 +21,7 @@ from agents.options import add_config_options, at_least, given, given_flags
 from agents.registry import ALGORITHMS, CONFIGS, RL_ALGORITHMS
 from agents.runs.config import EnvConfig, build_config
 from agents.runs.errors import CheckpointError, TrainingDiverged
-from agents.runs.rundir import RunDirError, claim_free
+from agents.runs.rundir import CHECKPOINT_NAME, RunDirError, claim_free
 from textgen_env.datasets import read_prompts
 from textgen_env.files import check_output, replaced_atomically
 
@@ -276,7 +276,7 @@ def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespac
         raise ValueError(str(e)) from None
     last = rllib.train(config, RLlibConfig(**given(args, RLlibConfig)))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
-    print(f"checkpoint: {Path(config.run_dir) / 'checkpoint.pt'}")
+    print(f"checkpoint: {Path(config.run_dir) / CHECKPOINT_NAME}")
 
 
 def _agent_only(argv: list[str]) -> str:

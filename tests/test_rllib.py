@@ -230,3 +230,23 @@ def test_learner_settings_reach_the_config():
     )
     assert settings["minibatch_size"] * 4 == settings["train_batch_size_per_learner"] and settings["lr"][-1] == [1000, 0.0]
     assert RLlibConfig().model == "lstm_attention"
+
+
+def test_train_writes_its_run_through_the_runs_own_folder_log_and_checkpoint(local_ray, tmp_path):
+    import csv
+
+    from agents.algorithms.ppo import PPOConfig
+    from agents.inference import load
+    from agents.runs.checkpoint import Checkpoint
+
+    config = PPOConfig(env=EnvConfig(**TINY), policy=SMALL, num_envs=16, total_env_steps=300, run_dir=str(tmp_path / "run"))
+    last = rllib.train(config, RLlibConfig(num_env_runners=0, envs_per_env_runner=16), progress=False)
+    saved = Checkpoint.load(tmp_path / "run" / "checkpoint.pt")
+    assert saved.algorithm == "rllib-ppo" and saved.env_steps == last["env_steps"] >= 300
+    with open(tmp_path / "run" / "progress.csv", newline="") as f:
+        assert [int(row["env_steps"]) for row in csv.DictReader(f)] == [row["env_steps"] for row in saved.history]
+    prompts = TextTask(**TINY).dataset.prompts[:5]
+    assert len(load(tmp_path / "run" / "checkpoint.pt", device="cpu").generate(prompts)) == 5
+    from agents.runs.rundir import RunDirectory
+
+    RunDirectory(tmp_path / "run").acquire()  # the run released its folder
