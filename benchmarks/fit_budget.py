@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textgen_env.tasks import add_typos
+from textgen_env.builtin_tasks import add_typos
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAIRS, NOISE, GOAL_MINUTES = 5_000, 0.1, 15

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="install the 'agents' extra")
 
 from agents.algorithms.a2c import A2C, A2CConfig  # noqa: E402
-from agents.algorithms.configs import BASELINES  # noqa: E402
+from agents.algorithms.configs import REINFORCE_BASELINES  # noqa: E402
 from agents.algorithms.ppo import PPO, PPOConfig  # noqa: E402
 from agents.algorithms.pretrain import Pretrain, PretrainConfig, teacher_forced_batch  # noqa: E402
 from agents.algorithms.reinforce import Reinforce, ReinforceConfig  # noqa: E402
@@ -51,7 +51,7 @@ def test_step_mode_and_sequence_mode_agree(copy_head, position_features):
     config = PolicyConfig(embed_dim=16, hidden_dim=32, copy_head=copy_head, position_features=position_features)
     policy = ActorCritic(env.task.vocab_size, config)
     batch = collect_episodes(policy, env, np.arange(48))
-    log_probs, entropy, values = policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+    log_probs, entropy, values = policy.evaluate_actions(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
     mask = batch.mask
     assert mask.sum() > 48 and (~mask).any()  # episodes of different lengths
     torch.testing.assert_close(log_probs[mask], batch.log_probs[mask], atol=1e-5, rtol=1e-5)
@@ -126,8 +126,8 @@ def early_and_late(history, k=5):
     "algorithm, config",
     # A2C and REINFORCE take one gradient step per batch: a larger step size shows their learning in the same budget.
     [(PPO, tiny(PPOConfig)), (A2C, tiny(A2CConfig, learning_rate=1e-2))]
-    + [(Reinforce, tiny(ReinforceConfig, baseline=b, learning_rate=1e-2)) for b in BASELINES],
-    ids=["ppo", "a2c"] + [f"reinforce-{b}" for b in BASELINES],
+    + [(Reinforce, tiny(ReinforceConfig, baseline=b, learning_rate=1e-2)) for b in REINFORCE_BASELINES],
+    ids=["ppo", "a2c"] + [f"reinforce-{b}" for b in REINFORCE_BASELINES],
 )
 def test_each_agent_improves_the_mean_reward_on_a_tiny_task(algorithm, config):
     agent = algorithm(config)
@@ -319,8 +319,8 @@ def test_teacher_forced_batches_are_as_wide_as_their_pairs_need_and_score_as_ful
         )
     )
     with torch.no_grad():
-        narrow, _, _ = pre.policy.evaluate(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
-        full, _, _ = pre.policy.evaluate(wide["prompts"], wide["inputs"], wide["actions"], wide_masks)
+        narrow, _, _ = pre.policy.evaluate_actions(batch["prompts"], batch["inputs"], batch["actions"], batch["action_masks"])
+        full, _, _ = pre.policy.evaluate_actions(wide["prompts"], wide["inputs"], wide["actions"], wide_masks)
     real = batch["mask"]
     torch.testing.assert_close(narrow[real], full[:, : real.shape[1]][real], rtol=1e-5, atol=1e-6)
 

@@ -13,7 +13,7 @@ from textgen_env import (
     load_tokenizer,
     make_task,
 )
-from textgen_env.tasks import corpus_sentences
+from textgen_env.builtin_tasks import corpus_sentences
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 

@@ -5,7 +5,7 @@ import pytest
 from rapidfuzz.distance import OSA
 
 from textgen_env import TASKS, TextGenerationEnv, TextTask, corpus_sentences, make_task
-from textgen_env.tasks import KEYBOARD_NEIGHBOURS, add_typos
+from textgen_env.builtin_tasks import KEYBOARD_NEIGHBOURS, add_typos
 
 
 def test_the_ladder_holds_every_task_of_the_suite():

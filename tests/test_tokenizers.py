@@ -17,7 +17,7 @@ from textgen_env import (
     load_tokenizer,
     tokenizer_from_dict,
 )
-from textgen_env.tasks import corpus_sentences
+from textgen_env.builtin_tasks import corpus_sentences
 
 tokenizers = pytest.importorskip("tokenizers", reason="install the 'tokenizers' extra")
 

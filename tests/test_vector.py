@@ -272,3 +272,18 @@ def test_reset_mask_refusals_name_the_mask():
         env.reset(options={"reset_mask": [True, False, True]})
     with pytest.raises(ValueError, match="resets no env"):
         env.reset(options={"reset_mask": np.zeros(3, dtype=bool)})
+
+
+def test_renamed_methods_keep_their_old_names_warning_once():
+    import warnings
+
+    env = TextGenerationVectorEnv(3, task="reverse")
+    env.reset(seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert env.target_texts() == env.current_target_texts() == [env.core.target_text(i) for i in range(3)]
+        env.target_texts()
+    assert [str(w.message) for w in caught] == [
+        "TextGenerationVectorEnv.target_texts() is renamed current_target_texts(); the old name will go"
+    ]
+    assert env.current_target_texts()[0] in env.get_target_texts()  # an episode's target, among the split's

@@ -10,7 +10,7 @@ Where things live:
   :class:`EpisodeRules`: the episode rules (valid actions, pair draws, score scales).
 - ``rewards.py``: the reward-mode table and the metrics.
 - ``core/``: the batched episode core both envs drive (a numpy reference, a numba build).
-- ``tokenizers.py``, ``datasets.py`` (user files, splits), ``tasks.py`` (the built-in
+- ``tokenizers.py``, ``datasets.py`` (user files, splits), ``builtin_tasks.py`` (the built-in
   task suite), ``rendering.py``.
 - ``trl.py`` (edit-distance reward functions for TRL), ``hf.py`` (tasks as Hugging Face
   datasets), ``completions.py`` (any model's completions scored): the ``llm`` extra's side.
@@ -18,12 +18,12 @@ Where things live:
 
 from gymnasium.envs.registration import register, registry
 
+from textgen_env.builtin_tasks import TASKS, corpus_sentences, make_task
 from textgen_env.datasets import TextDataset, TextPair, load_pairs
 from textgen_env.env import TextGenerationEnv
 from textgen_env.hf import to_hf_dataset
 from textgen_env.rewards import METRICS, REWARD_MODES, Metric
 from textgen_env.task import UNMATCHABLE, EpisodeRules, TaskConfig, TextTask
-from textgen_env.tasks import TASKS, corpus_sentences, make_task
 from textgen_env.tokenizers import (
     BOS_ID,
     EOS_ID,

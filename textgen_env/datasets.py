@@ -17,7 +17,7 @@ mark at its start is skipped; lines end at ``\\n`` or ``\\r\\n`` and nowhere els
   columns ``prompt`` and ``target`` (the ``llm`` extra).
 
 A malformed line raises a ``ValueError`` naming the file and the line.
-The built-in tasks live in :mod:`textgen_env.tasks`; :func:`textgen_env.task.resolve_dataset`
+The built-in tasks live in :mod:`textgen_env.builtin_tasks`; :func:`textgen_env.task.resolve_dataset`
 turns the env's arguments into one dataset.
 """
 

@@ -52,7 +52,7 @@ class TextGenerationEnv(gym.Env):
     The agent writes a text one token at a time, given a prompt, and is rewarded by
     how close the text comes to a target text, measured by an edit distance over
     tokens (rapidfuzz). Built-in tasks form a ladder from ``copy`` and ``reverse``
-    up to ``addition``, ``spelling`` and ``continue`` (see :mod:`textgen_env.tasks`);
+    up to ``addition``, ``spelling`` and ``continue`` (see :mod:`textgen_env.builtin_tasks`);
     a dataset of your own works the same way.
 
     ## Action Space
@@ -106,7 +106,8 @@ class TextGenerationEnv(gym.Env):
     and their defaults are listed; keywords given beside it replace its fields), or a
     :class:`~textgen_env.task.TextTask` already built from one, which the env then shares.
 
-    - ``task``: a built-in task (default ``"copy"``: the first rung, see ``DEFAULT_TASK``), see :mod:`textgen_env.tasks`;
+    - ``task``: a built-in task (default ``"copy"``: the first rung, see ``DEFAULT_TASK``), see
+      :mod:`textgen_env.builtin_tasks`;
       ``task_options`` passes its options (``min_length``, ``max_length``, ``alphabet``,
       ``seed``, ...): ones it does not take are an error.
     - ``dataset``: instead of a task, a list of (prompt, target) pairs, a file

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 from gymnasium import spaces
 
+from textgen_env.builtin_tasks import DEFAULT_TASK, TASKS, make_task, task_spec
 from textgen_env.datasets import TextDataset, load_pairs
 from textgen_env.memory import check_allocation
 from textgen_env.rewards import METRICS, REWARD_MODES, Metric, RewardMode, resolve_metric, reward_mode
-from textgen_env.tasks import DEFAULT_TASK, TASKS, make_task, task_spec
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, build_tokenizer
 
 RENDER_MODES = ("ansi", "human", "rgb_array")
@@ -172,9 +172,9 @@ class TaskConfig:
         if config is not None and not isinstance(config, TaskConfig):
             raise TypeError(f"config={config!r}: must be a TaskConfig (or None, with the fields as keyword arguments)")
         names = [f.name for f in fields(cls)]
-        unknown = sorted(set(arguments) - set(names))
-        if unknown:
-            raise TypeError(f"unknown arguments {unknown}; allowed: {names}")
+        unknown = [name for name in arguments if name not in names]
+        if unknown:  # in Python's own words, which clients (TorchRL's GymEnv, say) read to drop an argument and retry
+            raise TypeError(f"TextGeneration-v0 got an unexpected keyword argument {unknown[0]!r}; allowed: {names}")
         return replace(config if config is not None else cls(), **arguments)
 
     def arguments(self) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from textgen_env.aliases import renamed_method
 from textgen_env.core import StepOutput, make_core
 from textgen_env.core.base import out_of_range
 from textgen_env.env import check_reset_options
@@ -176,14 +177,18 @@ class TextGenerationVectorEnv(VectorEnv):
         """Env `i`'s target ids (tokens no action can produce as ``UNMATCHABLE``)."""
         return self.core.target_ids(i)
 
-    def target_texts(self) -> list[str]:
-        """Each env's current target text."""
+    def current_target_texts(self) -> list[str]:
+        """Each env's current target text (:meth:`get_target_texts`: all of the split's)."""
         return [self.core.target_text(i) for i in range(self.num_envs)]
 
+    target_texts = renamed_method("target_texts", "current_target_texts")
+
     def get_text_data(self) -> list[str]:
+        """The split's prompts, in pair order (``info["index"]`` indexes them)."""
         return self.task.dataset.prompts
 
     def get_target_texts(self) -> list[str]:
+        """The split's targets, in pair order."""
         return self.task.dataset.targets
 
     def _observations(self):

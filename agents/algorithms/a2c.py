@@ -17,7 +17,9 @@ class A2C(OnPolicyAlgorithm):
     config_class = A2CConfig
 
     def update(self, batch: EpisodeBatch) -> dict:
-        log_probs, entropy, values = self.policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+        log_probs, entropy, values = self.policy.evaluate_actions(
+            batch.prompts, batch.inputs, batch.actions, batch.action_masks
+        )
         advantages, returns = generalized_advantages(
             batch.rewards, values.detach(), batch.mask, self.config.gamma, self.config.gae_lambda
         )

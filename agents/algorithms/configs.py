@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from agents.options import option
 from agents.runs.config import RunConfig, TrainConfig
 
-BASELINES = ("none", "mean", "value", "self_critical", "rloo")  # REINFORCE's
+REINFORCE_BASELINES = ("none", "mean", "value", "self_critical", "rloo")  # what REINFORCE subtracts from the return
 
 
 @dataclass
@@ -58,7 +58,7 @@ class PPOConfig(TrainConfig):
 
 @dataclass
 class ReinforceConfig(TrainConfig):
-    baseline: str = option("rloo", "what is subtracted from the return", choices=list(BASELINES))
+    baseline: str = option("rloo", "what is subtracted from the return", choices=list(REINFORCE_BASELINES))
     rloo_samples: int = option(4, "rloo: samples per prompt (k)", minimum=2)
     mean_decay: float = option(0.9, "mean: decay of the running mean of returns", minimum=0, maximum=1)
     value_coef: float = option(0.5, "value: weight of the value loss", minimum=0)
@@ -66,8 +66,8 @@ class ReinforceConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(BASELINES)}")
+        if self.baseline not in REINFORCE_BASELINES:
+            raise ValueError(f"baseline={self.baseline!r}: allowed values are {list(REINFORCE_BASELINES)}")
         if self.baseline == "rloo" and (self.rloo_samples < 2 or self.num_envs % self.rloo_samples):
             raise ValueError(f"rloo_samples={self.rloo_samples}: must be >= 2 and divide num_envs={self.num_envs}")
 

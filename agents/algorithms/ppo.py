@@ -51,7 +51,7 @@ class PPO(OnPolicyAlgorithm):
         rewards, kl_to_reference = batch.rewards, 0.0
         if self.reference_policy is not None:
             with torch.no_grad():
-                reference_log_probs, _, _ = self.reference_policy.evaluate(
+                reference_log_probs, _, _ = self.reference_policy.evaluate_actions(
                     batch.prompts, batch.inputs, batch.actions, batch.action_masks
                 )
             kl = (batch.log_probs - reference_log_probs) * batch.mask
@@ -78,7 +78,7 @@ class PPO(OnPolicyAlgorithm):
                 steps = mb.mask.shape[1]
                 mb_advantages, mb_returns = advantages[rows, :steps], returns[rows, :steps]
                 weights = mb.mask / mb.mask.sum().clamp(min=1)  # a masked mean is a weighted sum
-                log_probs, entropy, values = self.policy.evaluate(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
+                log_probs, entropy, values = self.policy.evaluate_actions(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
                 log_ratio = log_probs - mb.log_probs
                 ratio = log_ratio.exp()
                 if cfg.normalize_advantages and not cfg.length_groups:

@@ -17,8 +17,8 @@ import torch
 from agents.algorithms.configs import PretrainConfig
 from agents.algorithms.returns import masked_mean
 from agents.runs.run import Run
+from textgen_env.builtin_tasks import new_prompt_options
 from textgen_env.task import TextTask
-from textgen_env.tasks import new_prompt_options
 from textgen_env.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 
 

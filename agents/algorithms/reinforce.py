@@ -67,7 +67,9 @@ class Reinforce(OnPolicyAlgorithm):
         return (returns - episode_returns[:, None] + b[:, None]) * batch.mask
 
     def update(self, batch: EpisodeBatch) -> dict:
-        log_probs, entropy, values = self.policy.evaluate(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
+        log_probs, entropy, values = self.policy.evaluate_actions(
+            batch.prompts, batch.inputs, batch.actions, batch.action_masks
+        )
         returns = discounted_returns(batch.rewards, batch.mask, self.config.gamma)
         advantages = returns - self.baseline(batch, returns, values)
         policy_loss = -masked_mean(log_probs * advantages, batch.mask)

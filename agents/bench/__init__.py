@@ -26,14 +26,14 @@ module         what it holds
 =============  ================================================================
 """
 
-from agents.bench.agents import BASELINES, BUILTIN_AGENTS, EXTRAS, BenchAgent, agent_available, make_agent
+from agents.bench.agents import BASELINE_AGENTS, BUILTIN_AGENTS, EXTRAS, BenchAgent, agent_available, make_agent
 from agents.bench.harness import run_benchmark, run_cell, run_cells
 from agents.bench.plots import plot_curves, plot_ladder, steps_formatter
 from agents.bench.presets import PRESETS, BenchSpec
 from agents.bench.report import THRESHOLDS, interval, summarize, to_markdown
 
 __all__ = [
-    "BASELINES",
+    "BASELINE_AGENTS",
     "BUILTIN_AGENTS",
     "EXTRAS",
     "PRESETS",

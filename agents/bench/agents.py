@@ -142,7 +142,7 @@ BUILTIN_AGENTS = {
     "copy-prompt": CopyPromptAgent,
     "random": RandomAgent,
 }
-BASELINES = ("copy-prompt", "random")
+BASELINE_AGENTS = ("copy-prompt", "random")  # agents that learn nothing: the bars a trained agent must clear
 
 
 def agent_available(name: str) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from agents.bench.agents import BASELINES, EXTRAS, agent_available, make_agent
+from agents.bench.agents import BASELINE_AGENTS, EXTRAS, agent_available, make_agent
 from agents.bench.plots import plot_curves, plot_ladder
 from agents.bench.presets import BenchSpec, task_kwargs
 from agents.bench.report import THRESHOLDS, summarize, to_markdown
@@ -55,7 +55,7 @@ def run_cell(agent_name: str, task: str, seed: int, spec: BenchSpec) -> dict:
         "steps_to": reached,
         "train_seconds": train_seconds,
         "env_steps": used,
-        "env_steps_per_s": used / train_seconds if agent_name not in BASELINES else None,
+        "env_steps_per_s": used / train_seconds if agent_name not in BASELINE_AGENTS else None,
         "curve": curve,
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.bench.agents import BASELINES
+from agents.bench.agents import BASELINE_AGENTS
 from agents.bench.report import THRESHOLDS
 
 
@@ -50,7 +50,7 @@ def plot_curves(cells: list[dict], path_prefix: Path, log=print) -> list[Path]:
                 continue
             steps = [p["env_steps"] for p in group[0]["curve"]]
             mean = np.mean([[p["similarity"] for p in c["curve"]] for c in group], axis=0)
-            style = {"linestyle": "--", "marker": None} if agent in BASELINES else {"marker": "o"}
+            style = {"linestyle": "--", "marker": None} if agent in BASELINE_AGENTS else {"marker": "o"}
             axis.plot(steps, mean, label=agent, **style)
         for t in THRESHOLDS:
             axis.axhline(t, color="grey", linestyle=":", linewidth=1)

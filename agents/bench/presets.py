@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from agents.bench.agents import BASELINES
+from agents.bench.agents import BASELINE_AGENTS
 from agents.options import parse_option_value
-from textgen_env.tasks import TASKS
+from textgen_env.builtin_tasks import TASKS
 
 
 def task_kwargs(task: str, env: dict) -> dict:
@@ -64,7 +64,7 @@ PRESETS = {
         "full",
     ),
     "suite": BenchSpec(
-        ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", *BASELINES],
+        ["ours-ppo", "ours-a2c", "ours-reinforce", "sb3-ppo", *BASELINE_AGENTS],
         SUITE_TASKS,
         [0, 1],
         200_000,

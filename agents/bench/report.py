@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from agents.bench.agents import BASELINES
+from agents.bench.agents import BASELINE_AGENTS
 from agents.bench.presets import BenchSpec
 
 THRESHOLDS = (0.9, 0.99)
@@ -111,8 +111,8 @@ def baseline_comparison(rows: list[dict]) -> list[str]:
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     lines = []
     for task in tasks:
-        baselines = [r for r in rows if r["task"] == task and r["agent"] in BASELINES and r["exact_rate"] < 1.0]
-        trained = [r for r in rows if r["task"] == task and r["agent"] not in BASELINES]
+        baselines = [r for r in rows if r["task"] == task and r["agent"] in BASELINE_AGENTS and r["exact_rate"] < 1.0]
+        trained = [r for r in rows if r["task"] == task and r["agent"] not in BASELINE_AGENTS]
         if not baselines or not trained:
             continue
         base, best = max(baselines, key=lambda r: r["similarity"]), max(trained, key=lambda r: r["similarity"])

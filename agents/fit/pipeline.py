@@ -35,9 +35,9 @@ from agents.model.config import PolicyConfig
 from agents.model.evaluation import copy_scores, evaluate_policy
 from agents.runs.checkpoint import Checkpoint
 from agents.runs.rundir import CHECKPOINT_NAME, RunDirectory, RunDirError, claim_free, remove_entries
+from textgen_env.builtin_tasks import makes_new_prompts, new_prompt_options
 from textgen_env.files import write_text_atomically
 from textgen_env.task import TextTask
-from textgen_env.tasks import makes_new_prompts, new_prompt_options
 
 STATE_NAME = "fit.json"
 STATE_FORMAT = "textgen-rl-fit"

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.model.config import PolicyConfig
+from textgen_env.aliases import renamed_method
 from textgen_env.memory import check_allocation
 from textgen_env.tokenizers import PAD_ID
 
@@ -178,11 +179,14 @@ class ActorCritic(nn.Module):
         logits, values = self.sequence(inputs, self.encode(prompts))
         return F.log_softmax(masked(logits, action_masks), dim=-1), values
 
-    def evaluate(self, prompts, inputs, actions, action_masks):
-        """Log-probabilities and entropies of `actions`, and values, for every step of whole episodes."""
+    def evaluate_actions(self, prompts, inputs, actions, action_masks):
+        """Log-probabilities and entropies of `actions`, and values, for every step of whole episodes
+        (Stable-Baselines3's name; a run's held-out score is :meth:`agents.runs.run.Run.evaluate`)."""
         log_probs, values = self.log_policy(prompts, inputs, action_masks)
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         return log_probs.gather(-1, actions[..., None])[..., 0], entropy, values
+
+    evaluate = renamed_method("evaluate", "evaluate_actions")
 
     def describe(self) -> dict:
         return {"vocab_size": self.vocab_size, **asdict(self.config)}

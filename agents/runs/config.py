@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, fields, replace
 
 from agents.model.config import PolicyConfig
 from agents.options import check_fields, option
+from textgen_env.builtin_tasks import DEFAULT_TASK
 from textgen_env.files import content_digest
 from textgen_env.task import TaskConfig
-from textgen_env.tasks import DEFAULT_TASK
 
 SOURCE_OPTION = "source"  # the task option that names a file of text (spelling's and reverse_text's)
 

@@ -3,7 +3,7 @@
 =================  =====================================================================
 module             what it holds
 =================  =====================================================================
-``types.py``       the arrays both cores share: Rules, Pairs, Episodes, StepOutput
+``types.py``       the arrays both cores share: StepRules, Pairs, Episodes, StepOutput
 ``base.py``        :class:`EpisodeCore`: the state, each env's pair draws, ``start``, reads
 ``numpy_core.py``  :class:`NumpyCore`, the reference step, any metric
 ``numpy_rows.py``  its incremental edit distances: one DP row per episode
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from textgen_env.core.base import EpisodeCore
 from textgen_env.core.numpy_core import NumpyCore
-from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
+from textgen_env.core.types import Episodes, Pairs, StepOutput, StepRules
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -53,4 +53,4 @@ def make_core(task, num_envs: int, backend: str = "auto", max_episode_steps: int
     return numba_core.NumbaCore(task, num_envs, max_episode_steps)
 
 
-__all__ = ["BACKENDS", "EpisodeCore", "Episodes", "NumpyCore", "Pairs", "Rules", "StepOutput", "make_core"]
+__all__ = ["BACKENDS", "EpisodeCore", "Episodes", "NumpyCore", "Pairs", "StepRules", "StepOutput", "make_core"]

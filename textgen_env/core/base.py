@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium.utils import seeding
 
-from textgen_env.core.types import Episodes, Pairs, Rules, StepOutput
+from textgen_env.core.types import Episodes, Pairs, StepOutput, StepRules
 from textgen_env.memory import check_allocation
 from textgen_env.rewards import similarity, similarity_from_distance
 from textgen_env.task import TARGET_PAD, TextTask
@@ -86,7 +86,7 @@ class EpisodeCore:
             "the episodes' state",
             f"num_envs={n}, max_new_tokens={task.max_new_tokens} (per env, about {per_env} bytes)",
         )
-        self.rules = Rules(
+        self.rules = StepRules(
             task.rules.action_mask_table,
             task.max_new_tokens,
             max_episode_steps or 0,

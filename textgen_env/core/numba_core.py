@@ -2,7 +2,7 @@
 
 :func:`advance_episodes` does one step of every env (the action check, append,
 distances, rewards, episode ends, similarities and the NEXT_STEP autoresets) in a
-single compiled call, reading the rules as data (:class:`~textgen_env.core.types.Rules`:
+single compiled call, reading the rules as data (:class:`~textgen_env.core.types.StepRules`:
 the action-mask table, the reward mode's terminal weights) and writing the state
 in place. It is the compiled build of :class:`~textgen_env.core.numpy_core.NumpyCore`,
 which gives the same results (tested); :class:`NumbaCore` is the core around it.

@@ -14,8 +14,10 @@ from typing import NamedTuple
 import numpy as np
 
 
-class Rules(NamedTuple):
-    """The episode rules as data (from :class:`~textgen_env.task.TextTask` and the env's arguments)."""
+class StepRules(NamedTuple):
+    """What a core's step reads of the rules, flattened into plain values and arrays for the compiled kernel: the
+    task's :class:`~textgen_env.task.EpisodeRules` (valid actions, budget), the reward mode's row and the env's
+    ``max_episode_steps``."""
 
     action_masks: np.ndarray  # (max_new_tokens + 1, vocab) bool: the valid actions after n tokens
     max_new_tokens: int
