@@ -366,3 +366,17 @@ def test_pretraining_stops_at_an_epoch_boundary_and_resumes_exactly(tmp_path):
     assert resumed.iteration == 2
     resumed.learn()
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
+
+
+def test_length_grouped_minibatches_are_bands_of_lengths_taken_in_rank_zeros_order(monkeypatch):
+    env = EnvConfig(task="reverse", task_options={"min_length": 2, "max_length": 12})
+    run = PPO(tiny(PPOConfig, env=env, num_envs=32, num_minibatches=4))
+    batch = collect_episodes(run.policy, run.env, run.sample_indices())
+    groups = run.minibatches(batch)
+    assert sorted(torch.cat(groups).tolist()) == list(range(32))  # every episode once
+    bands = sorted((int(batch.lengths[g].min()), int(batch.lengths[g].max())) for g in groups)
+    assert all(high <= next_low for (_, high), (next_low, _) in zip(bands, bands[1:]))  # no band overlaps the next
+    # Across processes the ranks take their bands in rank 0's order, so that lockstep minibatches match in length.
+    monkeypatch.setattr(run.ranks, "broadcast_object", lambda order: [3, 2, 1, 0])
+    lows = [int(batch.lengths[g].min()) for g in run.minibatches(batch)]
+    assert lows == sorted(lows, reverse=True)

@@ -124,7 +124,9 @@ class PPO(OnPolicyAlgorithm):
             return list(order.split(size))
         order = order[torch.argsort(batch.lengths[order], stable=True)]
         groups = order.split(size)
-        return [groups[i] for i in torch.randperm(len(groups)).tolist()]
+        # Across processes every rank takes its groups in rank 0's order: the ranks' k-th minibatches then hold
+        # episodes of similar lengths, so none waits at the gradient all-reduce for a rank on longer ones.
+        return [groups[i] for i in self.ranks.broadcast_object(torch.randperm(len(groups)).tolist())]
 
     def normalized(self, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Advantages scaled to mean 0 and std 1 over a minibatch's real steps (all ranks' part of it).
