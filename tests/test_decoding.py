@@ -37,7 +37,9 @@ def sequence_log_prob(policy, task, prompt, ids):
     inputs = [BOS_ID] + actions[:-1]
     masks = torch.from_numpy(task.rules.action_masks(np.arange(len(actions))))[None]
     with torch.no_grad():
-        log_probs, _, _ = policy.evaluate(pad_rows([prompt], "cpu"), torch.tensor([inputs]), torch.tensor([actions]), masks)
+        log_probs, _, _ = policy.evaluate_actions(
+            pad_rows([prompt], "cpu"), torch.tensor([inputs]), torch.tensor([actions]), masks
+        )
     return float(log_probs.sum())
 
 

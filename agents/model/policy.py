@@ -104,8 +104,11 @@ class ActorCritic(nn.Module):
             self.step_query = self.position_key = None
 
     def encode(self, prompts: torch.Tensor) -> Memory:
-        """Encode right-padded prompts (B, P); the memory holds them left-aligned."""
-        left_aligned = left_align(prompts.long())
+        """Encode right-padded prompts (B, P); the memory holds them left-aligned, as wide as the longest of them
+        (columns where every prompt has ended hold padding only, which leaves the encoder's state at zero and which
+        attention never reads: not encoding them is exact, and on a batch of short prompts most of the work)."""
+        width = max(1, int((prompts != PAD_ID).sum(dim=1).max())) if prompts.shape[0] else prompts.shape[1]
+        left_aligned = left_align(prompts[:, :width].long())
         mask = left_aligned != PAD_ID
         mask[:, -1] = True  # an empty prompt still has one (zero) state to attend to
         states, (h, c) = self.encoder(self.embed(left_aligned))
