@@ -380,3 +380,15 @@ def test_length_grouped_minibatches_are_bands_of_lengths_taken_in_rank_zeros_ord
     monkeypatch.setattr(run.ranks, "broadcast_object", lambda order: [3, 2, 1, 0])
     lows = [int(batch.lengths[g].min()) for g in run.minibatches(batch)]
     assert lows == sorted(lows, reverse=True)
+
+
+def test_prompts_are_encoded_only_as_wide_as_the_longest_and_the_padding_left_out_changes_nothing():
+    torch.manual_seed(0)
+    policy = ActorCritic(12, PolicyConfig(embed_dim=8, hidden_dim=16))
+    prompts = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0], [8, 9, 0, 0, 0, 0, 0, 0]])
+    memory = policy.encode(prompts)
+    assert memory.states.shape[1] == 3  # the longest prompt, not the 8 columns given
+    # the full width, encoded as before: its padding leaves the state at exactly zero, so the final states agree
+    _, (h, c) = policy.encoder(policy.embed(left_align(prompts)))
+    torch.testing.assert_close(memory.initial_state[0], h, rtol=0, atol=0)
+    torch.testing.assert_close(memory.initial_state[1], c, rtol=0, atol=0)
