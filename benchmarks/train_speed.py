@@ -1,16 +1,17 @@
 """PPO's training speed against another checkout, in the same run: env-steps/s, time to quality, sharing the cores.
 
-    python benchmarks/train_speed.py --before ../checkout-of-aff4521 [--steps 300000] [--quality-steps 3000000]
+    python benchmarks/train_speed.py --before ../checkout-of-aff4521 [--steps 300000] [--quality-steps 3000000] [--seeds 3]
 
 Each side runs its own defaults (policy and PPO settings, seed 0, its own thread default of one torch
 thread), as a user of that checkout would. Four measurements:
 
 - speed: env-steps/s of a whole training of ``--steps`` on reverse of 3-8 letters, of 3-64, and on
   reverse_text's sentences, each (side, task) alone in its own process, the sides alternating;
-- quality: reverse 3-64 trained to ``--quality-steps``, greedy held-out similarity every 250,000 env
-  steps; the wall time of training (evaluations excluded) until it first reaches 0.95, and the
-  similarity at 1M and 2M. The two sides train at the same time, one process each (one thread each:
-  two trainings keep their speed side by side, which the sharing row checks);
+- quality: reverse 3-64 trained to ``--quality-steps`` with each of ``--seeds`` seeds, greedy held-out
+  similarity every 250,000 env steps; the wall time of training (evaluations excluded) until it first
+  reaches 0.95, and the similarity at 1M and 2M (one seed's trajectory varies much: the median ratio is
+  kept). Per seed the two sides train at the same time, one process each (one thread each: two
+  trainings keep their speed side by side, which the sharing row checks);
 - sharing: two trainings of this checkout started together, each one's env-steps/s against alone;
 - demo beside a busy process: ``python -m agents.demo`` with a small budget alone, and beside one busy
   single-threaded process (a Python loop), wall time of each.
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -42,8 +44,8 @@ QUALITY_GOAL = 0.95
 DEMO_BUDGET = ["--pretrain-epochs", "2", "--rl-steps", "30000"]
 
 
-def train(env: dict, steps: int, evaluate_every: int | None = None) -> dict:
-    """One PPO training with this checkout's defaults (seed 0): env-steps/s of the training alone and, every
+def train(env: dict, steps: int, evaluate_every: int | None = None, seed: int = 0) -> dict:
+    """One PPO training with this checkout's defaults (and `seed`): env-steps/s of the training alone and, every
     `evaluate_every` env steps, the greedy held-out similarity with the training wall time until then."""
     import torch
 
@@ -51,7 +53,7 @@ def train(env: dict, steps: int, evaluate_every: int | None = None) -> dict:
     from agents.runs.config import EnvConfig
 
     torch.set_num_threads(1)
-    run = PPO(PPOConfig(env=EnvConfig(**env), total_env_steps=steps, seed=0))
+    run = PPO(PPOConfig(env=EnvConfig(**env), total_env_steps=steps, seed=seed))
     training_s, curve = 0.0, []
     for until in range(evaluate_every or steps, steps + 1, evaluate_every or steps):
         started = time.perf_counter()
@@ -63,13 +65,13 @@ def train(env: dict, steps: int, evaluate_every: int | None = None) -> dict:
     return {"env_steps_per_s": run.env_steps / training_s, "training_s": training_s, "curve": curve}
 
 
-def in_process(tree: Path, env: dict, steps: int, evaluate_every: int | None = None) -> subprocess.Popen:
+def in_process(tree: Path, env: dict, steps: int, evaluate_every: int | None = None, seed: int = 0) -> subprocess.Popen:
     """`train` in a new process on the checkout at `tree`; its JSON result is its last stdout line."""
     code = (
         "import json, sys; sys.path.insert(0, sys.argv[1]); from train_speed import train;"
         " print(json.dumps(train(*json.loads(sys.argv[2]))))"
     )
-    args = json.dumps([env, steps, evaluate_every])
+    args = json.dumps([env, steps, evaluate_every, seed])
     environment = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-c", code, str(Path(__file__).parent), args],
@@ -96,8 +98,13 @@ def speed(sides: dict[str, Path], steps: int) -> dict:
     return table
 
 
-def quality(sides: dict[str, Path], steps: int) -> dict:
-    processes = {side: in_process(tree, TASKS[QUALITY_TASK], steps, QUALITY_EVERY) for side, tree in sides.items()}
+def quality(sides: dict[str, Path], steps: int, seeds: int) -> list[dict]:
+    """Per seed, both sides trained at once (one process each): each side's curve and its time to the goal."""
+    return [quality_of_seed(sides, steps, seed) for seed in range(seeds)]
+
+
+def quality_of_seed(sides: dict[str, Path], steps: int, seed: int) -> dict:
+    processes = {side: in_process(tree, TASKS[QUALITY_TASK], steps, QUALITY_EVERY, seed) for side, tree in sides.items()}
     table = {}
     for side, process in processes.items():
         curve = result(process)["curve"]
@@ -112,7 +119,7 @@ def quality(sides: dict[str, Path], steps: int) -> dict:
             **at,
             "curve": curve,
         }
-        print(side, "quality", {k: v for k, v in table[side].items() if k != "curve"}, flush=True)
+        print(side, "quality, seed", seed, {k: v for k, v in table[side].items() if k != "curve"}, flush=True)
     return table
 
 
@@ -147,18 +154,19 @@ def main() -> None:
     parser.add_argument("--before", type=Path, required=True, help="the other checkout's root folder")
     parser.add_argument("--steps", type=int, default=300_000)
     parser.add_argument("--quality-steps", type=int, default=3_000_000)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the quality measurement (0, 1, ...)")
     parser.add_argument("--tmp", type=Path, default=Path("runs/train_speed"))
     args = parser.parse_args()
     sides = {"before": args.before.resolve(), "after": HERE}
     speeds = speed(sides, args.steps)
     results = {
         "command": f"python benchmarks/train_speed.py --before <a checkout of aff4521> --steps {args.steps}"
-        f" --quality-steps {args.quality_steps}",
+        f" --quality-steps {args.quality_steps} --seeds {args.seeds}",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "speed": speeds,
         "sharing": sharing(args.steps, speeds[f"after | {QUALITY_TASK}"]["env_steps_per_s"]),
         "demo": demo(args.tmp.resolve()),
-        "quality": quality(sides, args.quality_steps),
+        "quality": quality(sides, args.quality_steps, args.seeds),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "train_speed.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -171,27 +179,27 @@ def to_markdown(results: dict) -> str:
     for task in TASKS:
         before, after = (results["speed"][f"{side} | {task}"]["env_steps_per_s"] for side in ("before", "after"))
         speed_rows.append(f"| {task} | {before:,.0f} | {after:,.0f} | {after / before:.2f}x |")
-    quality_rows = []
-    for side, row in results["quality"].items():
-        to_goal = (
-            "not reached"
-            if row["training_s_to_goal"] is None
-            else f"{row['training_s_to_goal']:.0f} s ({row['env_steps_to_goal']:,} env steps)"
-        )
-        cells = " | ".join("-" if row[k] is None else f"{row[k]:.4f}" for k in ("similarity_at_1M", "similarity_at_2M"))
-        quality_rows.append(f"| {side} | {to_goal} | {cells} |")
-    q = results["quality"]
-    if q["before"]["training_s_to_goal"] and q["after"]["training_s_to_goal"]:
-        quality_rows.append(
-            f"| after / before | {q['after']['training_s_to_goal'] / q['before']['training_s_to_goal']:.2f}x | | |"
-        )
+    quality_rows, ratios = [], []
+    for seed, sides in enumerate(results["quality"]):
+        for side, row in sides.items():
+            to_goal = (
+                "not reached"
+                if row["training_s_to_goal"] is None
+                else f"{row['training_s_to_goal']:.0f} s ({row['env_steps_to_goal']:,} env steps)"
+            )
+            cells = " | ".join("-" if row[k] is None else f"{row[k]:.4f}" for k in ("similarity_at_1M", "similarity_at_2M"))
+            quality_rows.append(f"| {seed} | {side} | {to_goal} | {cells} |")
+        if sides["before"]["training_s_to_goal"] and sides["after"]["training_s_to_goal"]:
+            ratios.append(sides["after"]["training_s_to_goal"] / sides["before"]["training_s_to_goal"])
+            quality_rows.append(f"| {seed} | after / before | {ratios[-1]:.2f}x | | |")
+    median = f"Median after / before over the seeds: {statistics.median(ratios):.2f}x." if ratios else ""
     share, demo_row = results["sharing"], results["demo"]
     return "\n".join(
         [
             "# PPO training speed against aff4521",
             "",
-            f"Command: `{results['command']}` ({results['machine']}). Each side with its own defaults, seed 0, one torch"
-            " thread; 'before' is aff4521, 'after' this checkout.",
+            f"Command: `{results['command']}` ({results['machine']}). Each side with its own defaults, one torch"
+            " thread (seed 0, and for the quality seeds 0, 1, ...); 'before' is aff4521, 'after' this checkout.",
             "",
             "## Env-steps/s of a whole training (each alone)",
             "",
@@ -201,9 +209,11 @@ def to_markdown(results: dict) -> str:
             "",
             f"## Reverse 3-64 to {QUALITY_GOAL} held-out (greedy; evaluations every {QUALITY_EVERY:,} env steps, not timed)",
             "",
-            "| side | training time to the goal | similarity at 1M | at 2M |",
-            "|---|---|---|---|",
+            "| seed | side | training time to the goal | similarity at 1M | at 2M |",
+            "|---|---|---|---|---|",
             *quality_rows,
+            "",
+            median,
             "",
             "## Two trainings started together (this checkout, reverse 3-64)",
             "",
