@@ -61,7 +61,8 @@ def profile(env: dict, iterations: int, warmup: int = 2) -> dict:
     timers.wrap(on_policy, "collect_episodes", "rollout")
     timers.wrap(run, "update", "update")
     timers.wrap(run.env, "step", "rollout: env steps")
-    policy_step, evaluate = run.policy.step, run.policy.evaluate_actions
+    scoring = "evaluate_actions" if hasattr(run.policy, "evaluate_actions") else "evaluate"  # its name before a rename
+    policy_step, evaluate = run.policy.step, getattr(run.policy, scoring)
 
     def step(tokens, state, memory):
         counts["rollout rows"] += len(tokens)
@@ -78,9 +79,10 @@ def profile(env: dict, iterations: int, warmup: int = 2) -> dict:
         counts["update real steps"] += float(steps)
         return clip_and_step(loss, steps)
 
-    run.policy.step, run.policy.evaluate_actions, run.clip_and_step = step, scored, stepped
+    run.policy.step, run.clip_and_step = step, stepped
+    setattr(run.policy, scoring, scored)
     timers.wrap(run.policy, "step", "rollout: policy steps")
-    timers.wrap(run.policy, "evaluate_actions", "update: forward passes")
+    timers.wrap(run.policy, scoring, "update: forward passes")
     timers.wrap(run, "clip_and_step", "update: backward and optimizer steps")
     started, steps = time.perf_counter(), run.env_steps
     run.learn(iterations=iterations)
