@@ -287,3 +287,25 @@ def test_renamed_methods_keep_their_old_names_warning_once():
         "TextGenerationVectorEnv.target_texts() is renamed current_target_texts(); the old name will go"
     ]
     assert env.current_target_texts()[0] in env.get_target_texts()  # an episode's target, among the split's
+
+
+def test_renamed_module_names_keep_working_with_a_warning(recwarn):
+    import importlib
+    import sys
+    import warnings
+
+    import agents.algorithms.configs as configs
+    import agents.bench as bench
+    import textgen_env.builtin_tasks as builtin_tasks
+    import textgen_env.core as core
+
+    warnings.simplefilter("always")
+    sys.modules.pop("textgen_env.tasks", None)
+    assert importlib.import_module("textgen_env.tasks") is builtin_tasks
+    assert core.Rules is core.StepRules
+    assert configs.BASELINES is configs.REINFORCE_BASELINES and bench.BASELINES is bench.BASELINE_AGENTS
+    renamed = sorted(str(w.message).split(" is renamed")[0] for w in recwarn if w.category is DeprecationWarning)
+    assert renamed == ["agents.algorithms.configs.BASELINES", "agents.bench.BASELINES", "textgen_env.core.Rules",
+                       "textgen_env.tasks"]  # fmt: skip
+    with pytest.raises(AttributeError, match="no attribute 'Rulez'"):
+        core.Rulez  # noqa: B018

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from agents.options import option
 from agents.runs.config import RunConfig, TrainConfig
+from textgen_env.aliases import renamed_attributes
 
 REINFORCE_BASELINES = ("none", "mean", "value", "self_critical", "rloo")  # what REINFORCE subtracts from the return
+__getattr__ = renamed_attributes(__name__, {"BASELINES": "REINFORCE_BASELINES"}, globals())
 
 
 @dataclass

@@ -31,6 +31,9 @@ from agents.bench.harness import run_benchmark, run_cell, run_cells
 from agents.bench.plots import plot_curves, plot_ladder, steps_formatter
 from agents.bench.presets import PRESETS, BenchSpec
 from agents.bench.report import THRESHOLDS, interval, summarize, to_markdown
+from textgen_env.aliases import renamed_attributes
+
+__getattr__ = renamed_attributes(__name__, {"BASELINES": "BASELINE_AGENTS"}, globals())
 
 __all__ = [
     "BASELINE_AGENTS",

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from agents.runs.config import EnvConfig
+from textgen_env.aliases import renamed_attributes
 from textgen_env.task import TextTask
 from textgen_env.tokenizers import EOS_ID
 
@@ -143,6 +144,7 @@ BUILTIN_AGENTS = {
     "random": RandomAgent,
 }
 BASELINE_AGENTS = ("copy-prompt", "random")  # agents that learn nothing: the bars a trained agent must clear
+__getattr__ = renamed_attributes(__name__, {"BASELINES": "BASELINE_AGENTS"}, globals())
 
 
 def agent_available(name: str) -> bool:

@@ -26,6 +26,7 @@ the vector env with ``num_envs``.
 
 from __future__ import annotations
 
+from textgen_env.aliases import renamed_attributes
 from textgen_env.core.base import EpisodeCore
 from textgen_env.core.numpy_core import NumpyCore
 from textgen_env.core.types import Episodes, Pairs, StepOutput, StepRules
@@ -52,5 +53,7 @@ def make_core(task, num_envs: int, backend: str = "auto", max_episode_steps: int
         return NumpyCore(task, num_envs, max_episode_steps)
     return numba_core.NumbaCore(task, num_envs, max_episode_steps)
 
+
+__getattr__ = renamed_attributes(__name__, {"Rules": "StepRules"}, globals())
 
 __all__ = ["BACKENDS", "EpisodeCore", "Episodes", "NumpyCore", "Pairs", "StepRules", "StepOutput", "make_core"]
