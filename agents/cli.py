@@ -261,7 +261,7 @@ def train_here(args: argparse.Namespace, agent: str | None, cls, parser: argpars
 
 def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespace, cls) -> None:
     """`train --backend rllib`: RLlib's PPO with our policy; the checkpoint is ours, for evaluate and generate."""
-    from agents.integrations import rllib
+    from agents.integrations import rllib, rllib_run
 
     if args.agent != "ppo":
         parser.error(f"--backend rllib runs PPO; --agent {args.agent} runs on our own loop only")
@@ -274,7 +274,7 @@ def command_train_rllib(parser: argparse.ArgumentParser, args: argparse.Namespac
         rllib.require_rllib()
     except ImportError as e:
         raise ValueError(str(e)) from None
-    last = rllib.train(config, RLlibConfig(**given(args, RLlibConfig)))
+    last = rllib_run.train(config, RLlibConfig(**given(args, RLlibConfig)))
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in last.items()}))
     print(f"checkpoint: {Path(config.run_dir) / CHECKPOINT_NAME}")
 

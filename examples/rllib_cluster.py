@@ -17,7 +17,8 @@ import argparse
 import ray
 
 from agents.algorithms.ppo import PPOConfig
-from agents.integrations.rllib import RLlibConfig, train
+from agents.integrations.rllib import RLlibConfig
+from agents.integrations.rllib_run import train
 from agents.runs.config import EnvConfig
 
 

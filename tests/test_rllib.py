@@ -36,7 +36,7 @@ def test_backend_rllib_refuses_clearly_without_ray(monkeypatch, tmp_path):
 ray = pytest.importorskip("ray", reason="install the 'rllib' extra (make test-rllib runs these in their own venv)")
 
 from agents.algorithms.rollout import collect_episodes  # noqa: E402
-from agents.integrations import rllib  # noqa: E402
+from agents.integrations import rllib, rllib_run  # noqa: E402
 from textgen_env.task import TextTask  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
 
@@ -209,7 +209,7 @@ def test_checkpoint_round_trip_ours_to_rllib_to_ours(local_ray, tmp_path):
         sampling_module = algo.get_module()  # the env runner's copy got them too
         for name, value in ours.policy.state_dict().items():
             torch.testing.assert_close(sampling_module.policy.state_dict()[name], value, atol=0, rtol=0)
-        path = rllib.export_checkpoint(algo, tmp_path / "rllib" / "checkpoint.pt", ours.config, ours.task, [], 0)
+        path = rllib_run.export_checkpoint(algo, tmp_path / "rllib" / "checkpoint.pt", ours.config, ours.task, [], 0)
     finally:
         algo.stop()
     prompts = ours.task.dataset.prompts
@@ -240,7 +240,7 @@ def test_train_writes_its_run_through_the_runs_own_folder_log_and_checkpoint(loc
     from agents.runs.checkpoint import Checkpoint
 
     config = PPOConfig(env=EnvConfig(**TINY), policy=SMALL, num_envs=16, total_env_steps=300, run_dir=str(tmp_path / "run"))
-    last = rllib.train(config, RLlibConfig(num_env_runners=0, envs_per_env_runner=16), progress=False)
+    last = rllib_run.train(config, RLlibConfig(num_env_runners=0, envs_per_env_runner=16), progress=False)
     saved = Checkpoint.load(tmp_path / "run" / "checkpoint.pt")
     assert saved.algorithm == "rllib-ppo" and saved.env_steps == last["env_steps"] >= 300
     with open(tmp_path / "run" / "progress.csv", newline="") as f:

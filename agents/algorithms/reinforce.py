@@ -30,7 +30,7 @@ class Reinforce(OnPolicyAlgorithm):
         self.running_mean = 0.0
         self.greedy_env = None
         if config.baseline == "self_critical":
-            self.greedy_env = TextGenerationVectorEnv(self.env.num_envs, config.env.task_config("train", self.task.tokenizer))
+            self.greedy_env = TextGenerationVectorEnv(self.env.num_envs, self.task)  # the same train task, shared
         if config.baseline == "rloo" and self.env.num_envs % config.rloo_samples:
             raise ValueError(
                 f"rloo_samples={config.rloo_samples} must divide each process's episodes ({self.env.num_envs}:"

@@ -23,10 +23,12 @@ sequence modes (tested).
 Invalid actions are masked inside the module, from the observation alone (how many
 tokens were generated), by the env's own rules, so RLlib never samples one.
 Weights go both ways: :func:`load_policy_weights` puts a checkpoint of ours (a
-pre-trained policy, say) into a built algorithm, :func:`export_checkpoint` writes the
-algorithm's policy as a checkpoint of ours, which ``textgen-rl evaluate`` and
-``generate`` read (it and :class:`RLlibPPO`, RLlib's PPO as a run of ours, live in
-:mod:`agents.integrations.rllib_run`, which imports torch). ``textgen-rl train --backend rllib`` runs all of this.
+pre-trained policy, say) into a built algorithm, and
+:func:`agents.integrations.rllib_run.export_checkpoint` writes the algorithm's policy as a
+checkpoint of ours, which ``textgen-rl evaluate`` and ``generate`` read. That module, above
+this one (it imports torch and the run base), runs RLlib's PPO as a run of ours
+(:class:`~agents.integrations.rllib_run.RLlibPPO`, :func:`~agents.integrations.rllib_run.train`);
+``textgen-rl train --backend rllib`` runs all of this.
 For several machines see ``examples/rllib_cluster.py``.
 """
 
@@ -72,10 +74,11 @@ def require_rllib():
         raise ImportError("RLlib is missing: install the 'rllib' extra, pip install 'textgen-env[rllib]'") from None
 
 
-def resolve_env_config(env_config: dict) -> tuple[dict, TextTask]:
-    """The env config every env runner gets (tokenizer as its vocabulary, a dataset file as its pairs), and the train task."""
+def resolve_env_config(env_config: dict, task: TextTask | None = None) -> tuple[dict, TextTask]:
+    """The env config every env runner gets (tokenizer as its vocabulary, a dataset file as its pairs), and the train
+    task (`task`, where the caller has built it already from the same config)."""
     env_config = {k: v for k, v in dict(env_config).items() if v is not None}
-    task = TextTask(**{**env_config, "split": "train"})
+    task = task if task is not None else TextTask(**{**env_config, "split": "train"})
     resolved = {**env_config, "tokenizer": task.tokenizer.to_dict()}
     if "dataset" in env_config:
         full = resolve_dataset(None, env_config["dataset"], env_config.get("task_options"))
@@ -127,9 +130,11 @@ def ppo_config(
     envs_per_env_runner: int = 128,
     num_learners: int = 0,
     num_gpus_per_learner: float = 0.0,
+    task: TextTask | None = None,
     **training,
 ):
-    """An RLlib ``PPOConfig`` for TextGeneration-v0(**env_config); `training` goes to ``.training()``.
+    """An RLlib ``PPOConfig`` for TextGeneration-v0(**env_config); `training` goes to ``.training()``; `task`: its train
+    split where the caller has built it already.
 
     `model`: "lstm_attention" (our policy, `policy` its size) or "mlp" (RLlib's default
     model over one-hot flattened observations). `num_learners` and
@@ -141,7 +146,7 @@ def ppo_config(
 
     if model not in MODELS:
         raise ValueError(f"model={model!r}: allowed values are {list(MODELS)}")
-    resolved, task = resolve_env_config(env_config or {})  # the env's own default task
+    resolved, task = resolve_env_config(env_config or {}, task)  # the env's own default task
     register()
     config = (
         PPOConfig()
@@ -211,13 +216,3 @@ def rllib_training_settings(config, task: TextTask) -> dict:
         grad_clip_by="global_norm",
         use_kl_loss=False,
     )
-
-
-def __getattr__(name: str):
-    """The parts that train (:mod:`agents.integrations.rllib_run`: torch and the run base), loaded on first use, so
-    that the command line's help imports neither."""
-    if name in ("RLlibPPO", "train", "export_checkpoint"):
-        from agents.integrations import rllib_run
-
-        return getattr(rllib_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,6 @@
 """RLlib's PPO training our policy as a run of ours (the ``rllib`` extra): :class:`RLlibPPO`, :func:`train` and
-:func:`export_checkpoint`; :mod:`agents.integrations.rllib` builds the algorithm and moves the weights."""
+:func:`export_checkpoint`. Built on :mod:`agents.integrations.rllib` (the algorithm's config, the env, the weights),
+which imports nothing from here, so that the command line's help loads neither torch nor the run base."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class RLlibPPO(Run):
             envs_per_env_runner=rllib.envs_per_env_runner,
             num_learners=rllib.num_learners,
             num_gpus_per_learner=rllib.num_gpus_per_learner,
+            task=self.task,
             **rllib_training_settings(self.config, self.task),
         ).build_algo()
         if self.config.init_checkpoint:  # the run loaded them into its policy
