@@ -10,8 +10,8 @@ thread), as a user of that checkout would. Four measurements:
 - quality: reverse 3-64 trained to ``--quality-steps`` with each of ``--seeds`` seeds, greedy held-out
   similarity every 250,000 env steps; the wall time of training (evaluations excluded) until it first
   reaches 0.95, and the similarity at 1M and 2M (one seed's trajectory varies much: the median ratio is
-  kept). Per seed the two sides train at the same time, one process each (one thread each: two
-  trainings keep their speed side by side, which the sharing row checks);
+  kept). Each (side, seed) trains alone, the sides alternating: a run of this checkout takes a
+  minibatch's gradient in parts side by side on both cores;
 - sharing: two trainings of this checkout started together, each one's env-steps/s against alone;
 - demo beside a busy process: ``python -m agents.demo`` with a small budget alone, and beside one busy
   single-threaded process (a Python loop), wall time of each.
@@ -99,15 +99,14 @@ def speed(sides: dict[str, Path], steps: int) -> dict:
 
 
 def quality(sides: dict[str, Path], steps: int, seeds: int) -> list[dict]:
-    """Per seed, both sides trained at once (one process each): each side's curve and its time to the goal."""
+    """Per seed, each side trained alone: each side's curve and its time to the goal."""
     return [quality_of_seed(sides, steps, seed) for seed in range(seeds)]
 
 
 def quality_of_seed(sides: dict[str, Path], steps: int, seed: int) -> dict:
-    processes = {side: in_process(tree, TASKS[QUALITY_TASK], steps, QUALITY_EVERY, seed) for side, tree in sides.items()}
     table = {}
-    for side, process in processes.items():
-        curve = result(process)["curve"]
+    for side, tree in sides.items():
+        curve = result(in_process(tree, TASKS[QUALITY_TASK], steps, QUALITY_EVERY, seed))["curve"]
         reached = next((p for p in curve if p["similarity"] >= QUALITY_GOAL), None)
         at = {
             f"similarity_at_{n // 1_000_000}M": next((p["similarity"] for p in curve if p["env_steps"] >= n), None)
@@ -199,7 +198,9 @@ def to_markdown(results: dict) -> str:
             "# PPO training speed against aff4521",
             "",
             f"Command: `{results['command']}` ({results['machine']}). Each side with its own defaults, one torch"
-            " thread (seed 0, and for the quality seeds 0, 1, ...); 'before' is aff4521, 'after' this checkout.",
+            " thread per thread of work (seed 0, and for the quality seeds 0, 1, ...), each training alone; 'before' is"
+            " aff4521, 'after' this checkout (whose minibatches of enough work take their gradient in two parts side by"
+            " side).",
             "",
             "## Env-steps/s of a whole training (each alone)",
             "",

@@ -24,6 +24,7 @@ from agents.model.policy import (  # noqa: E402
 )
 from agents.runs.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from agents.runs.config import EnvConfig  # noqa: E402
+from agents.runs.gradients import MIN_PART_CELLS, PartGradients, split_rows  # noqa: E402
 from agents.runs.run import make_adam  # noqa: E402
 from textgen_env.tokenizers import BOS_ID  # noqa: E402
 from textgen_env.vector import TextGenerationVectorEnv  # noqa: E402
@@ -392,3 +393,60 @@ def test_prompts_are_encoded_only_as_wide_as_the_longest_and_the_padding_left_ou
     _, (h, c) = policy.encoder(policy.embed(left_align(prompts)))
     torch.testing.assert_close(memory.initial_state[0], h, rtol=0, atol=0)
     torch.testing.assert_close(memory.initial_state[1], c, rtol=0, atol=0)
+
+
+def test_a_minibatch_is_cut_into_interleaved_parts_only_where_each_part_holds_enough_work():
+    rows = torch.arange(64)
+    assert [len(p) for p in split_rows(rows, steps=64, parts=2)] == [32, 32]
+    parts = split_rows(rows, steps=64, parts=2)
+    assert parts[0].tolist() == list(range(0, 64, 2)) and parts[1].tolist() == list(range(1, 64, 2))
+    assert len(split_rows(rows, steps=MIN_PART_CELLS // 64 * 2 - 1, parts=2)) == 1  # too little work for two
+    assert len(split_rows(rows, steps=64, parts=1)) == 1
+    assert len(split_rows(torch.arange(1), steps=10**6, parts=2)) == 1  # never an empty part
+
+
+def test_the_gradient_summed_over_parts_is_the_whole_minibatchs_and_the_same_on_one_core_or_two():
+    torch.manual_seed(0)
+    env = TextGenerationVectorEnv(num_envs=40, task="reverse")
+    policy = ActorCritic(env.task.vocab_size, PolicyConfig(embed_dim=16, hidden_dim=32))
+    batch = collect_episodes(policy, env, np.arange(40))
+    parameters = list(policy.parameters())
+    policy.value_head.requires_grad_(False)  # a frozen parameter gets no gradient
+
+    def loss_of(rows):
+        log_probs, entropy, values = policy.evaluate_actions(
+            batch.prompts[rows], batch.inputs[rows], batch.actions[rows], batch.action_masks[rows]
+        )
+        return ((log_probs + entropy) * batch.mask[rows]).sum(), len(rows)
+
+    def gradients(workers, parts):
+        loss, extras = PartGradients(workers).accumulate(parameters, parts, loss_of)
+        return loss, extras, [None if p.grad is None else p.grad.clone() for p in parameters]
+
+    whole_loss, _, whole = gradients(1, [torch.arange(40)])
+    halves = [torch.arange(0, 40, 2), torch.arange(1, 40, 2)]
+    one_core, two_cores = gradients(1, halves), gradients(2, halves)
+    assert one_core[1] == two_cores[1] == [20, 20]  # each part's extras, in order
+    assert one_core[0] == two_cores[0] == pytest.approx(whole_loss, rel=1e-5)
+    for on_one, on_two, of_whole, parameter in zip(one_core[2], two_cores[2], whole, parameters):
+        if not parameter.requires_grad:
+            assert on_one is None and on_two is None
+            continue
+        torch.testing.assert_close(on_one, on_two, rtol=0, atol=0)  # bit-equal: the sum's order is fixed
+        torch.testing.assert_close(on_one, of_whole, rtol=1e-4, atol=1e-6)
+
+
+def test_ppo_in_parts_gives_the_same_weights_whatever_the_cores_free():
+    env = EnvConfig(task="reverse", task_options={"min_length": 20, "max_length": 40})
+    weights = []
+    for workers in (1, 2):
+        run = PPO(tiny(PPOConfig, env=env, total_env_steps=2000, num_minibatches=1, gradient_parts=2))
+        run.part_gradients = PartGradients(workers)
+        split = []
+        step_on_parts = run.step_on_parts
+        run.step_on_parts = lambda parts, *rest: split.append(len(parts)) or step_on_parts(parts, *rest)
+        run.learn()
+        assert max(split) == 2  # minibatches of 32 episodes of 20-40 steps are cut in two
+        weights.append(run.policy.state_dict())
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], rtol=0, atol=0, msg=name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 
 import torch
 
@@ -27,6 +28,7 @@ from agents.algorithms.configs import PPOConfig
 from agents.algorithms.on_policy import OnPolicyAlgorithm, linear_schedule
 from agents.algorithms.returns import generalized_advantages, masked_mean
 from agents.algorithms.rollout import EpisodeBatch
+from agents.runs.gradients import split_rows
 
 
 class PPO(OnPolicyAlgorithm):
@@ -67,52 +69,70 @@ class PPO(OnPolicyAlgorithm):
     def passes(self, batch: EpisodeBatch, advantages, returns, policy_learns: bool = True) -> dict:
         """`update_epochs` passes over shuffled minibatches of `batch` (fewer after the KL early stop): the losses
         of the last minibatch, the KL and clip statistics of the last pass. Without `policy_learns`, the value
-        loss alone."""
+        loss alone. Each minibatch's gradient is taken in up to `gradient_parts` parts side by side
+        (:mod:`agents.runs.gradients`)."""
         cfg = self.config
         stats = {}
         if cfg.length_groups:  # normalized once over the batch: a minibatch of one band of lengths is not a sample of it
             advantages = self.normalized(advantages, batch.mask) if cfg.normalize_advantages else advantages
         for _ in range(cfg.update_epochs):
             for rows in self.minibatches(batch):
-                mb = batch.select(rows)
-                steps = mb.mask.shape[1]
-                mb_advantages, mb_returns = advantages[rows, :steps], returns[rows, :steps]
-                weights = mb.mask / mb.mask.sum().clamp(min=1)  # a masked mean is a weighted sum
-                log_probs, entropy, values = self.policy.evaluate_actions(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
-                log_ratio = log_probs - mb.log_probs
-                ratio = log_ratio.exp()
                 if cfg.normalize_advantages and not cfg.length_groups:
-                    mb_advantages = self.normalized(mb_advantages, mb.mask)
-                policy_loss = (
-                    torch.max(-mb_advantages * ratio, -mb_advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef))
-                    * weights
-                ).sum()
-                value_error = (values - mb_returns) ** 2
-                if cfg.clip_value:
-                    clipped = mb.values + (values - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    value_error = torch.max(value_error, (clipped - mb_returns) ** 2)
-                value_loss = 0.5 * (value_error * weights).sum()
-                mean_entropy = (entropy * weights).sum()
-                loss = cfg.value_coef * value_loss
-                if policy_learns:
-                    loss = loss + policy_loss - cfg.entropy_coef * mean_entropy
-                grad_norm = self.clip_and_step(loss, mb.mask.sum())
-            with torch.no_grad():  # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
-                kl, clipped, steps = self.ranks.sum_floats(
-                    (((ratio - 1) - log_ratio) * mb.mask).sum(),
-                    (((ratio - 1).abs() > cfg.clip_coef) * mb.mask).sum(),
-                    mb.mask.sum(),
-                )
-                stats["approx_kl"], stats["clip_fraction"] = kl / max(steps, 1), clipped / max(steps, 1)
+                    mean, std = self.normalization(advantages[rows], batch.mask[rows])
+                    mb_advantages = (advantages - mean) / std
+                else:
+                    mb_advantages = advantages
+                real_steps = batch.mask[rows].sum()
+                parts = split_rows(rows, int(batch.lengths[rows].max()), cfg.gradient_parts)
+                loss_of = functools.partial(self.part_loss, batch, mb_advantages, returns, real_steps, policy_learns)
+                grad_norm, sums = self.step_on_parts(parts, loss_of, real_steps)
+                last = {name: sum(part[name] for part in sums) for name in sums[0]}
+            # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
+            kl, clipped, steps = self.ranks.sum_floats(last["kl"], last["clipped"], last["steps"])
+            stats["approx_kl"], stats["clip_fraction"] = kl / max(steps, 1), clipped / max(steps, 1)
             if cfg.target_kl is not None and stats["approx_kl"] > cfg.target_kl:
                 break
         return {
             **stats,
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": mean_entropy.item(),
+            "policy_loss": float(last["policy_loss"]),
+            "value_loss": float(last["value_loss"]),
+            "entropy": float(last["entropy"]),
             "grad_norm": grad_norm,
         }
+
+    def part_loss(self, batch: EpisodeBatch, advantages, returns, real_steps, policy_learns: bool, rows):
+        """The clipped-surrogate loss of `batch`'s episodes `rows` (part of a minibatch of `real_steps` steps, as
+        whose share it is weighted), and the sums its statistics are made of."""
+        cfg = self.config
+        mb = batch.select(rows)
+        steps = mb.mask.shape[1]
+        advantages, returns = advantages[rows, :steps], returns[rows, :steps]
+        weights = mb.mask / real_steps.clamp(min=1)  # the minibatch's masked mean is a weighted sum over its parts
+        log_probs, entropy, values = self.policy.evaluate_actions(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
+        log_ratio = log_probs - mb.log_probs
+        ratio = log_ratio.exp()
+        policy_loss = (
+            torch.max(-advantages * ratio, -advantages * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)) * weights
+        ).sum()
+        value_error = (values - returns) ** 2
+        if cfg.clip_value:
+            clipped = mb.values + (values - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
+            value_error = torch.max(value_error, (clipped - returns) ** 2)
+        value_loss = 0.5 * (value_error * weights).sum()
+        mean_entropy = (entropy * weights).sum()
+        loss = cfg.value_coef * value_loss
+        if policy_learns:
+            loss = loss + policy_loss - cfg.entropy_coef * mean_entropy
+        with torch.no_grad():
+            sums = {
+                "policy_loss": policy_loss.detach(),
+                "value_loss": value_loss.detach(),
+                "entropy": mean_entropy.detach(),
+                "kl": (((ratio - 1) - log_ratio) * mb.mask).sum(),
+                "clipped": (((ratio - 1).abs() > cfg.clip_coef) * mb.mask).sum(),
+                "steps": mb.mask.sum(),
+            }
+        return loss, sums
 
     def minibatches(self, batch: EpisodeBatch) -> list[torch.Tensor]:
         """One pass's minibatches of episode rows: shuffled, or (with ``length_groups``) episodes of similar lengths
@@ -129,7 +149,12 @@ class PPO(OnPolicyAlgorithm):
         return [groups[i] for i in self.ranks.broadcast_object(torch.randperm(len(groups)).tolist())]
 
     def normalized(self, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Advantages scaled to mean 0 and std 1 over a minibatch's real steps (all ranks' part of it).
+        """Advantages scaled to mean 0 and std 1 over the real steps (all ranks' part of them)."""
+        mean, std = self.normalization(advantages, mask)
+        return (advantages - mean) / std
+
+    def normalization(self, advantages: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean and (+1e-8) standard deviation of advantages over the real steps (all ranks' part of them).
 
         The sums of x and x^2 go in one all-reduce (in float64, where the device has it, against cancellation).
         """
@@ -139,7 +164,7 @@ class PPO(OnPolicyAlgorithm):
         steps = steps.clamp(min=1)
         mean = total / steps
         std = (squares / steps - mean**2).clamp(min=0).sqrt()
-        return (advantages - mean.to(advantages.dtype)) / (std.to(advantages.dtype) + 1e-8)
+        return mean.to(advantages.dtype), std.to(advantages.dtype) + 1e-8
 
 
 @contextlib.contextmanager

@@ -65,6 +65,8 @@ class Ranks:
         self.active = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         self.rank = dist.get_rank() if self.active else 0
         self.world_size = dist.get_world_size() if self.active else 1
+        # the processes on this machine (torchrun's LOCAL_WORLD_SIZE): they share its cores
+        self.local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size)) if self.active else 1
         nccl = self.active and dist.get_backend() == "nccl"
         self.device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         self.communication_seconds = 0.0  # in sums and gathers (waiting for the slowest rank included)

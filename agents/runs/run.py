@@ -30,6 +30,7 @@ from agents.runs.config import RunConfig
 from agents.runs.device import resolve_device
 from agents.runs.distributed import Ranks, local_rank
 from agents.runs.errors import TrainingDiverged
+from agents.runs.gradients import PartGradients, available_cores
 from agents.runs.heldout import heldout_pairs, heldout_task
 from agents.runs.resume import resume_run
 from agents.runs.rundir import CHECKPOINT_NAME, ProgressLog, RunDirectory
@@ -88,6 +89,9 @@ class Run:
             seed_everything(config.seed + self.ranks.rank)
             self.rng = np.random.default_rng(config.seed + self.ranks.rank)
         self.optimizer = make_adam(self.policy.parameters(), config.learning_rate)
+        # a minibatch's parts run side by side on the CPU cores this process has (its share of them under torchrun)
+        cores = available_cores() // self.ranks.local_world_size if self.device.type == "cpu" else 1
+        self.part_gradients = PartGradients(workers=max(1, cores))
         self.iteration = 0
         self.env_steps = 0
         self.history: list[dict] = []
@@ -130,9 +134,20 @@ class Run:
         """
         self.optimizer.zero_grad()
         loss.backward()
+        return self._clip_and_step(float(loss.detach()), steps)
+
+    def step_on_parts(self, parts: list, loss_of, steps: float = 1.0) -> tuple[float, list]:
+        """:meth:`clip_and_step` on the sum of ``loss_of(part)`` over `parts` (each call returns ``(loss,
+        extras)``), the parts' gradients taken side by side on free cores (:mod:`agents.runs.gradients`);
+        returns the norm and the parts' extras, in order."""
+        self.optimizer.zero_grad()
+        value, extras = self.part_gradients.accumulate(list(self.policy.parameters()), parts, loss_of)
+        return self._clip_and_step(value, steps), extras
+
+    def _clip_and_step(self, value: float, steps: float) -> float:
+        """The optimizer step on the gradients in place (of a loss worth `value`), their norm clipped."""
         self.ranks.average_gradients(self.policy.parameters(), float(steps))
         norm = float(torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm, foreach=True))
-        value = float(loss.detach())
         if not math.isfinite(norm) or not math.isfinite(value):
             kept = f"; {self.checkpoint_path} holds the last finite weights" if self.config.run_dir else ""
             raise TrainingDiverged(
