@@ -436,12 +436,17 @@ def test_the_gradient_summed_over_parts_is_the_whole_minibatchs_and_the_same_on_
         torch.testing.assert_close(on_one, of_whole, rtol=1e-4, atol=1e-6)
 
 
-def test_ppo_in_parts_gives_the_same_weights_whatever_the_cores_free():
-    class CountedParts(PartGradients):
-        def accumulate(self, parameters, parts, loss_of):
-            self.most = max(getattr(self, "most", 0), len(parts))
-            return super().accumulate(parameters, parts, loss_of)
+class CountedParts(PartGradients):
+    """Part gradients that remember the most parts a minibatch was cut into."""
 
+    most = 0
+
+    def accumulate(self, parameters, parts, loss_of):
+        self.most = max(self.most, len(parts))
+        return super().accumulate(parameters, parts, loss_of)
+
+
+def test_ppo_in_parts_gives_the_same_weights_whatever_the_cores_free():
     env = EnvConfig(task="reverse", task_options={"min_length": 20, "max_length": 40})
     weights = []
     for workers in (1, 2):
@@ -450,5 +455,19 @@ def test_ppo_in_parts_gives_the_same_weights_whatever_the_cores_free():
         run.learn()
         assert run.part_gradients.most == 2  # minibatches of 32 episodes of 20-40 steps are cut in two
         weights.append(run.policy.state_dict())
+    for name, value in weights[0].items():
+        torch.testing.assert_close(value, weights[1][name], rtol=0, atol=0, msg=name)
+
+
+def test_pretraining_in_parts_gives_the_same_weights_whatever_the_cores_free():
+    env = EnvConfig(task="reverse", task_options={"num_examples": 64, "min_length": 20, "max_length": 40})
+    weights, losses = [], []
+    for workers in (1, 2):
+        run = Pretrain(PretrainConfig(**{**PRETRAIN_TINY, "env": env}, epochs=1, batch_size=32, gradient_parts=2))
+        run.part_gradients = CountedParts(workers)
+        losses.append([row["loss"] for row in run.learn()])
+        assert run.part_gradients.most == 2  # batches of 32 targets of 21-41 steps are cut in two
+        weights.append(run.policy.state_dict())
+    assert losses[0] == losses[1]
     for name, value in weights[0].items():
         torch.testing.assert_close(value, weights[1][name], rtol=0, atol=0, msg=name)

@@ -14,6 +14,17 @@ REINFORCE_BASELINES = ("none", "mean", "value", "self_critical", "rloo")  # what
 __getattr__ = renamed_attributes(__name__, {"BASELINES": "REINFORCE_BASELINES"}, globals())
 
 
+def gradient_parts_option():
+    """PPO's and pre-training's ``gradient_parts`` (agents.runs.gradients; each part at least MIN_PART_CELLS padded
+    steps). 2: PPO's env-steps/s on reverse 3-64 and reverse_text 1.3x on 2 cores (benchmarks/results/train_speed.md)."""
+    return option(
+        2,
+        "each minibatch's gradient is taken in up to this many parts (interleaved rows), side by side on free"
+        " cores and summed in order: the same seed gives the same result however many cores are free",
+        minimum=1,
+    )
+
+
 @dataclass
 class A2CConfig(TrainConfig):
     gae_lambda: float = option(0.95, "GAE lambda (1: Monte-Carlo, 0: one-step TD)", minimum=0, maximum=1)
@@ -40,14 +51,7 @@ class PPOConfig(TrainConfig):
         "minibatches of episodes of similar lengths, so that little of a pass is padding (advantages normalized over the"
         " batch)",
     )
-    # Each part at least agents.runs.gradients.MIN_PART_CELLS padded steps. 2: reverse 3-64's and reverse_text's
-    # updates 1.4-1.8x faster on 2 cores (benchmarks/results/train_profile.md).
-    gradient_parts: int = option(
-        2,
-        "each minibatch's gradient is taken in up to this many parts (interleaved episodes), side by side on free"
-        " cores and summed in order: the same seed gives the same result however many cores are free",
-        minimum=1,
-    )
+    gradient_parts: int = gradient_parts_option()
     value_coef: float = option(0.5, "weight of the value loss", minimum=0)
     entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
     target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this", above=0)
@@ -86,6 +90,7 @@ class ReinforceConfig(TrainConfig):
 class PretrainConfig(RunConfig):
     epochs: int = option(20, "passes over the training split", minimum=1)
     batch_size: int = option(64, "pairs per gradient step", minimum=1)
+    gradient_parts: int = gradient_parts_option()
     # On a user's 429 sentences with typing noise (fresh noise each epoch), held-out similarity peaked at 0.849 after
     # 1 epoch without it and kept rising with 0.3 (0.893 after 10): without it the decoder learns the training
     # sentences by heart and writes them instead of the prompt (benchmarks/results/fit.md).

@@ -10,12 +10,13 @@ Ctrl-C, resume) with them; one iteration is one epoch.
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import torch
 
 from agents.algorithms.configs import PretrainConfig
-from agents.algorithms.returns import masked_mean
+from agents.runs.gradients import split_rows
 from agents.runs.run import Run
 from textgen_env.builtin_tasks import new_prompt_options
 from textgen_env.task import TextTask
@@ -67,11 +68,12 @@ def drop_words(inputs: torch.Tensor, rate: float) -> torch.Tensor:
 
 
 def teacher_forced_losses(
-    policy, batch: dict[str, torch.Tensor], inputs: torch.Tensor, smoothing: float = 0.0
+    policy, batch: dict[str, torch.Tensor], inputs: torch.Tensor, smoothing: float = 0.0, tokens=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean negative log-likelihood per target token, and the objective trained on: with `smoothing`, each
     token's target is mixed with the uniform distribution over the actions valid there (label smoothing,
-    Szegedy et al. 2016)."""
+    Szegedy et al. 2016). Both are sums over `batch`'s target tokens divided by `tokens` (default: their
+    count), so that a part of a larger batch gives its share of that batch's means."""
     log_probs, _ = policy.log_policy(batch["prompts"], inputs, batch["action_masks"])
     nll = -log_probs.gather(-1, batch["actions"][..., None])[..., 0]
     objective = nll
@@ -79,7 +81,14 @@ def teacher_forced_losses(
         valid = batch["action_masks"]
         to_uniform = -(log_probs * valid).sum(-1) / valid.sum(-1)
         objective = (1 - smoothing) * nll + smoothing * to_uniform
-    return masked_mean(nll, batch["mask"]), masked_mean(objective, batch["mask"])
+    weights = batch["mask"] / (batch["mask"].sum() if tokens is None else tokens).clamp(min=1)
+    return (nll * weights).sum(), (objective * weights).sum()
+
+
+def batch_rows(batch: dict[str, torch.Tensor], inputs: torch.Tensor, rows: torch.Tensor):
+    """The pairs `rows` of a teacher-forced batch and their decoder inputs, only as many steps wide as they need."""
+    steps = max(1, int((inputs[rows] != PAD_ID).sum(dim=1).max()))
+    return {k: v[rows] if k == "prompts" else v[rows, :steps] for k, v in batch.items()}, inputs[rows, :steps]
 
 
 class Pretrain(Run):
@@ -107,6 +116,13 @@ class Pretrain(Run):
         with torch.no_grad():
             for averaged, trained in zip(self.averaged_policy.parameters(), self.policy.parameters()):
                 averaged.lerp_(trained, 1.0 - decay)
+
+    def part_loss(self, batch: dict[str, torch.Tensor], inputs: torch.Tensor, tokens: torch.Tensor, rows: torch.Tensor):
+        """The objective of the pairs `rows` as their share of the batch's (of `tokens` target tokens), and their
+        share of its mean negative log-likelihood."""
+        part, part_inputs = batch_rows(batch, inputs, rows)
+        nll, objective = teacher_forced_losses(self.policy, part, part_inputs, self.config.label_smoothing, tokens)
+        return objective, nll.detach()
 
     def algorithm_state(self) -> dict:
         return {"steps": self.steps}
@@ -151,10 +167,10 @@ class Pretrain(Run):
         for indices in self.batches(task):
             batch = teacher_forced_batch(task, indices, self.device)
             inputs = drop_words(batch["inputs"], cfg.word_dropout)
-            nll, objective = teacher_forced_losses(self.policy, batch, inputs, cfg.label_smoothing)
-            self.clip_and_step(objective)
+            parts = split_rows(torch.arange(len(indices)), inputs.shape[1], cfg.gradient_parts)
+            _, nlls = self.step_on_parts(parts, functools.partial(self.part_loss, batch, inputs, batch["mask"].sum()))
             self.update_average()
-            losses.append(nll.item())
+            losses.append(float(sum(nlls)))
             self.env_steps += int(batch["mask"].sum())
         self.iteration += 1
         return {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
