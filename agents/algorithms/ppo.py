@@ -77,14 +77,12 @@ class PPO(OnPolicyAlgorithm):
             advantages = self.normalized(advantages, batch.mask) if cfg.normalize_advantages else advantages
         for _ in range(cfg.update_epochs):
             for rows in self.minibatches(batch):
+                scale = None  # the minibatch's advantage (mean, std) where it is normalized on its own
                 if cfg.normalize_advantages and not cfg.length_groups:
-                    mean, std = self.normalization(advantages[rows], batch.mask[rows])
-                    mb_advantages = (advantages - mean) / std
-                else:
-                    mb_advantages = advantages
+                    scale = self.normalization(advantages[rows], batch.mask[rows])
                 real_steps = batch.mask[rows].sum()
                 parts = split_rows(rows, int(batch.lengths[rows].max()), cfg.gradient_parts)
-                loss_of = functools.partial(self.part_loss, batch, mb_advantages, returns, real_steps, policy_learns)
+                loss_of = functools.partial(self.part_loss, batch, advantages, scale, returns, real_steps, policy_learns)
                 grad_norm, sums = self.step_on_parts(parts, loss_of, real_steps)
                 last = {name: sum(part[name] for part in sums) for name in sums[0]}
             # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
@@ -100,13 +98,16 @@ class PPO(OnPolicyAlgorithm):
             "grad_norm": grad_norm,
         }
 
-    def part_loss(self, batch: EpisodeBatch, advantages, returns, real_steps, policy_learns: bool, rows):
+    def part_loss(self, batch: EpisodeBatch, advantages, scale, returns, real_steps, policy_learns: bool, rows):
         """The clipped-surrogate loss of `batch`'s episodes `rows` (part of a minibatch of `real_steps` steps, as
-        whose share it is weighted), and the sums its statistics are made of."""
+        whose share it is weighted), and the sums its statistics are made of. `scale`: the minibatch's advantage
+        (mean, std) to normalize with, or None."""
         cfg = self.config
         mb = batch.select(rows)
         steps = mb.mask.shape[1]
         advantages, returns = advantages[rows, :steps], returns[rows, :steps]
+        if scale is not None:
+            advantages = (advantages - scale[0]) / scale[1]
         weights = mb.mask / real_steps.clamp(min=1)  # the minibatch's masked mean is a weighted sum over its parts
         log_probs, entropy, values = self.policy.evaluate_actions(mb.prompts, mb.inputs, mb.actions, mb.action_masks)
         log_ratio = log_probs - mb.log_probs

@@ -15,7 +15,6 @@ only into parts of at least :data:`MIN_PART_CELLS` padded steps.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,18 +45,16 @@ class PartGradients:
 
     def __init__(self, workers: int | None = None):
         self.workers = max(1, available_cores() if workers is None else workers)
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, by the training thread alone
 
     def pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                # a new thread starts with OpenMP's default count (one per core): give it this thread's count
-                threads = torch.get_num_threads()
-                self._pool = ThreadPoolExecutor(
-                    self.workers - 1, "gradient-part", initializer=torch.set_num_threads, initargs=(threads,)
-                )
-            return self._pool
+        if self._pool is None:
+            # a new thread starts with OpenMP's default count (one per core): give it this thread's count
+            threads = torch.get_num_threads()
+            self._pool = ThreadPoolExecutor(
+                self.workers - 1, "gradient-part", initializer=torch.set_num_threads, initargs=(threads,)
+            )
+        return self._pool
 
     def accumulate(self, parameters: Sequence[torch.nn.Parameter], parts: Sequence, loss_of: Callable) -> tuple[float, list]:
         """Set each parameter's ``grad`` to the sum over `parts` of the gradient of ``loss_of(part)[0]``.
@@ -82,9 +79,3 @@ class PartGradients:
             parameter.grad = None if not found else found[0] if len(found) == 1 else torch.stack(found).sum(0)
         total = results[0][0] if len(results) == 1 else torch.stack([loss for loss, _, _ in results]).sum()
         return float(total), [extras for _, _, extras in results]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
