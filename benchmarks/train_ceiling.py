@@ -266,7 +266,7 @@ def to_markdown(results: dict) -> str:
         )
         speed = statistics.mean(r["env_steps_per_s"] for r in runs)
         minibatch_rows.append(f"| {count} | {speed:,.0f} | {similarity} |")
-    marks = " | ".join(f"similarity at {m // 1000}K" for m in MINIBATCH_MARKS)
+    marks = [f"similarity at {m // 1000}K" for m in MINIBATCH_MARKS]
     return "\n".join(
         [
             "# How much faster PPO's training can get on this machine",
@@ -274,8 +274,7 @@ def to_markdown(results: dict) -> str:
             f"Command: `{results['command']}` ({results['machine']}). PPO's defaults, seed 0, one torch thread per"
             " thread of work.",
             "",
-            "| | " + " | ".join(names) + " |",
-            "|---|" + "---|" * len(names),
+            *table_header("", *names),
             row("LSTMs' share of an iteration's CPU time (minibatches whole)", lambda t: f"{t['lstm_share']:.0%}"),
             row("rollout s / iteration", lambda t: f"{t['rollout_s']:.3f}"),
             row("update s / iteration, alone", lambda t: f"{t['update_s']:.3f}"),
@@ -297,8 +296,7 @@ def to_markdown(results: dict) -> str:
             "",
             f"## Reverse 3-8 with fewer, larger minibatches (seeds 0-{len(results['fewer_minibatches']) // 2 - 1}, means)",
             "",
-            f"| minibatches per pass | env-steps/s | {marks} |",
-            "|---|---|" + "---|" * len(MINIBATCH_MARKS),
+            *table_header("minibatches per pass", "env-steps/s", *marks),
             *minibatch_rows,
             "",
             "Held-out similarity is greedy, on the held-out split; 2 minibatches take half the gradient steps per env step.",
@@ -306,6 +304,11 @@ def to_markdown(results: dict) -> str:
             *ahead_markdown(results),
         ]
     )
+
+
+def table_header(*columns: str) -> list[str]:
+    """A markdown table's first two lines."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
 def ahead_markdown(results: dict) -> list[str]:
@@ -346,21 +349,18 @@ def ahead_markdown(results: dict) -> list[str]:
         " batch re-scored by the weights its update starts from, against which the ratio and the clipping are taken,"
         " its advantages weighted by their probability over the collecting weights' (decoupled PPO).",
         "",
-        "| task | PPO's defaults, env-steps/s | collected ahead | ahead / defaults |",
-        "|---|---|---|---|",
+        *table_header("task", "PPO's defaults, env-steps/s", "collected ahead", "ahead / defaults"),
         *speed_rows,
         "",
         f"Reverse 3-64, greedy held-out similarity, mean of seeds 0-{len(seeds) - 1} (aff4521 and PPO's defaults: the"
         " curves of train_speed.json, which this checkout's defaults reproduce bit for bit):",
         "",
-        "| env steps (about) | " + " | ".join(curves) + " |",
-        "|---|" + "---|" * len(curves),
+        *table_header("env steps (about)", *curves),
         *similarity_rows,
         "",
         "Env steps to 0.95 (evaluations every 250K, to 2M), per seed:",
         "",
-        "| | " + " | ".join(f"seed {seed}" for seed in seeds) + " |",
-        "|---|" + "---|" * len(seeds),
+        *table_header("", *(f"seed {seed}" for seed in seeds)),
         *reached_rows,
         "",
         f"Collected ahead, a run takes env steps {ratio:.2f}x as fast on reverse 3-64: its training time to 0.95 against"
