@@ -1,6 +1,7 @@
 """How much faster PPO's training can get on this machine: the measurements behind the training-speed goals still open.
 
-    python benchmarks/train_ceiling.py [--iterations 4] [--seeds 3] [--ahead-steps 150000]
+    python benchmarks/train_ceiling.py [--iterations 4] [--seeds 3] [--variant-steps 150000]
+        [--sections ceiling,minibatches,ahead,hidden48]
 
 For reverse of 3-8 letters, of 3-64, and reverse_text's sentences (PPO's defaults, seed 0, one torch thread per
 thread of work), after a warm-up of 2 iterations:
@@ -14,15 +15,18 @@ thread of work), after a warm-up of 2 iterations:
   update, whose minibatches already use that core;
 - on reverse 3-8 only: fewer, larger minibatches (``num_minibatches`` 2 instead of 4), env-steps/s over 100K env
   steps and held-out similarity at 25K, 50K and 100K, for ``--seeds`` seeds;
-- collecting one update ahead, a variant of PPO defined here and not in the package: batch k+1 is collected in a
+- variants of PPO defined here, not the package's: collecting one update ahead (batch k+1 is collected in a
   worker process with the weights from before update k, during that update, and each batch is re-scored by the
-  weights its update starts from (decoupled PPO, Hilton et al. 2021: ratio and clipping against those, the
-  advantages weighted by their probability over the collecting weights', at most 2). Env-steps/s of it and of
-  PPO's defaults over ``--ahead-steps`` on each task (alternating, twice each), and on reverse 3-64 its held-out
-  similarity every 250K env steps to 2M for ``--seeds`` seeds, beside train_speed.json's curves of PPO's defaults
-  (this checkout trains them bit for bit) and of aff4521.
+  weights its update starts from: decoupled PPO, Hilton et al. 2021, ratio and clipping against those, the
+  advantages weighted by their probability over the collecting weights', at most 2), the same uncorrected (PPO's
+  ratio against the collecting weights), and a smaller policy (hidden size 48 instead of 64).
 
-Writes benchmarks/results/train_ceiling.md and .json.
+For each variant: env-steps/s of it and of PPO's defaults over ``--variant-steps`` on each task (alternating,
+twice each), and on reverse 3-64 its held-out similarity every 250K env steps to 2M for ``--seeds`` seeds, beside
+train_speed.json's curves of PPO's defaults (this checkout trains them bit for bit) and of aff4521.
+
+Writes benchmarks/results/train_ceiling.md and .json; ``--sections`` measures some sections again and keeps the
+others of the committed .json.
 """
 
 from __future__ import annotations
@@ -48,12 +52,12 @@ LSTM_OPS = ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward", "aten::
 MINIBATCH_MARKS = (25_000, 50_000, 100_000)
 
 
-def ppo(env: dict, seed: int = 0, **overrides):
+def ppo(env: dict, seed: int = 0, total_env_steps: int = 10**9, **overrides):
     from agents.algorithms.ppo import PPO, PPOConfig
     from agents.runs.config import EnvConfig
 
     torch.set_num_threads(1)
-    return PPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=10**9, **overrides))
+    return PPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=total_env_steps, **overrides))
 
 
 def lstm_share(env: dict, iterations: int) -> float:
@@ -140,8 +144,9 @@ def collect_requests(env: dict, connection) -> None:
         connection.send(collect_episodes(run.policy, run.env, request[1]))
 
 
-def ahead_ppo(env: dict, seed: int):
-    """PPO (its defaults) whose batches are collected one update ahead in a worker process, decoupled PPO's way."""
+def ahead_ppo(env: dict, seed: int, total_env_steps: int, corrected: bool = True):
+    """PPO (its defaults) whose batches are collected one update ahead in a worker process; `corrected`: decoupled
+    PPO's way, else PPO's ratio is taken against the collecting weights as they are."""
     import agents.algorithms.on_policy as on_policy
     from agents.algorithms.ppo import PPO, PPOConfig
     from agents.runs.config import EnvConfig
@@ -170,6 +175,9 @@ def ahead_ppo(env: dict, seed: int):
                 on_policy.collect_episodes = real
 
         def update(self, batch) -> dict:
+            if not corrected:
+                self.importance = 1.0
+                return super().update(batch)
             with torch.no_grad():  # the proximal policy: the weights this update starts from
                 proximal, _, _ = self.policy.evaluate_actions(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
             proximal = proximal * batch.mask
@@ -185,125 +193,141 @@ def ahead_ppo(env: dict, seed: int):
             self.worker.join()
 
     torch.set_num_threads(1)
-    run = AheadPPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=10**9))
+    run = AheadPPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=total_env_steps))
     run.start()
     return run
 
 
-def ahead_speed(steps: int) -> dict:
-    """Env-steps/s (after 2 iterations) of PPO's defaults and of collecting ahead, alternating, twice each."""
+def uncorrected_ahead_ppo(env: dict, seed: int, total_env_steps: int):
+    return ahead_ppo(env, seed, total_env_steps, corrected=False)
+
+
+def smaller_ppo(env: dict, seed: int, total_env_steps: int):
+    """PPO's defaults with a smaller policy: hidden size 48 instead of 64."""
+    from agents.model.config import PolicyConfig
+
+    return ppo(env, seed, total_env_steps, policy=PolicyConfig(hidden_dim=48))
+
+
+VARIANTS = {  # section: (name in the tables, how a run of it is made: (env, seed, total_env_steps) -> run)
+    "ahead": ("collected ahead", ahead_ppo),
+    "ahead_uncorrected": ("collected ahead, uncorrected", uncorrected_ahead_ppo),
+    "hidden48": ("hidden 48", smaller_ppo),
+}
+# The learning rate anneals to 0 over a run's total env steps: the curves' runs anneal over train_speed's
+# quality runs' total, so that they compare with train_speed.json's curves.
+CURVES_TOTAL_ENV_STEPS = 2_500_000
+
+
+def finish(run) -> None:
+    if hasattr(run, "close"):
+        run.close()
+
+
+def variant_speed(make_variant, steps: int) -> dict:
+    """Env-steps/s (after 2 iterations) of PPO's defaults and of a variant, alternating, twice each."""
     table = {}
     for name, env in TASKS.items():
-        found = {"defaults": [], "ahead": []}
-        for side in ("defaults", "ahead", "defaults", "ahead"):
-            run = ahead_ppo(env, 0) if side == "ahead" else ppo(env)
+        found = {"defaults": [], "variant": []}
+        for side in ("defaults", "variant", "defaults", "variant"):
+            run = make_variant(env, 0, steps) if side == "variant" else ppo(env, total_env_steps=steps)
             run.learn(until=steps)
             rows = run.history[2:]
             found[side].append(
                 (run.env_steps - run.history[1]["env_steps"]) / sum(r["rollout_s"] + r["update_s"] for r in rows)
             )
-            if side == "ahead":
-                run.close()
+            finish(run)
         table[name] = {side: statistics.mean(values) for side, values in found.items()}
         print(name, table[name], flush=True)
     return table
 
 
-def ahead_quality(seeds: int) -> list[dict]:
-    """Reverse 3-64 collected ahead: held-out similarity every 250K env steps to 2M, per seed."""
+def variant_curves(make_variant, seeds: int) -> list[dict]:
+    """Reverse 3-64 trained by a variant: held-out similarity every 250K env steps to 2M, per seed."""
     curves = []
     for seed in range(seeds):
-        run, curve = ahead_ppo(TASKS["reverse 3-64"], seed), []
+        run, curve = make_variant(TASKS["reverse 3-64"], seed, CURVES_TOTAL_ENV_STEPS), []
         for mark in range(250_000, 2_000_001, 250_000):
             run.learn(until=mark)
             curve.append({"env_steps": run.env_steps, "similarity": run.evaluate()["mean_similarity"]})
-        run.close()
+        finish(run)
         curves.append({"seed": seed, "curve": curve})
         print(curves[-1], flush=True)
     return curves
+
+
+SECTIONS = ("ceiling", "minibatches", *VARIANTS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--ahead-steps", type=int, default=150_000)
+    parser.add_argument("--variant-steps", type=int, default=150_000, help="env steps of each variant's speed runs")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"which to measure, of {','.join(SECTIONS)}; the others are kept from the committed train_ceiling.json",
+    )
     args = parser.parse_args()
-    tasks = {}
-    for name, env in TASKS.items():
-        tasks[name] = {"lstm_share": lstm_share(env, args.iterations), **shares_and_overlap(env, args.iterations)}
-        print(name, tasks[name], flush=True)
-    results = {
-        "command": f"python benchmarks/train_ceiling.py --iterations {args.iterations} --seeds {args.seeds}"
-        f" --ahead-steps {args.ahead_steps}",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "tasks": tasks,
-        "fewer_minibatches": fewer_minibatches(args.seeds),
-        "ahead_speed": ahead_speed(args.ahead_steps),
-        "ahead_quality": ahead_quality(args.seeds),
-    }
+    chosen = args.sections.split(",")
+    if unknown := sorted(set(chosen) - set(SECTIONS)):
+        raise SystemExit(f"--sections: {', '.join(unknown)} unknown; allowed: {', '.join(SECTIONS)}")
+    path = RESULTS / "train_ceiling.json"
+    results = json.loads(path.read_text()) if path.exists() and set(chosen) != set(SECTIONS) else {"sections": {}}
+    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    command = (
+        f"python benchmarks/train_ceiling.py --iterations {args.iterations} --seeds {args.seeds}"
+        f" --variant-steps {args.variant_steps} --sections {args.sections}"
+    )
+    for section in chosen:
+        if section == "ceiling":
+            found = {}
+            for name, env in TASKS.items():
+                found[name] = {"lstm_share": lstm_share(env, args.iterations), **shares_and_overlap(env, args.iterations)}
+                print(name, found[name], flush=True)
+            measured = {"tasks": found}
+        elif section == "minibatches":
+            measured = {"rows": fewer_minibatches(args.seeds)}
+        else:
+            make_variant = VARIANTS[section][1]
+            measured = {
+                "speed": variant_speed(make_variant, args.variant_steps),
+                "curves": variant_curves(make_variant, args.seeds),
+            }
+        results["sections"][section] = {"command": command, **measured}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train_ceiling.json").write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "train_ceiling.md").write_text(to_markdown(results))
     print(to_markdown(results))
 
 
+VARIANT_TEXTS = {
+    "ahead": "Batch k+1 collected in a worker process, with the weights from before update k, during that update; each"
+    " batch re-scored by the weights its update starts from, against which the ratio and the clipping are taken, its"
+    " advantages weighted by their probability over the collecting weights' (decoupled PPO).",
+    "ahead_uncorrected": "As collected ahead, but with PPO's ratio and clipping against the collecting weights, and"
+    " no re-scoring.",
+    "hidden48": "The policy's hidden size 48 instead of 64 (`--hidden-dim 48`), PPO's defaults otherwise.",
+}
+
+
 def to_markdown(results: dict) -> str:
-    names = list(results["tasks"])
-    rows = [(name, results["tasks"][name]) for name in names]
-
-    def row(label: str, cell) -> str:
-        return f"| {label} | " + " | ".join(cell(t) for _, t in rows) + " |"
-
-    def bound(t: dict) -> float:  # the update's one-core work perfectly on two cores, the rollout as it is
-        return (t["rollout_s"] + t["update_s"]) / (t["rollout_s"] + t["update_one_core_s"] / 2)
-
-    minibatch_rows = []
-    for count in (4, 2):
-        runs = [r for r in results["fewer_minibatches"] if r["num_minibatches"] == count]
-        similarity = " | ".join(
-            f"{statistics.mean(r['similarity'][i] for r in runs):.3f}" for i in range(len(MINIBATCH_MARKS))
-        )
-        speed = statistics.mean(r["env_steps_per_s"] for r in runs)
-        minibatch_rows.append(f"| {count} | {speed:,.0f} | {similarity} |")
-    marks = [f"similarity at {m // 1000}K" for m in MINIBATCH_MARKS]
-    return "\n".join(
-        [
-            "# How much faster PPO's training can get on this machine",
-            "",
-            f"Command: `{results['command']}` ({results['machine']}). PPO's defaults, seed 0, one torch thread per"
-            " thread of work.",
-            "",
-            *table_header("", *names),
-            row("LSTMs' share of an iteration's CPU time (minibatches whole)", lambda t: f"{t['lstm_share']:.0%}"),
-            row("rollout s / iteration", lambda t: f"{t['rollout_s']:.3f}"),
-            row("update s / iteration, alone", lambda t: f"{t['update_s']:.3f}"),
-            row("update s / iteration, one core (gradient_parts=1)", lambda t: f"{t['update_one_core_s']:.3f}"),
-            row("update s / iteration, beside a process collecting batches", lambda t: f"{t['update_beside_s']:.3f}"),
-            row(
-                "asynchronous rollout, if collecting cost the update nothing: (rollout + update) / update",
-                lambda t: f"{(t['rollout_s'] + t['update_s']) / max(t['update_s'], t['rollout_s']):.2f}x",
-            ),
-            row(
-                "asynchronous rollout, if the update ran as slowly as beside a collector that never pauses",
-                lambda t: f"{(t['rollout_s'] + t['update_s']) / max(t['update_beside_s'], t['rollout_s']):.2f}x",
-            ),
-            row("the update's one-core work perfectly on two cores, the rollout as it is", lambda t: f"{bound(t):.2f}x"),
-            "",
-            "Speed-ups are of an iteration against these defaults. The update already takes the second core for a"
-            " minibatch's second part, so collecting the next batch beside it slows it: an asynchronous rollout gains"
-            " between its two rows, and adds one update of policy lag (what it costs in quality: the last section).",
-            "",
-            f"## Reverse 3-8 with fewer, larger minibatches (seeds 0-{len(results['fewer_minibatches']) // 2 - 1}, means)",
-            "",
-            *table_header("minibatches per pass", "env-steps/s", *marks),
-            *minibatch_rows,
-            "",
-            "Held-out similarity is greedy, on the held-out split; 2 minibatches take half the gradient steps per env step.",
-            "",
-            *ahead_markdown(results),
-        ]
-    )
+    sections = results["sections"]
+    lines = [
+        "# How much faster PPO's training can get on this machine",
+        "",
+        f"{results['machine']}; PPO's defaults, one torch thread per thread of work. Each section gives its command.",
+        "",
+    ]
+    if "ceiling" in sections:
+        lines += ceiling_markdown(sections["ceiling"])
+    if "minibatches" in sections:
+        lines += minibatches_markdown(sections["minibatches"])
+    for section in VARIANTS:
+        if section in sections:
+            lines += variant_markdown(section, sections[section])
+    return "\n".join(lines)
 
 
 def table_header(*columns: str) -> list[str]:
@@ -311,49 +335,111 @@ def table_header(*columns: str) -> list[str]:
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def ahead_markdown(results: dict) -> list[str]:
-    """The sections of collecting ahead, its curves beside train_speed.json's (PPO's defaults and aff4521)."""
-    speed = results["ahead_speed"]
+def ceiling_markdown(section: dict) -> list[str]:
+    names = list(section["tasks"])
+    tasks = [section["tasks"][name] for name in names]
+
+    def row(label: str, cell) -> str:
+        return f"| {label} | " + " | ".join(cell(t) for t in tasks) + " |"
+
+    def bound(t: dict) -> float:  # the update's one-core work perfectly on two cores, the rollout as it is
+        return (t["rollout_s"] + t["update_s"]) / (t["rollout_s"] + t["update_one_core_s"] / 2)
+
+    return [
+        "## Where the limits are (seed 0)",
+        "",
+        f"`{section['command']}`",
+        "",
+        *table_header("", *names),
+        row("LSTMs' share of an iteration's CPU time (minibatches whole)", lambda t: f"{t['lstm_share']:.0%}"),
+        row("rollout s / iteration", lambda t: f"{t['rollout_s']:.3f}"),
+        row("update s / iteration, alone", lambda t: f"{t['update_s']:.3f}"),
+        row("update s / iteration, one core (gradient_parts=1)", lambda t: f"{t['update_one_core_s']:.3f}"),
+        row("update s / iteration, beside a process collecting batches", lambda t: f"{t['update_beside_s']:.3f}"),
+        row(
+            "asynchronous rollout, if collecting cost the update nothing: (rollout + update) / update",
+            lambda t: f"{(t['rollout_s'] + t['update_s']) / max(t['update_s'], t['rollout_s']):.2f}x",
+        ),
+        row(
+            "asynchronous rollout, if the update ran as slowly as beside a collector that never pauses",
+            lambda t: f"{(t['rollout_s'] + t['update_s']) / max(t['update_beside_s'], t['rollout_s']):.2f}x",
+        ),
+        row("the update's one-core work perfectly on two cores, the rollout as it is", lambda t: f"{bound(t):.2f}x"),
+        "",
+        "Speed-ups are of an iteration against these defaults. The update already takes the second core for a"
+        " minibatch's second part, so collecting the next batch beside it slows it: an asynchronous rollout gains"
+        " between its two rows, and adds one update of policy lag (what it costs in quality: 'collected ahead' below).",
+        "",
+    ]
+
+
+def minibatches_markdown(section: dict) -> list[str]:
+    rows = []
+    for count in (4, 2):
+        runs = [r for r in section["rows"] if r["num_minibatches"] == count]
+        similarity = " | ".join(
+            f"{statistics.mean(r['similarity'][i] for r in runs):.3f}" for i in range(len(MINIBATCH_MARKS))
+        )
+        rows.append(f"| {count} | {statistics.mean(r['env_steps_per_s'] for r in runs):,.0f} | {similarity} |")
+    return [
+        f"## Reverse 3-8 with fewer, larger minibatches (seeds 0-{len(section['rows']) // 2 - 1}, means)",
+        "",
+        f"`{section['command']}`",
+        "",
+        *table_header("minibatches per pass", "env-steps/s", *(f"similarity at {m // 1000}K" for m in MINIBATCH_MARKS)),
+        *rows,
+        "",
+        "Held-out similarity is greedy, on the held-out split; 2 minibatches take half the gradient steps per env step;"
+        " both sides' learning rates stay at 1e-3 (runs of 10^9 env steps, stopped at the marks).",
+        "",
+    ]
+
+
+def variant_markdown(key: str, section: dict) -> list[str]:
+    """A variant's speed against PPO's defaults, and its reverse 3-64 curves beside train_speed.json's."""
+    name = VARIANTS[key][0]
+    speed = section["speed"]
     speed_rows = [
-        f"| {task} | {row['defaults']:,.0f} | {row['ahead']:,.0f} | {row['ahead'] / row['defaults']:.2f}x |"
+        f"| {task} | {row['defaults']:,.0f} | {row['variant']:,.0f} | {row['variant'] / row['defaults']:.2f}x |"
         for task, row in speed.items()
     ]
     committed = json.loads((RESULTS / "train_speed.json").read_text())["quality"]
-    seeds = range(len(results["ahead_quality"]))
+    seeds = range(len(section["curves"]))
     curves = {
         "aff4521": [committed[seed]["before"]["curve"] for seed in seeds],
         "PPO's defaults": [committed[seed]["after"]["curve"] for seed in seeds],
-        "collected ahead": [row["curve"] for row in results["ahead_quality"]],
+        name: [row["curve"] for row in section["curves"]],
     }
-    marks = range(1, len(curves["collected ahead"][0]), 2)  # 500K, 1M, 1.5M, 2M
     similarity_rows = [
         f"| {(i + 1) * 250_000:,} | "
         + " | ".join(f"{statistics.mean(curve[i]['similarity'] for curve in side):.3f}" for side in curves.values())
         + " |"
-        for i in marks
+        for i in range(1, 8, 2)  # 500K, 1M, 1.5M, 2M
     ]
 
     def steps_to_goal(curve: list[dict]) -> int | None:
-        return next((point["env_steps"] for point in curve if point["similarity"] >= 0.95), None)
+        return next((point["env_steps"] for point in curve[:8] if point["similarity"] >= 0.95), None)
 
-    reached = {side: [steps_to_goal(curve[:8]) for curve in side_curves] for side, side_curves in curves.items()}
     reached_rows = [
-        f"| {side} | " + " | ".join("not within 2M" if steps is None else f"{steps:,}" for steps in found) + " |"
-        for side, found in reached.items()
+        f"| {side} | "
+        + " | ".join("not within 2M" if (steps := steps_to_goal(curve)) is None else f"{steps:,}" for curve in side_curves)
+        + " |"
+        for side, side_curves in curves.items()
     ]
-    ratio = speed["reverse 3-64"]["ahead"] / speed["reverse 3-64"]["defaults"]
+    ratio = speed["reverse 3-64"]["variant"] / speed["reverse 3-64"]["defaults"]
     return [
-        "## Collecting one update ahead (a variant of PPO defined in this script, not the package's)",
+        f"## {name[0].upper()}{name[1:]} (a variant measured here, not the package's default)",
         "",
-        "Batch k+1 collected in a worker process, with the weights from before update k, during that update; each"
-        " batch re-scored by the weights its update starts from, against which the ratio and the clipping are taken,"
-        " its advantages weighted by their probability over the collecting weights' (decoupled PPO).",
+        f"`{section['command']}`",
         "",
-        *table_header("task", "PPO's defaults, env-steps/s", "collected ahead", "ahead / defaults"),
+        VARIANT_TEXTS[key],
+        "",
+        *table_header("task", "PPO's defaults, env-steps/s", name, f"{name} / defaults"),
         *speed_rows,
         "",
-        f"Reverse 3-64, greedy held-out similarity, mean of seeds 0-{len(seeds) - 1} (aff4521 and PPO's defaults: the"
-        " curves of train_speed.json, which this checkout's defaults reproduce bit for bit):",
+        f"Reverse 3-64, greedy held-out similarity, mean of seeds 0-{len(seeds) - 1}; every run's learning rate anneals"
+        f" over {CURVES_TOTAL_ENV_STEPS:,} env steps (aff4521 and PPO's defaults: the curves of train_speed.json, which"
+        " this checkout's defaults reproduce bit for bit):",
         "",
         *table_header("env steps (about)", *curves),
         *similarity_rows,
@@ -363,8 +449,8 @@ def ahead_markdown(results: dict) -> list[str]:
         *table_header("", *(f"seed {seed}" for seed in seeds)),
         *reached_rows,
         "",
-        f"Collected ahead, a run takes env steps {ratio:.2f}x as fast on reverse 3-64: its training time to 0.95 against"
-        " the defaults' is its env steps to 0.95 over theirs, divided by that.",
+        f"{name[0].upper()}{name[1:]}, a run takes env steps {ratio:.2f}x as fast on reverse 3-64: its training time to"
+        " 0.95 against the defaults' is its env steps to 0.95 over theirs, divided by that.",
         "",
     ]
 
