@@ -1,7 +1,7 @@
 """How much faster PPO's training can get on this machine: the measurements behind the training-speed goals still open.
 
     python benchmarks/train_ceiling.py [--iterations 4] [--seeds 3] [--variant-steps 150000]
-        [--sections ceiling,minibatches,ahead,hidden48]
+        [--sections ceiling,minibatches,ahead,ahead_uncorrected,hidden48]
 
 For reverse of 3-8 letters, of 3-64, and reverse_text's sentences (PPO's defaults, seed 0, one torch thread per
 thread of work), after a warm-up of 2 iterations:
@@ -15,11 +15,8 @@ thread of work), after a warm-up of 2 iterations:
   update, whose minibatches already use that core;
 - on reverse 3-8 only: fewer, larger minibatches (``num_minibatches`` 2 instead of 4), env-steps/s over 100K env
   steps and held-out similarity at 25K, 50K and 100K, for ``--seeds`` seeds;
-- variants of PPO defined here, not the package's: collecting one update ahead (batch k+1 is collected in a
-  worker process with the weights from before update k, during that update, and each batch is re-scored by the
-  weights its update starts from: decoupled PPO, Hilton et al. 2021, ratio and clipping against those, the
-  advantages weighted by their probability over the collecting weights', at most 2), the same uncorrected (PPO's
-  ratio against the collecting weights), and a smaller policy (hidden size 48 instead of 64).
+- variants of PPO, not the package's (benchmarks/ppo_variants.py): collecting each batch one update ahead in a
+  worker process, with decoupled PPO's correction for the lag and without it, and a policy of hidden size 48.
 
 For each variant: env-steps/s of it and of PPO's defaults over ``--variant-steps`` on each task (alternating,
 twice each), and on reverse 3-64 its held-out similarity every 250K env steps to 2M for ``--seeds`` seeds, beside
@@ -32,6 +29,7 @@ others of the committed .json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -40,7 +38,7 @@ import statistics
 import time
 from pathlib import Path
 
-import torch
+from ppo_variants import ahead_ppo, ppo, smaller_ppo
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
@@ -50,14 +48,6 @@ TASKS = {
 }
 LSTM_OPS = ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward", "aten::_thnn_fused_lstm_cell")
 MINIBATCH_MARKS = (25_000, 50_000, 100_000)
-
-
-def ppo(env: dict, seed: int = 0, total_env_steps: int = 10**9, **overrides):
-    from agents.algorithms.ppo import PPO, PPOConfig
-    from agents.runs.config import EnvConfig
-
-    torch.set_num_threads(1)
-    return PPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=total_env_steps, **overrides))
 
 
 def lstm_share(env: dict, iterations: int) -> float:
@@ -134,84 +124,9 @@ def fewer_minibatches(seeds: int) -> list[dict]:
     return rows
 
 
-def collect_requests(env: dict, connection) -> None:
-    """The worker of collecting ahead: the batch of each (weights, pairs) it receives, until None."""
-    from agents.algorithms.rollout import collect_episodes
-
-    run = ppo(env, seed=1_000)
-    while (request := connection.recv()) is not None:
-        run.policy.load_state_dict(request[0])
-        connection.send(collect_episodes(run.policy, run.env, request[1]))
-
-
-def ahead_ppo(env: dict, seed: int, total_env_steps: int, corrected: bool = True):
-    """PPO (its defaults) whose batches are collected one update ahead in a worker process; `corrected`: decoupled
-    PPO's way, else PPO's ratio is taken against the collecting weights as they are."""
-    import agents.algorithms.on_policy as on_policy
-    from agents.algorithms.ppo import PPO, PPOConfig
-    from agents.runs.config import EnvConfig
-
-    class AheadPPO(PPO):
-        def start(self) -> None:
-            context = multiprocessing.get_context("spawn")
-            self.connection, child = context.Pipe()
-            self.worker = context.Process(target=collect_requests, args=(env, child), daemon=True)
-            self.worker.start()
-            self.submit(self.sample_indices())
-
-        def submit(self, indices) -> None:
-            self.connection.send(({k: v.clone() for k, v in self.policy.state_dict().items()}, indices))
-
-        def iterate(self) -> dict:
-            def collected_ahead(policy, vector_env, indices):
-                batch = self.connection.recv()  # collected during the last update, with the weights from before it
-                self.submit(indices)  # the next batch, with the weights from before this update
-                return batch
-
-            on_policy.collect_episodes, real = collected_ahead, on_policy.collect_episodes
-            try:
-                return super().iterate()
-            finally:
-                on_policy.collect_episodes = real
-
-        def update(self, batch) -> dict:
-            if not corrected:
-                self.importance = 1.0
-                return super().update(batch)
-            with torch.no_grad():  # the proximal policy: the weights this update starts from
-                proximal, _, _ = self.policy.evaluate_actions(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
-            proximal = proximal * batch.mask
-            self.importance = (proximal - batch.log_probs).exp().clamp(max=2.0)
-            batch.log_probs = proximal
-            return super().update(batch)
-
-        def part_loss(self, batch, advantages, scale, returns, real_steps, policy_learns, rows):
-            return super().part_loss(batch, advantages * self.importance, scale, returns, real_steps, policy_learns, rows)
-
-        def close(self) -> None:
-            self.connection.send(None)
-            self.worker.join()
-
-    torch.set_num_threads(1)
-    run = AheadPPO(PPOConfig(env=EnvConfig(**env), seed=seed, total_env_steps=total_env_steps))
-    run.start()
-    return run
-
-
-def uncorrected_ahead_ppo(env: dict, seed: int, total_env_steps: int):
-    return ahead_ppo(env, seed, total_env_steps, corrected=False)
-
-
-def smaller_ppo(env: dict, seed: int, total_env_steps: int):
-    """PPO's defaults with a smaller policy: hidden size 48 instead of 64."""
-    from agents.model.config import PolicyConfig
-
-    return ppo(env, seed, total_env_steps, policy=PolicyConfig(hidden_dim=48))
-
-
 VARIANTS = {  # section: (name in the tables, how a run of it is made: (env, seed, total_env_steps) -> run)
     "ahead": ("collected ahead", ahead_ppo),
-    "ahead_uncorrected": ("collected ahead, uncorrected", uncorrected_ahead_ppo),
+    "ahead_uncorrected": ("collected ahead, uncorrected", functools.partial(ahead_ppo, corrected=False)),
     "hidden48": ("hidden 48", smaller_ppo),
 }
 # The learning rate anneals to 0 over a run's total env steps: the curves' runs anneal over train_speed's

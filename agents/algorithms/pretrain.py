@@ -167,11 +167,12 @@ class Pretrain(Run):
         for indices in self.batches(task):
             batch = teacher_forced_batch(task, indices, self.device)
             inputs = drop_words(batch["inputs"], cfg.word_dropout)
+            tokens = batch["mask"].sum()
             parts = split_rows(torch.arange(len(indices)), inputs.shape[1], cfg.gradient_parts)
-            _, nlls = self.step_on_parts(parts, functools.partial(self.part_loss, batch, inputs, batch["mask"].sum()))
+            _, nlls = self.step_on_parts(parts, functools.partial(self.part_loss, batch, inputs, tokens))
             self.update_average()
             losses.append(float(sum(nlls)))
-            self.env_steps += int(batch["mask"].sum())
+            self.env_steps += int(tokens)
         self.iteration += 1
         return {"iteration": self.iteration, "env_steps": self.env_steps, "loss": float(np.mean(losses))}
 
