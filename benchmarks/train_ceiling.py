@@ -1,7 +1,7 @@
 """How much faster PPO's training can get on this machine: the measurements behind the training-speed goals still open.
 
     python benchmarks/train_ceiling.py [--iterations 4] [--seeds 3] [--variant-steps 150000]
-        [--sections ceiling,minibatches,ahead,ahead_uncorrected,hidden48]
+        [--sections ceiling,minibatches,ahead,collect_ahead,hidden48]
 
 For reverse of 3-8 letters, of 3-64, and reverse_text's sentences (PPO's defaults, seed 0, one torch thread per
 thread of work), after a warm-up of 2 iterations:
@@ -15,12 +15,14 @@ thread of work), after a warm-up of 2 iterations:
   update, whose minibatches already use that core;
 - on reverse 3-8 only: fewer, larger minibatches (``num_minibatches`` 2 instead of 4), env-steps/s over 100K env
   steps and held-out similarity at 25K, 50K and 100K, for ``--seeds`` seeds;
-- variants of PPO, not the package's (benchmarks/ppo_variants.py): collecting each batch one update ahead in a
-  worker process, with decoupled PPO's correction for the lag and without it, and a policy of hidden size 48.
+- variants of PPO (benchmarks/ppo_variants.py): the package's ``collect_ahead`` (each batch collected one update
+  ahead, in a worker process), the same with decoupled PPO's correction for the lag, and a policy of hidden size 48.
 
-For each variant: env-steps/s of it and of PPO's defaults over ``--variant-steps`` on each task (alternating,
-twice each), and on reverse 3-64 its held-out similarity every 250K env steps to 2M for ``--seeds`` seeds, beside
-train_speed.json's curves of PPO's defaults (this checkout trains them bit for bit) and of aff4521.
+For each variant: env-steps/s and seconds per iteration of it and of PPO's defaults over ``--variant-steps`` on each
+task (alternating, twice each), and on reverse 3-64 its held-out similarity every 250K env steps to 2M for
+``--seeds`` seeds, with its training time (evaluations excluded), beside PPO's defaults' curves measured in the same
+run (train_speed.json's, which this checkout's defaults reproduce bit for bit, for sections measured before
+defaults' curves were) and aff4521's.
 
 Writes benchmarks/results/train_ceiling.md and .json; ``--sections`` measures some sections again and keeps the
 others of the committed .json.
@@ -29,7 +31,6 @@ others of the committed .json.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import multiprocessing
 import os
@@ -38,7 +39,7 @@ import statistics
 import time
 from pathlib import Path
 
-from ppo_variants import ahead_ppo, ppo, smaller_ppo
+from ppo_variants import ahead_ppo, collect_ahead_ppo, ppo, smaller_ppo
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
@@ -126,7 +127,7 @@ def fewer_minibatches(seeds: int) -> list[dict]:
 
 VARIANTS = {  # section: (name in the tables, how a run of it is made: (env, seed, total_env_steps) -> run)
     "ahead": ("collected ahead", ahead_ppo),
-    "ahead_uncorrected": ("collected ahead, uncorrected", functools.partial(ahead_ppo, corrected=False)),
+    "collect_ahead": ("collected ahead (collect_ahead)", collect_ahead_ppo),
     "hidden48": ("hidden 48", smaller_ppo),
 }
 # The learning rate anneals to 0 over a run's total env steps: the curves' runs anneal over train_speed's
@@ -140,7 +141,9 @@ def finish(run) -> None:
 
 
 def variant_speed(make_variant, steps: int) -> dict:
-    """Env-steps/s (after 2 iterations) of PPO's defaults and of a variant, alternating, twice each."""
+    """Env-steps/s and seconds per iteration (after 2 iterations) of PPO's defaults and of a variant, alternating,
+    twice each: a variant's policy may end its episodes sooner or later, which env-steps/s counts and seconds per
+    iteration (256 episodes) do not."""
     table = {}
     for name, env in TASKS.items():
         found = {"defaults": [], "variant": []}
@@ -148,27 +151,28 @@ def variant_speed(make_variant, steps: int) -> dict:
             run = make_variant(env, 0, steps) if side == "variant" else ppo(env, total_env_steps=steps)
             run.learn(until=steps)
             rows = run.history[2:]
-            found[side].append(
-                (run.env_steps - run.history[1]["env_steps"]) / sum(r["rollout_s"] + r["update_s"] for r in rows)
-            )
+            busy = sum(r["rollout_s"] + r["update_s"] for r in rows)
+            found[side].append(((run.env_steps - run.history[1]["env_steps"]) / busy, busy / len(rows)))
             finish(run)
-        table[name] = {side: statistics.mean(values) for side, values in found.items()}
+        table[name] = {side: statistics.mean(speed for speed, _ in values) for side, values in found.items()}
+        table[name]["iteration_s"] = {side: statistics.mean(s for _, s in values) for side, values in found.items()}
         print(name, table[name], flush=True)
     return table
 
 
-def variant_curves(make_variant, seeds: int) -> list[dict]:
-    """Reverse 3-64 trained by a variant: held-out similarity every 250K env steps to 2M, per seed."""
-    curves = []
-    for seed in range(seeds):
-        run, curve = make_variant(TASKS["reverse 3-64"], seed, CURVES_TOTAL_ENV_STEPS), []
-        for mark in range(250_000, 2_000_001, 250_000):
-            run.learn(until=mark)
-            curve.append({"env_steps": run.env_steps, "similarity": run.evaluate()["mean_similarity"]})
-        finish(run)
-        curves.append({"seed": seed, "curve": curve})
-        print(curves[-1], flush=True)
-    return curves
+def variant_curve(make_variant, seed: int) -> dict:
+    """Reverse 3-64 trained by a variant: held-out similarity every 250K env steps to 2M, and the training time until
+    then (evaluations excluded)."""
+    run, curve, training_s = make_variant(TASKS["reverse 3-64"], seed, CURVES_TOTAL_ENV_STEPS), [], 0.0
+    for mark in range(250_000, 2_000_001, 250_000):
+        started = time.perf_counter()
+        run.learn(until=mark)
+        training_s += time.perf_counter() - started
+        similarity = run.evaluate()["mean_similarity"]
+        curve.append({"env_steps": run.env_steps, "similarity": similarity, "training_s": training_s})
+    finish(run)
+    print(seed, curve[-1], flush=True)
+    return {"seed": seed, "curve": curve}
 
 
 SECTIONS = ("ceiling", "minibatches", *VARIANTS)
@@ -208,8 +212,12 @@ def main() -> None:
             make_variant = VARIANTS[section][1]
             measured = {
                 "speed": variant_speed(make_variant, args.variant_steps),
-                "curves": variant_curves(make_variant, args.seeds),
+                "curves": [],
+                "defaults_curves": [],  # in the same run, alternating with the variant's, for the training times
             }
+            for seed in range(args.seeds):
+                measured["curves"].append(variant_curve(make_variant, seed))
+                measured["defaults_curves"].append(variant_curve(ppo, seed))
         results["sections"][section] = {"command": command, **measured}
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
@@ -221,8 +229,9 @@ VARIANT_TEXTS = {
     "ahead": "Batch k+1 collected in a worker process, with the weights from before update k, during that update; each"
     " batch re-scored by the weights its update starts from, against which the ratio and the clipping are taken, its"
     " advantages weighted by their probability over the collecting weights' (decoupled PPO).",
-    "ahead_uncorrected": "As collected ahead, but with PPO's ratio and clipping against the collecting weights, and"
-    " no re-scoring.",
+    "collect_ahead": "The package's `collect_ahead` (`--collect-ahead`, off by default): as collected ahead, but with"
+    " PPO's ratio and clipping against the collecting weights, and no re-scoring. Seconds per iteration compare the"
+    " same work (256 episodes), env-steps/s also counts how long the policies' episodes are.",
     "hidden48": "The policy's hidden size 48 instead of 64 (`--hidden-dim 48`), PPO's defaults otherwise.",
 }
 
@@ -311,18 +320,23 @@ def minibatches_markdown(section: dict) -> list[str]:
 
 
 def variant_markdown(key: str, section: dict) -> list[str]:
-    """A variant's speed against PPO's defaults, and its reverse 3-64 curves beside train_speed.json's."""
+    """A variant's speed against PPO's defaults, and its reverse 3-64 curves beside the defaults' and aff4521's."""
     name = VARIANTS[key][0]
     speed = section["speed"]
-    speed_rows = [
-        f"| {task} | {row['defaults']:,.0f} | {row['variant']:,.0f} | {row['variant'] / row['defaults']:.2f}x |"
-        for task, row in speed.items()
-    ]
+    timed = all("iteration_s" in row for row in speed.values())
+    speed_rows = []
+    for task, row in speed.items():
+        cells = [f"{row['defaults']:,.0f}", f"{row['variant']:,.0f}", f"{row['variant'] / row['defaults']:.2f}x"]
+        if timed:
+            before, after = row["iteration_s"]["defaults"], row["iteration_s"]["variant"]
+            cells += [f"{before:.3f}", f"{after:.3f}", f"{before / after:.2f}x"]
+        speed_rows.append(f"| {task} | " + " | ".join(cells) + " |")
     committed = json.loads((RESULTS / "train_speed.json").read_text())["quality"]
     seeds = range(len(section["curves"]))
+    defaults = section.get("defaults_curves") or [{"curve": committed[seed]["after"]["curve"]} for seed in seeds]
     curves = {
         "aff4521": [committed[seed]["before"]["curve"] for seed in seeds],
-        "PPO's defaults": [committed[seed]["after"]["curve"] for seed in seeds],
+        "PPO's defaults": [row["curve"] for row in defaults],
         name: [row["curve"] for row in section["curves"]],
     }
     similarity_rows = [
@@ -332,40 +346,51 @@ def variant_markdown(key: str, section: dict) -> list[str]:
         for i in range(1, 8, 2)  # 500K, 1M, 1.5M, 2M
     ]
 
-    def steps_to_goal(curve: list[dict]) -> int | None:
-        return next((point["env_steps"] for point in curve[:8] if point["similarity"] >= 0.95), None)
+    def at_goal(curve: list[dict]) -> dict | None:
+        return next((point for point in curve[:8] if point["similarity"] >= 0.95), None)
+
+    same_run = "defaults_curves" in section  # the defaults' training times comparable with the variant's
+
+    def reached(point: dict | None, timed: bool) -> str:
+        if point is None:
+            return "not within 2M"
+        return f"{point['env_steps']:,}" + (f" ({point['training_s']:.0f} s)" if timed else "")
 
     reached_rows = [
-        f"| {side} | "
-        + " | ".join("not within 2M" if (steps := steps_to_goal(curve)) is None else f"{steps:,}" for curve in side_curves)
-        + " |"
+        f"| {side} | " + " | ".join(reached(at_goal(curve), same_run and side != "aff4521") for curve in side_curves) + " |"
         for side, side_curves in curves.items()
     ]
-    ratio = speed["reverse 3-64"]["variant"] / speed["reverse 3-64"]["defaults"]
+    if same_run:
+        goals = [(at_goal(v), at_goal(d)) for v, d in zip(curves[name], curves["PPO's defaults"])]
+        ratios = [f"{v['training_s'] / d['training_s']:.2f}x" if v and d else "-" for v, d in goals]
+        reached_rows.append(f"| {name} / defaults, training time | " + " | ".join(ratios) + " |")
+        source = "PPO's defaults' curves measured in the same run, alternating with the variant's by seed"
+    else:
+        source = "PPO's defaults: the curves of train_speed.json, which this checkout's defaults reproduce bit for bit"
+    speed_header = ["task", "PPO's defaults, env-steps/s", name, f"{name} / defaults"]
+    if timed:
+        speed_header += ["defaults, s / iteration", f"{name}, s / iteration", "iteration speed-up"]
     return [
-        f"## {name[0].upper()}{name[1:]} (a variant measured here, not the package's default)",
+        f"## {name[0].upper()}{name[1:]}: measured against PPO's defaults",
         "",
         f"`{section['command']}`",
         "",
         VARIANT_TEXTS[key],
         "",
-        *table_header("task", "PPO's defaults, env-steps/s", name, f"{name} / defaults"),
+        *table_header(*speed_header),
         *speed_rows,
         "",
         f"Reverse 3-64, greedy held-out similarity, mean of seeds 0-{len(seeds) - 1}; every run's learning rate anneals"
-        f" over {CURVES_TOTAL_ENV_STEPS:,} env steps (aff4521 and PPO's defaults: the curves of train_speed.json, which"
-        " this checkout's defaults reproduce bit for bit):",
+        f" over {CURVES_TOTAL_ENV_STEPS:,} env steps (aff4521: train_speed.json's curves; {source}):",
         "",
         *table_header("env steps (about)", *curves),
         *similarity_rows,
         "",
-        "Env steps to 0.95 (evaluations every 250K, to 2M), per seed:",
+        "Env steps to 0.95 (evaluations every 250K, to 2M; training seconds, evaluations excluded, where measured in this"
+        " run), per seed:",
         "",
         *table_header("", *(f"seed {seed}" for seed in seeds)),
         *reached_rows,
-        "",
-        f"{name[0].upper()}{name[1:]}, a run takes env steps {ratio:.2f}x as fast on reverse 3-64: its training time to"
-        " 0.95 against the defaults' is its env steps to 0.95 over theirs, divided by that.",
         "",
     ]
 
