@@ -1,9 +1,9 @@
 """Variants of PPO that benchmarks/train_ceiling.py measures against PPO's defaults; not the package's.
 
 - :func:`ahead_ppo`: each batch collected one update ahead, in a worker process, with the weights from before the
-  update it overlaps, and corrected decoupled PPO's way (Hilton et al. 2021): re-scored by the weights its
+  update it overlaps; with `corrected`, decoupled PPO's way (Hilton et al. 2021): re-scored by the weights its
   update starts from, against which the ratio and the clipping are taken, its advantages weighted by their
-  probability over the collecting weights' (at most 2); uncorrected, it is the package's ``collect_ahead``;
+  probability over the collecting weights' (at most 2);
 - :func:`smaller_ppo`: a policy of hidden size 48 instead of 64.
 """
 
@@ -34,9 +34,9 @@ def collect_requests(env: dict, connection) -> None:
         connection.send(collect_episodes(run.policy, run.env, request[1]))
 
 
-def ahead_ppo(env: dict, seed: int, total_env_steps: int):
-    """PPO (its defaults) whose batches are collected one update ahead in a worker process, corrected decoupled
-    PPO's way."""
+def ahead_ppo(env: dict, seed: int, total_env_steps: int, corrected: bool = True):
+    """PPO (its defaults) whose batches are collected one update ahead in a worker process; `corrected`: decoupled
+    PPO's way, else PPO's ratio is taken against the collecting weights as they are."""
     import agents.algorithms.on_policy as on_policy
     from agents.algorithms.ppo import PPO
 
@@ -64,6 +64,9 @@ def ahead_ppo(env: dict, seed: int, total_env_steps: int):
                 on_policy.collect_episodes = real
 
         def update(self, batch) -> dict:
+            if not corrected:
+                self.importance = 1.0
+                return super().update(batch)
             with torch.no_grad():  # the proximal policy: the weights this update starts from
                 proximal, _, _ = self.policy.evaluate_actions(batch.prompts, batch.inputs, batch.actions, batch.action_masks)
             proximal = proximal * batch.mask
@@ -81,11 +84,6 @@ def ahead_ppo(env: dict, seed: int, total_env_steps: int):
     run = ppo(env, seed, total_env_steps, algorithm=AheadPPO)
     run.start()
     return run
-
-
-def collect_ahead_ppo(env: dict, seed: int, total_env_steps: int):
-    """PPO's defaults with the package's ``collect_ahead``."""
-    return ppo(env, seed, total_env_steps, collect_ahead=True)
 
 
 def smaller_ppo(env: dict, seed: int, total_env_steps: int):

@@ -53,14 +53,6 @@ class PPOConfig(TrainConfig):
         " batch)",
     )
     gradient_parts: int = gradient_parts_option()
-    # Off by default: on 2 cores the update's gradient parts already fill both, so a collection beside it slows it
-    # (benchmarks/results/train_ceiling.md measures both sides).
-    collect_ahead: bool = option(
-        False,
-        "collect each batch one update ahead, with the weights from before the update it overlaps (in a second"
-        " process, for runs of 200K env steps or more on a CPU with a second core): the ratio is taken against"
-        " those weights",
-    )
     value_coef: float = option(0.5, "weight of the value loss", minimum=0)
     entropy_coef: float = option(0.01, "weight of the entropy bonus", minimum=0)
     target_kl: float | None = option(0.05, "stop a batch's passes once the approximate KL exceeds this", above=0)

@@ -58,10 +58,6 @@ class OnPolicyAlgorithm(Run):
         """The pair of each episode of the next batch."""
         return self.sample_pairs(self.env.num_envs)
 
-    def next_batch(self) -> EpisodeBatch:
-        """The batch the next update trains on: collected now, with the current policy."""
-        return collect_episodes(self.policy, self.env, self.sample_indices())
-
     def update(self, batch: EpisodeBatch) -> dict:
         raise NotImplementedError
 
@@ -76,7 +72,7 @@ class OnPolicyAlgorithm(Run):
 
     def iterate(self) -> dict:
         started = time.perf_counter()
-        batch = self.next_batch()
+        batch = collect_episodes(self.policy, self.env, self.sample_indices())
         collected, communicated = time.perf_counter(), self.ranks.communication_seconds
         stats = self.update(batch)
         timings = {  # this process's (rank 0's, across processes): where an iteration's time goes

@@ -8,10 +8,6 @@ pass, minimizing
 
 with advantage normalization per minibatch, optional value clipping, global
 grad-norm clipping, linear learning-rate annealing and an approximate-KL early stop.
-With `collect_ahead` each batch is collected one update ahead, with the
-weights from before the update it overlaps, so that collecting and updating can run
-side by side (:mod:`agents.algorithms.ahead`); the ratio is taken against the
-weights that collected the batch, as its log-probabilities were recorded.
 With `kl_coef > 0` each reward is charged `kl_coef * (log pi(a|s) - log pi_ref(a|s))`
 against a frozen copy of the starting policy, as RLHF does, so fine-tuning a
 pre-trained policy does not drift far from it. A pre-trained policy's value head has
@@ -28,7 +24,6 @@ import functools
 
 import torch
 
-from agents.algorithms.ahead import AheadCollector, CollectionRequest, worker_pays
 from agents.algorithms.configs import PPOConfig
 from agents.algorithms.on_policy import OnPolicyAlgorithm, linear_schedule
 from agents.algorithms.returns import generalized_advantages, masked_mean
@@ -49,41 +44,6 @@ class PPO(OnPolicyAlgorithm):
                 f"num_minibatches={config.num_minibatches} exceeds each process's episodes ({self.env.num_envs}:"
                 f" num_envs={config.num_envs} over {self.ranks.world_size} processes)"
             )
-        self.ahead: AheadCollector | None = None  # made by the first batch (collect_ahead)
-        self.restored_request: CollectionRequest | None = None  # the request in flight when a checkpoint was written
-        if config.collect_ahead:  # the collection samples actions with a generator of its own, whose state travels
-            self.collection_state = torch.Generator().manual_seed(int(self.rng.integers(2**62))).get_state()
-
-    def next_batch(self) -> EpisodeBatch:
-        """With `collect_ahead`, the batch submitted before the last update; the next one is submitted now, with
-        the weights from before this update."""
-        if not self.config.collect_ahead:
-            return super().next_batch()
-        if self.ahead is None:
-            use_worker = worker_pays(self.device, self.config.total_env_steps, self.part_gradients.workers)
-            self.ahead = AheadCollector(self.policy, self.env, use_worker)
-            self.ahead.submit(self.restored_request or self.collection_request())
-            self.restored_request = None
-        batch, self.collection_state = self.ahead.result()
-        self.ahead.submit(self.collection_request())
-        return batch
-
-    def collection_request(self) -> CollectionRequest:
-        """The next batch's request: the current weights, the next pairs, the collection generator's state."""
-        weights = {name: tensor.detach().clone() for name, tensor in self.policy.state_dict().items()}
-        return CollectionRequest(weights, self.sample_indices(), self.collection_state)
-
-    def rng_state(self) -> dict:
-        rng = super().rng_state()
-        in_flight = self.ahead.in_flight if self.ahead is not None else self.restored_request
-        if in_flight is not None:  # a resumed run collects it again, as the uninterrupted run does
-            rng["collection"] = in_flight.to_state()
-        return rng
-
-    def load_rng_state(self, rng: dict) -> None:
-        super().load_rng_state(rng)
-        if self.config.collect_ahead and "collection" in rng:
-            self.restored_request = CollectionRequest.from_state(rng["collection"])
 
     def update(self, batch: EpisodeBatch) -> dict:
         cfg = self.config
@@ -108,10 +68,9 @@ class PPO(OnPolicyAlgorithm):
 
     def passes(self, batch: EpisodeBatch, advantages, returns, policy_learns: bool = True) -> dict:
         """`update_epochs` passes over shuffled minibatches of `batch` (fewer after the KL early stop): the losses
-        of the last minibatch, the KL and clip statistics of the last pass (and, with `collect_ahead`, the
-        approximate KL of the weights the update starts from to those that collected the batch, on its first
-        minibatch: the lag's size). Without `policy_learns`, the value loss alone. Each minibatch's gradient is
-        taken in up to `gradient_parts` parts side by side (:mod:`agents.runs.gradients`)."""
+        of the last minibatch, the KL and clip statistics of the last pass. Without `policy_learns`, the value
+        loss alone. Each minibatch's gradient is taken in up to `gradient_parts` parts side by side
+        (:mod:`agents.runs.gradients`)."""
         cfg = self.config
         stats = {}
         if cfg.length_groups:  # normalized once over the batch: a minibatch of one band of lengths is not a sample of it
@@ -126,8 +85,6 @@ class PPO(OnPolicyAlgorithm):
                 loss_of = functools.partial(self.part_loss, batch, advantages, scale, returns, real_steps, policy_learns)
                 grad_norm, sums = self.step_on_parts(parts, loss_of, real_steps)
                 last = {name: sum(part[name] for part in sums) for name in sums[0]}
-                if cfg.collect_ahead and "collection_lag_kl" not in stats:  # before this update's first step
-                    stats["collection_lag_kl"] = float(last["kl"] / max(last["steps"], 1))
             # on the epoch's last minibatch (all ranks' part of it), as the early stop reads them
             kl, clipped, steps = self.ranks.sum_floats(last["kl"], last["clipped"], last["steps"])
             stats["approx_kl"], stats["clip_fraction"] = kl / max(steps, 1), clipped / max(steps, 1)

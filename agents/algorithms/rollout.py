@@ -60,11 +60,8 @@ STEP_COLUMNS = ("inputs", "actions", "action_masks", "mask", "rewards", "log_pro
 
 
 @torch.no_grad()
-def collect_episodes(
-    policy: ActorCritic, env, indices: np.ndarray, greedy: bool = False, generator: torch.Generator | None = None
-) -> EpisodeBatch:
-    """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`; actions sampled
-    with `generator`'s random numbers (torch's global ones without it), or greedy.
+def collect_episodes(policy: ActorCritic, env, indices: np.ndarray, greedy: bool = False) -> EpisodeBatch:
+    """Run one episode in each env of `env` (a TextGenerationVectorEnv), on the pairs `indices`.
 
     The policy steps only the episodes still running: once one ends, its row leaves the policy's batch (its
     prompt's encoding and its decoder state with it), so a batch of short and long episodes costs what its
@@ -86,7 +83,7 @@ def collect_episodes(
     for _ in range(env.task.max_new_tokens + 1):
         action_masks = torch.from_numpy(env.action_masks()).to(device)
         logits, values, state = policy.step(tokens[live], state, memory)
-        actions, log_probs = select_actions(logits, action_masks[live], greedy, generator)
+        actions, log_probs = select_actions(logits, action_masks[live], greedy)
         step_actions = torch.zeros(n, dtype=torch.long, device=device)  # PAD for the finished episodes
         step_actions[live] = actions
         next_obs, rewards, terminated, truncated, info = env.step(step_actions.cpu().numpy())

@@ -226,13 +226,10 @@ def masked(logits: torch.Tensor, action_masks: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~action_masks, MASKED_LOGIT)
 
 
-def select_actions(
-    logits: torch.Tensor, action_masks: torch.Tensor, greedy: bool, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Valid actions (argmax, or sampled: with `generator`'s numbers, else torch's global ones) and the
-    log-probabilities of every action."""
+def select_actions(logits: torch.Tensor, action_masks: torch.Tensor, greedy: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Valid actions (argmax, or sampled) and the log-probabilities of every action."""
     log_probs = F.log_softmax(masked(logits, action_masks), dim=-1)
-    actions = log_probs.argmax(-1) if greedy else sample_rows(log_probs.exp(), generator)
+    actions = log_probs.argmax(-1) if greedy else sample_rows(log_probs.exp())
     return actions, log_probs
 
 
@@ -244,10 +241,11 @@ def sample_rows(probs: torch.Tensor, generator: torch.Generator | None = None) -
     """
     cumulative = probs.cumsum(dim=-1)
     total = cumulative[:, -1:]
-    if generator is None:
-        uniform = torch.rand_like(total)
-    else:  # drawn where the generator lives (a CPU one samples for any device)
-        uniform = torch.rand(total.shape, generator=generator, device=generator.device, dtype=total.dtype).to(total.device)
+    uniform = (
+        torch.rand_like(total)
+        if generator is None
+        else torch.rand(total.shape, generator=generator, device=total.device, dtype=total.dtype)
+    )
     drawn = (cumulative <= uniform * total).sum(dim=-1)
     # rand * total can round up to total itself: the sample is then the last index with probability
     return torch.minimum(drawn, (cumulative < total).sum(dim=-1))

@@ -74,7 +74,11 @@ def restore(run, data: Checkpoint, path) -> None:
     with _restoring(path, "optimizer"):
         run.optimizer.load_state_dict(data.optimizer)
     with _restoring(path, "rng"):
-        run.load_rng_state(rng)
+        run.rng.bit_generator.state = json.loads(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        random.setstate(_as_tuples(json.loads(rng["python"])))
+        if "cuda" in rng and run.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], run.device)
     with _restoring(path, "algorithm_state"):
         run.load_algorithm_state(data.algorithm_state)
 
@@ -103,3 +107,7 @@ def _restoring(path, field: str):
         yield
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
         raise CheckpointError(f"{path}: its {field!r} does not load ({type(e).__name__}: {e})") from None
+
+
+def _as_tuples(value):
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value

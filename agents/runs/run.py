@@ -264,14 +264,6 @@ class Run:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return rng
 
-    def load_rng_state(self, rng: dict) -> None:
-        """Put back the random states :meth:`rng_state` gave."""
-        self.rng.bit_generator.state = json.loads(rng["numpy"])
-        torch.set_rng_state(rng["torch"])
-        random.setstate(as_tuples(json.loads(rng["python"])))
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-
     def checkpoint(self) -> Checkpoint | None:
         """The run as it stands, weights, optimizer, RNG states and progress included.
 
@@ -332,11 +324,6 @@ class Run:
         if getattr(self, "_heldout_task", None) is None:
             self._heldout_task = heldout_task(self.config.env, self.task.tokenizer)
         return self._heldout_task
-
-
-def as_tuples(value):
-    """JSON's lists back into the tuples they were (as ``random.getstate()`` has them)."""
-    return tuple(as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what Slurm, docker stop and kill send
