@@ -21,8 +21,7 @@ thread of work), after a warm-up of 2 iterations:
 For each variant: env-steps/s and seconds per iteration of it and of PPO's defaults over ``--variant-steps`` on each
 task (alternating, twice each), and on reverse 3-64 its held-out similarity every 250K env steps to 2M for
 ``--seeds`` seeds, with its training time (evaluations excluded), beside PPO's defaults' curves measured in the same
-run (train_speed.json's, which this checkout's defaults reproduce bit for bit, for sections measured before
-defaults' curves were) and aff4521's.
+run and aff4521's (train_speed.json's).
 
 Writes benchmarks/results/train_ceiling.md and .json; ``--sections`` measures some sections again and keeps the
 others of the committed .json.
@@ -323,20 +322,17 @@ def variant_markdown(key: str, section: dict) -> list[str]:
     """A variant's speed against PPO's defaults, and its reverse 3-64 curves beside the defaults' and aff4521's."""
     name = VARIANTS[key][0]
     speed = section["speed"]
-    timed = all("iteration_s" in row for row in speed.values())
     speed_rows = []
     for task, row in speed.items():
+        before, after = row["iteration_s"]["defaults"], row["iteration_s"]["variant"]
         cells = [f"{row['defaults']:,.0f}", f"{row['variant']:,.0f}", f"{row['variant'] / row['defaults']:.2f}x"]
-        if timed:
-            before, after = row["iteration_s"]["defaults"], row["iteration_s"]["variant"]
-            cells += [f"{before:.3f}", f"{after:.3f}", f"{before / after:.2f}x"]
+        cells += [f"{before:.3f}", f"{after:.3f}", f"{before / after:.2f}x"]
         speed_rows.append(f"| {task} | " + " | ".join(cells) + " |")
     committed = json.loads((RESULTS / "train_speed.json").read_text())["quality"]
     seeds = range(len(section["curves"]))
-    defaults = section.get("defaults_curves") or [{"curve": committed[seed]["after"]["curve"]} for seed in seeds]
     curves = {
         "aff4521": [committed[seed]["before"]["curve"] for seed in seeds],
-        "PPO's defaults": [row["curve"] for row in defaults],
+        "PPO's defaults": [row["curve"] for row in section["defaults_curves"]],
         name: [row["curve"] for row in section["curves"]],
     }
     similarity_rows = [
@@ -349,27 +345,20 @@ def variant_markdown(key: str, section: dict) -> list[str]:
     def at_goal(curve: list[dict]) -> dict | None:
         return next((point for point in curve[:8] if point["similarity"] >= 0.95), None)
 
-    same_run = "defaults_curves" in section  # the defaults' training times comparable with the variant's
-
     def reached(point: dict | None, timed: bool) -> str:
         if point is None:
             return "not within 2M"
         return f"{point['env_steps']:,}" + (f" ({point['training_s']:.0f} s)" if timed else "")
 
-    reached_rows = [
-        f"| {side} | " + " | ".join(reached(at_goal(curve), same_run and side != "aff4521") for curve in side_curves) + " |"
+    reached_rows = [  # aff4521's training times are of another run: not comparable, not shown
+        f"| {side} | " + " | ".join(reached(at_goal(curve), side != "aff4521") for curve in side_curves) + " |"
         for side, side_curves in curves.items()
     ]
-    if same_run:
-        goals = [(at_goal(v), at_goal(d)) for v, d in zip(curves[name], curves["PPO's defaults"])]
-        ratios = [f"{v['training_s'] / d['training_s']:.2f}x" if v and d else "-" for v, d in goals]
-        reached_rows.append(f"| {name} / defaults, training time | " + " | ".join(ratios) + " |")
-        source = "PPO's defaults' curves measured in the same run, alternating with the variant's by seed"
-    else:
-        source = "PPO's defaults: the curves of train_speed.json, which this checkout's defaults reproduce bit for bit"
+    goals = [(at_goal(v), at_goal(d)) for v, d in zip(curves[name], curves["PPO's defaults"])]
+    ratios = [f"{v['training_s'] / d['training_s']:.2f}x" if v and d else "-" for v, d in goals]
+    reached_rows.append(f"| {name} / defaults, training time | " + " | ".join(ratios) + " |")
     speed_header = ["task", "PPO's defaults, env-steps/s", name, f"{name} / defaults"]
-    if timed:
-        speed_header += ["defaults, s / iteration", f"{name}, s / iteration", "iteration speed-up"]
+    speed_header += ["defaults, s / iteration", f"{name}, s / iteration", "iteration speed-up"]
     return [
         f"## {name[0].upper()}{name[1:]} (a variant measured here, not the package's default)",
         "",
@@ -385,13 +374,14 @@ def variant_markdown(key: str, section: dict) -> list[str]:
         " 0.95 below is the comparison that counts.",
         "",
         f"Reverse 3-64, greedy held-out similarity, mean of seeds 0-{len(seeds) - 1}; every run's learning rate anneals"
-        f" over {CURVES_TOTAL_ENV_STEPS:,} env steps (aff4521: train_speed.json's curves; {source}):",
+        f" over {CURVES_TOTAL_ENV_STEPS:,} env steps (aff4521: train_speed.json's curves; PPO's defaults' curves measured in"
+        " the same run, alternating with the variant's by seed):",
         "",
         *table_header("env steps (about)", *curves),
         *similarity_rows,
         "",
-        "Env steps to 0.95 (evaluations every 250K, to 2M; training seconds, evaluations excluded, where measured in this"
-        " run), per seed:",
+        "Env steps to 0.95 (evaluations every 250K, to 2M; training seconds, evaluations excluded, of this run's"
+        " trainings), per seed:",
         "",
         *table_header("", *(f"seed {seed}" for seed in seeds)),
         *reached_rows,
